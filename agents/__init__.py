@@ -1,0 +1,1 @@
+"""motorgym.agents: recurrent policies (LSTM/GRU actor-critics)."""

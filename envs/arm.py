@@ -1,0 +1,264 @@
+"""The arm: a MuJoCo model of the planar two-joint arm, simulated as one or many copies.
+
+``Arm`` loads ``assets/arm26_torque.xml`` or ``assets/arm26_muscle.xml`` and steps ``num_arms``
+copies of it. With one arm it drives an ``MjData`` directly (the fastest path for a single env);
+with several it uses MuJoCo's ``mujoco.batch.Batch``, which steps all of them in C on a thread pool
+and is bit-identical to a loop of ``mj_step``. Either way every quantity is exposed as an
+``(num_arms, ...)`` numpy array read from MuJoCo sensors found by name, so the task logic above it is
+written once, vectorised over arms.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import mujoco
+import numpy as np
+from mujoco import batch as mj_batch
+
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+ARM_MODEL_FILES: dict[str, str] = {"torque": "arm26_torque.xml", "muscle": "arm26_muscle.xml"}
+ArmKind = Literal["torque", "muscle"]
+
+# MuJoCo warnings that mean the state is no longer trustworthy (MuJoCo resets the data on them).
+_INSTABILITY_WARNINGS = (
+    int(mujoco.mjtWarning.mjWARN_BADQPOS),
+    int(mujoco.mjtWarning.mjWARN_BADQVEL),
+    int(mujoco.mjtWarning.mjWARN_BADQACC),
+)
+# Joint speeds beyond this are a numerical runaway, not a movement (human joints stay below ~40 rad/s).
+MAX_JOINT_SPEED_RAD_S = 200.0
+
+
+def load_arm_model(kind: ArmKind) -> mujoco.MjModel:
+    """Compile the MJCF model of the ``"torque"`` or ``"muscle"`` arm."""
+    if kind not in ARM_MODEL_FILES:
+        raise ValueError(f"arm kind must be one of {sorted(ARM_MODEL_FILES)} (got {kind!r})")
+    return mujoco.MjModel.from_xml_path(str(ASSETS_DIR / ARM_MODEL_FILES[kind]))
+
+
+class Arm:
+    """``num_arms`` copies of the arm26 model, stepped together at the control step.
+
+    Args:
+        kind: ``"torque"`` (two joint motors) or ``"muscle"`` (six muscles).
+        num_arms: number of independent copies.
+        control_step_ms: duration of one ``step`` call; a whole multiple of the physics timestep.
+        num_threads: threads for stepping several arms (0: all cores). Ignored for one arm.
+    """
+
+    def __init__(
+        self,
+        kind: ArmKind,
+        num_arms: int = 1,
+        control_step_ms: float = 10.0,
+        num_threads: int = 1,
+    ) -> None:
+        if num_arms < 1:
+            raise ValueError(f"num_arms must be >= 1 (got {num_arms})")
+        self.kind: ArmKind = kind
+        self.model = load_arm_model(kind)
+        self.num_arms = num_arms
+        self.physics_timestep_ms = float(self.model.opt.timestep) * 1000.0
+        substeps = control_step_ms / self.physics_timestep_ms
+        if control_step_ms <= 0 or abs(substeps - round(substeps)) > 1e-9 or round(substeps) < 1:
+            raise ValueError(
+                f"control_step_ms must be a positive multiple of the physics timestep "
+                f"({self.physics_timestep_ms:g} ms), e.g. 5, 10, 20 (got {control_step_ms!r})"
+            )
+        self.n_substeps = int(round(substeps))
+        self.control_step_s = control_step_ms / 1000.0
+
+        m = self.model
+        self.joint_names = [m.joint(i).name for i in range(m.njnt)]
+        self.actuator_names = [m.actuator(i).name for i in range(m.nu)]
+        self.ctrl_low = m.actuator_ctrlrange[:, 0].copy()
+        self.ctrl_high = m.actuator_ctrlrange[:, 1].copy()
+        # Segment lengths for the analytic kinematics, read from the model (one source of truth).
+        self.upper_arm_length_m = float(m.body("forearm").pos[0])
+        self.forearm_length_m = float(m.site("hand").pos[0])
+        self.joint_range_rad = m.jnt_range.copy()
+
+        if num_arms == 1:
+            self._data: mujoco.MjData | None = mujoco.MjData(m)
+            self._batch: mj_batch.Batch | None = None
+            d = self._data
+            self.qpos, self.qvel, self.act, self.ctrl = d.qpos[None], d.qvel[None], d.act[None], d.ctrl[None]
+            self._sensordata = d.sensordata[None]
+        else:
+            self._data = None
+            self._batch = mj_batch.Batch(m, num_arms, nthread=num_threads, persistent=True)
+            b = self._batch
+            self.qpos, self.qvel, self.act, self.ctrl = b.bind("qpos"), b.bind("qvel"), b.bind("act"), b.bind("ctrl")
+            self._sensordata = b.bind("sensordata")
+
+        self._hand_pos = self._sensor("hand_pos", 2)
+        self._hand_vel = self._sensor("hand_vel", 2)
+        self._joint_pos = np.r_[self._sensor("shoulder_angle", 1), self._sensor("elbow_angle", 1)]
+        self._joint_vel = np.r_[self._sensor("shoulder_vel", 1), self._sensor("elbow_vel", 1)]
+        if kind == "muscle":
+            self.muscle_names = list(self.actuator_names)
+            self._muscle_len = np.array([m.sensor(f"{n}_length").adr[0] for n in self.muscle_names])
+            self._muscle_vel = np.array([m.sensor(f"{n}_vel").adr[0] for n in self.muscle_names])
+            # MuJoCo's normalisation of tendon length L: range0 + (L - lengthrange0) / L0.
+            lengthrange = m.actuator_lengthrange
+            norm_range = m.actuator_gainprm[:, 0:2]
+            self.muscle_l0_m = (lengthrange[:, 1] - lengthrange[:, 0]) / (norm_range[:, 1] - norm_range[:, 0])
+            self._muscle_len_offset = norm_range[:, 0] - lengthrange[:, 0] / self.muscle_l0_m
+        else:
+            self.muscle_names = []
+
+    def _sensor(self, name: str, dim: int) -> np.ndarray:
+        adr = int(self.model.sensor(name).adr[0])
+        return np.arange(adr, adr + dim)
+
+    # ----------------------------------------------------------------------------- state access
+    @property
+    def hand_pos(self) -> np.ndarray:
+        """Hand (fingertip site) position in the plane, metres, shape (num_arms, 2)."""
+        return self._sensordata[:, self._hand_pos]
+
+    @property
+    def hand_vel(self) -> np.ndarray:
+        """Hand velocity in the plane, m/s, shape (num_arms, 2)."""
+        return self._sensordata[:, self._hand_vel]
+
+    @property
+    def joint_angles(self) -> np.ndarray:
+        """Shoulder and elbow angles, radians, shape (num_arms, 2)."""
+        return self._sensordata[:, self._joint_pos]
+
+    @property
+    def joint_velocities(self) -> np.ndarray:
+        """Shoulder and elbow angular velocities, rad/s, shape (num_arms, 2)."""
+        return self._sensordata[:, self._joint_vel]
+
+    @property
+    def muscle_lengths(self) -> np.ndarray:
+        """Muscle fibre lengths in optimal fibre lengths (1 = optimal), shape (num_arms, 6)."""
+        return self._sensordata[:, self._muscle_len] / self.muscle_l0_m + self._muscle_len_offset
+
+    @property
+    def muscle_velocities(self) -> np.ndarray:
+        """Muscle fibre velocities in optimal fibre lengths per second, shape (num_arms, 6)."""
+        return self._sensordata[:, self._muscle_vel] / self.muscle_l0_m
+
+    def proprioception(self) -> np.ndarray:
+        """Proprioceptive signals: joint angles and velocities (torque arm), or muscle fibre lengths
+        and velocities (muscle arm), shape (num_arms, 4) or (num_arms, 12)."""
+        if self.kind == "muscle":
+            return np.concatenate([self.muscle_lengths, self.muscle_velocities], axis=1)
+        return np.concatenate([self.joint_angles, self.joint_velocities], axis=1)
+
+    @property
+    def proprioception_names(self) -> list[str]:
+        """Names (with units) of the columns of :meth:`proprioception`."""
+        if self.kind == "muscle":
+            return [f"{n}_length_lopt" for n in self.muscle_names] + [
+                f"{n}_velocity_lopt_s" for n in self.muscle_names
+            ]
+        return ["shoulder_angle_rad", "elbow_angle_rad", "shoulder_velocity_rad_s", "elbow_velocity_rad_s"]
+
+    def mj_data(self, arm: int = 0) -> mujoco.MjData:
+        """The ``MjData`` of one arm (a live object for one arm, a materialised copy for a batch)."""
+        if self._data is not None:
+            return self._data
+        assert self._batch is not None
+        data = self._batch.get_data(arm)
+        mujoco.mj_forward(self.model, data)
+        return data
+
+    # ------------------------------------------------------------------------------- dynamics
+    def reset(self, ids: np.ndarray, joint_angles_rad: np.ndarray) -> None:
+        """Place arms ``ids`` at rest at the given joint angles (shape (len(ids), 2)), muscles relaxed."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if self._data is not None:
+            if len(ids):
+                mujoco.mj_resetData(self.model, self._data)
+                self._data.qpos[:] = joint_angles_rad[0]
+                mujoco.mj_step1(self.model, self._data)  # positions, velocities and sensors current
+            return
+        assert self._batch is not None
+        self._batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
+        self.qpos[ids] = joint_angles_rad
+        self._batch.forward(ids, stage=mujoco.mjtStage.mjSTAGE_VEL)
+
+    def step(self, ctrl: np.ndarray) -> np.ndarray:
+        """Hold ``ctrl`` (num_arms, nu) for one control step; return a bool mask of arms whose
+        simulation went unstable (non-finite or runaway state, or a MuJoCo instability warning)."""
+        self.ctrl[:] = ctrl
+        failed = np.zeros(self.num_arms, dtype=bool)
+        if self._data is not None:
+            m, d = self.model, self._data
+            # mj_step1 already ran at the end of the previous call (or reset): finish that step,
+            # take the remaining substeps, then make positions, velocities and sensors current.
+            mujoco.mj_step2(m, d)
+            if self.n_substeps > 1:
+                mujoco.mj_step(m, d, self.n_substeps - 1)
+            mujoco.mj_step1(m, d)
+            warned = sum(d.warning[w].number for w in _INSTABILITY_WARNINGS)
+            if warned:
+                failed[0] = True
+                for w in _INSTABILITY_WARNINGS:
+                    d.warning[w].number = 0
+        else:
+            assert self._batch is not None
+            try:
+                self._batch.step(nstep=self.n_substeps, stage=mujoco.mjtStage.mjSTAGE_VEL)
+            except mj_batch.SimulationError as error:
+                failed[error.ids] = True
+            counts = self._batch.warning[:, _INSTABILITY_WARNINGS, 1]
+            warned = counts.sum(axis=1) > 0
+            if warned.any():
+                failed |= warned
+                counts_view = self._batch.warning[:, :, 1]
+                counts_view[:, list(_INSTABILITY_WARNINGS)] = 0
+        state = np.concatenate([self.qpos, self.qvel, self.act], axis=1)
+        failed |= ~np.isfinite(state).all(axis=1)
+        failed |= (np.abs(self.qvel) > MAX_JOINT_SPEED_RAD_S).any(axis=1)
+        return failed
+
+    # ----------------------------------------------------------------------------- kinematics
+    def forward_kinematics(self, joint_angles_rad: np.ndarray) -> np.ndarray:
+        """Hand position (..., 2) in metres for joint angles (..., 2) in radians."""
+        q = np.asarray(joint_angles_rad, dtype=np.float64)
+        shoulder, elbow = q[..., 0], q[..., 0] + q[..., 1]
+        l1, l2 = self.upper_arm_length_m, self.forearm_length_m
+        return np.stack(
+            [l1 * np.cos(shoulder) + l2 * np.cos(elbow), l1 * np.sin(shoulder) + l2 * np.sin(elbow)], axis=-1
+        )
+
+    def jacobian(self, joint_angles_rad: np.ndarray) -> np.ndarray:
+        """Hand Jacobian d(hand_pos)/d(joint angles), shape (..., 2, 2), metres per radian."""
+        q = np.asarray(joint_angles_rad, dtype=np.float64)
+        shoulder, elbow = q[..., 0], q[..., 0] + q[..., 1]
+        l1, l2 = self.upper_arm_length_m, self.forearm_length_m
+        dx_de, dy_de = -l2 * np.sin(elbow), l2 * np.cos(elbow)
+        return np.stack(
+            [np.stack([-l1 * np.sin(shoulder) + dx_de, dx_de], -1),
+             np.stack([l1 * np.cos(shoulder) + dy_de, dy_de], -1)], -2
+        )
+
+    def inverse_kinematics(self, hand_pos_m: np.ndarray) -> np.ndarray:
+        """Joint angles (..., 2) in radians that put the hand at (..., 2), elbow flexed (q_elbow >= 0).
+
+        Raises ValueError for a position the segments cannot reach.
+        """
+        p = np.asarray(hand_pos_m, dtype=np.float64)
+        l1, l2 = self.upper_arm_length_m, self.forearm_length_m
+        cos_elbow = (np.sum(p**2, axis=-1) - l1**2 - l2**2) / (2 * l1 * l2)
+        if np.any(np.abs(cos_elbow) > 1):
+            raise ValueError(f"hand position out of the arm's reach: {p.tolist()}")
+        elbow = np.arccos(cos_elbow)
+        shoulder = np.arctan2(p[..., 1], p[..., 0]) - np.arctan2(l2 * np.sin(elbow), l1 + l2 * np.cos(elbow))
+        return np.stack([shoulder, elbow], axis=-1)
+
+    def within_joint_range(self, joint_angles_rad: np.ndarray) -> np.ndarray:
+        """Whether each posture (..., 2) lies inside the joint ranges."""
+        q = np.asarray(joint_angles_rad)
+        return np.all((q >= self.joint_range_rad[:, 0]) & (q <= self.joint_range_rad[:, 1]), axis=-1)
+
+    def close(self) -> None:
+        self._batch = None
+        self._data = None

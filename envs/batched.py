@@ -1,0 +1,164 @@
+"""The batched core: N arms and their trials stepped together, everything vectorised over envs.
+
+``ArmTaskCore`` is the one implementation of a motorgym environment's step: action checks, motor
+noise, physics, trial rules, reward, sensory delays and observation noise. The Gymnasium faces
+(``single.ArmTaskEnv`` and, for ``gym.make_vec``, the vector env) only adapt its arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from motorgym.envs.arm import Arm, ArmKind
+from motorgym.envs.config import EnvConfig
+from motorgym.envs.sensors import DelayLine, delay_in_steps
+from motorgym.envs.task import ReachingTask
+
+#: Visual observation entries, in order. The go cue is 1.0 once given (always, in Reach tasks).
+VISION_NAMES = ["hand_x_m", "hand_y_m", "target_x_m", "target_y_m", "go_cue"]
+_VISION_NOISY = np.array([True, True, True, True, False])
+
+
+def check_actions(actions: Any, shape: tuple[int, ...], low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Return ``actions`` as float64 clipped to [low, high]; reject a wrong shape or NaN/inf."""
+    try:
+        array = np.asarray(actions, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"action must be an array of numbers of shape {shape} (got {actions!r})") from error
+    if array.shape != shape:
+        raise ValueError(
+            f"action must have shape {shape} with values in [{low.tolist()}, {high.tolist()}] "
+            f"(got shape {array.shape})"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"action must be finite: NaN and inf are not allowed (got {array.tolist()})")
+    return np.clip(array, low, high)
+
+
+class ArmTaskCore:
+    """``num_envs`` copies of one task on one arm.
+
+    Args:
+        task_cls: the task's trial logic (a :class:`~motorgym.envs.task.ReachingTask` subclass).
+        config: the task's validated arguments.
+        arm_kind: ``"torque"`` or ``"muscle"``.
+        num_envs: number of environments.
+        num_threads: physics threads when ``num_envs > 1`` (0: all cores).
+    """
+
+    def __init__(
+        self,
+        task_cls: type[ReachingTask[Any]],
+        config: EnvConfig,
+        arm_kind: ArmKind,
+        num_envs: int = 1,
+        num_threads: int = 1,
+    ) -> None:
+        self.config = config
+        self.num_envs = num_envs
+        self.arm = Arm(arm_kind, num_envs, config.control_step_ms, num_threads)
+        self.task = task_cls(config, self.arm, num_envs)
+        step_ms = config.control_step_ms
+        self.proprio_delay_steps = delay_in_steps(config.proprio_delay_ms, step_ms, "proprio_delay_ms")
+        self.visual_delay_steps = delay_in_steps(config.visual_delay_ms, step_ms, "visual_delay_ms")
+        proprio_names = self.arm.proprioception_names
+        self.obs_names: list[str] = VISION_NAMES + proprio_names
+        self.action_names: list[str] = list(self.arm.actuator_names)
+        self.action_low, self.action_high = self.arm.ctrl_low, self.arm.ctrl_high
+        self._vision = DelayLine(num_envs, len(VISION_NAMES), self.visual_delay_steps)
+        self._proprio = DelayLine(num_envs, len(proprio_names), self.proprio_delay_steps)
+        self._obs_noise_std = np.concatenate(
+            [np.where(_VISION_NOISY, config.visual_noise_std_m, 0.0), np.full(len(proprio_names), config.proprio_noise_std)]
+        )
+        self._noisy_obs = bool(self._obs_noise_std.any())
+        self._noisy_motor = config.motor_noise_coef > 0
+        self.start_joint_angles = np.zeros((num_envs, 2))
+
+    # ------------------------------------------------------------------------------ helpers
+    def _vision_now(self, ids: np.ndarray | slice) -> np.ndarray:
+        task = self.task
+        return np.concatenate(
+            [self.arm.hand_pos[ids], task.target_pos[ids], task.go_cue[ids, None].astype(np.float64)], axis=1
+        )
+
+    def _normal(self, rngs: Sequence[np.random.Generator], size: int) -> np.ndarray:
+        # One draw per environment from its own generator, so each env's random stream does not
+        # depend on how many envs are stepped together.
+        return np.stack([rng.standard_normal(size) for rng in rngs])
+
+    def _observe(self, vision: np.ndarray, proprio: np.ndarray, eps: np.ndarray | None) -> np.ndarray:
+        obs = np.concatenate([vision, proprio], axis=1)
+        if eps is not None:
+            obs += self._obs_noise_std * eps
+        return obs.astype(np.float32)
+
+    def _info(self, ids: np.ndarray | slice, reward_terms: tuple[np.ndarray, np.ndarray] | None,
+              physics_error: np.ndarray | None) -> dict[str, np.ndarray]:
+        task, hand = self.task, self.arm.hand_pos[ids]
+        n = len(hand)
+        return {
+            "hand_pos": hand.copy(),
+            "target_pos": task.target_pos[ids].copy(),
+            "distance_m": np.linalg.norm(hand - task.target_pos[ids], axis=1),
+            "phase": task.phase(self.arm.hand_pos)[ids],
+            "go_cue": task.go_cue[ids].copy(),
+            "catch_trial": task.catch_trial[ids].copy(),
+            "target_index": task.target_index[ids].copy(),
+            "time_ms": task.steps[ids] * self.config.control_step_ms,
+            "false_start": task.false_start[ids].copy(),
+            "success": task.success[ids].copy(),
+            "reward_distance": reward_terms[0] if reward_terms else np.zeros(n),
+            "reward_effort": reward_terms[1] if reward_terms else np.zeros(n),
+            "physics_error": physics_error if physics_error is not None else np.zeros(n, dtype=bool),
+        }
+
+    # ------------------------------------------------------------------------------ API
+    def reset(
+        self, ids: np.ndarray, rngs: Sequence[np.random.Generator], options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Start new trials in environments ``ids`` (one generator each); return their observations
+        (len(ids), obs_dim) and info arrays."""
+        ids = np.asarray(ids, dtype=np.int64)
+        joint_angles = self.task.begin(ids, rngs, options)
+        self.start_joint_angles[ids] = joint_angles
+        self.arm.reset(ids, joint_angles)
+        vision = self._vision.reset(ids, self._vision_now(ids))
+        proprio = self._proprio.reset(ids, self.arm.proprioception()[ids])
+        eps = self._normal(rngs, len(self.obs_names)) if self._noisy_obs else None
+        return self._observe(vision, proprio, eps), self._info(ids, None, None)
+
+    def step(
+        self, actions: np.ndarray, rngs: Sequence[np.random.Generator]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Advance every environment one control step with checked ``actions`` (num_envs, nu).
+
+        Returns observations, rewards, terminated flags and info arrays, each over all envs.
+        """
+        num_actions = len(self.action_names)
+        eps = None
+        if self._noisy_obs or self._noisy_motor:
+            eps = self._normal(rngs, num_actions + len(self.obs_names))
+        command = actions
+        if self._noisy_motor:
+            assert eps is not None
+            command = np.clip(actions * (1.0 + self.config.motor_noise_coef * eps[:, :num_actions]),
+                              self.action_low, self.action_high)
+        physics_error = self.arm.step(command)
+        if physics_error.any():
+            # Keep the long run alive: put the failed arms back at their trial's start posture.
+            failed = np.flatnonzero(physics_error)
+            self.arm.reset(failed, self.start_joint_angles[failed])
+        hand = self.arm.hand_pos
+        terminated = self.task.advance(hand) | physics_error
+        reward_terms = self.task.reward(hand, actions)
+        reward = reward_terms[0] + reward_terms[1]
+        vision = self._vision.push(self._vision_now(slice(None)))
+        proprio = self._proprio.push(self.arm.proprioception())
+        obs_eps = eps[:, num_actions:] if (eps is not None and self._noisy_obs) else None
+        obs = self._observe(vision, proprio, obs_eps)
+        return obs, reward, terminated, self._info(slice(None), reward_terms, physics_error)
+
+    def close(self) -> None:
+        self.arm.close()

@@ -1,0 +1,116 @@
+"""Hand-written documentation tables of the motorgym envs, composed into each env's docstring.
+
+``tests/envs/test_docstrings.py`` parses every env's docstring and checks each table against the
+code (observation names, action names and ranges, reward terms, episode length, argument names and
+defaults), so edit the tables here when the code changes.
+"""
+
+from __future__ import annotations
+
+VISION_ROWS = """\
+| 0 | hand_x_m | m | vision: hand position x (shoulder at the origin), delayed by visual_delay_ms |
+| 1 | hand_y_m | m | vision: hand position y, delayed by visual_delay_ms |
+| 2 | target_x_m | m | vision: target position x, delayed by visual_delay_ms |
+| 3 | target_y_m | m | vision: target position y, delayed by visual_delay_ms |
+| 4 | go_cue | 0 or 1 | vision: 1 once the go cue is given, delayed by visual_delay_ms |"""
+
+TORQUE_PROPRIO_ROWS = """\
+| 5 | shoulder_angle_rad | rad | proprioception: shoulder angle, delayed by proprio_delay_ms |
+| 6 | elbow_angle_rad | rad | proprioception: elbow angle, delayed by proprio_delay_ms |
+| 7 | shoulder_velocity_rad_s | rad/s | proprioception: shoulder velocity, delayed by proprio_delay_ms |
+| 8 | elbow_velocity_rad_s | rad/s | proprioception: elbow velocity, delayed by proprio_delay_ms |"""
+
+MUSCLES = ["pectoralis", "deltoid", "brachioradialis", "triceps_lateral", "biceps", "triceps_long"]
+MUSCLE_PROPRIO_ROWS = "\n".join(
+    [f"| {5 + i} | {m}_length_lopt | l_opt | proprioception: fibre length, delayed by proprio_delay_ms |"
+     for i, m in enumerate(MUSCLES)]
+    + [f"| {11 + i} | {m}_velocity_lopt_s | l_opt/s | proprioception: fibre velocity, delayed by proprio_delay_ms |"
+       for i, m in enumerate(MUSCLES)]
+)
+
+TORQUE_ACTIONS = """\
+| index | name | range | effect |
+|---|---|---|---|
+| 0 | shoulder | [-1, 1] | shoulder torque, x 10 N m (positive flexes) |
+| 1 | elbow | [-1, 1] | elbow torque, x 8 N m (positive flexes) |"""
+
+MUSCLE_ACTIONS = """\
+| index | name | range | effect |
+|---|---|---|---|
+| 0 | pectoralis | [0, 1] | excitation of the shoulder flexor |
+| 1 | deltoid | [0, 1] | excitation of the shoulder extensor |
+| 2 | brachioradialis | [0, 1] | excitation of the elbow flexor |
+| 3 | triceps_lateral | [0, 1] | excitation of the elbow extensor |
+| 4 | biceps | [0, 1] | excitation of the biarticular flexor |
+| 5 | triceps_long | [0, 1] | excitation of the biarticular extensor |"""
+
+REWARDS = """\
+| term | value per step |
+|---|---|
+| reward_distance | -distance_weight x distance (m) from the hand to the goal: the start position before the go cue (and in catch trials), the target after it |
+| reward_effort | -effort_weight x sum of squared commands (the action after clipping, before motor noise) |"""
+
+COMMON_ARGUMENTS = """\
+| render_mode | None | None, "rgb_array" (frames from the top camera) or "human" (a window; needs a display) |
+| control_step_ms | 10.0 | duration of one step, a multiple of the 5 ms physics step |
+| proprio_delay_ms | 20.0 | proprioceptive delay, a multiple of control_step_ms |
+| visual_delay_ms | 50.0 | visual delay (hand, target, go cue), a multiple of control_step_ms |
+| proprio_noise_std | 0.001 | Gaussian noise on each proprioceptive entry (its units); 0 turns it off |
+| visual_noise_std_m | 0.001 | Gaussian noise on the seen hand and target coordinates, m; 0 turns it off |
+| motor_noise_coef | 0.05 | signal-dependent motor noise c: u x (1 + c eps), eps ~ N(0, 1); 0 turns it off |
+| distance_weight | 1.0 | weight of the distance term |
+| effort_weight | 0.01 | weight of the effort term |
+| target_radius_m | 0.015 | radius of the target zone, m |
+| hold_ms | 200.0 | time the hand must stay in the target, ms |
+| render_width_px | 480 | width of rendered frames |
+| render_height_px | 480 | height of rendered frames |"""
+
+
+def env_docstring(
+    summary: str, proprio_rows: str, actions: str, episode_end: str, task_arguments: str, info_note: str
+) -> str:
+    """Assemble an env's docstring from its tables."""
+    return f"""{summary}
+
+    ## Observation
+    A flat ``Box`` of float32 (names in ``env.unwrapped.obs_names``), with sensory delays and noise:
+
+    | index | name | unit | signal |
+    |---|---|---|---|
+{_indent(VISION_ROWS)}
+{_indent(proprio_rows)}
+
+    ## Action
+    Clipped to the range; NaN, inf or a wrong shape raise ``ValueError``.
+
+{_indent(actions)}
+
+    ## Reward
+    The sum of these terms, each also returned in ``info``:
+
+{_indent(REWARDS)}
+
+    ## Episode end
+    | condition | result |
+    |---|---|
+{_indent(episode_end)}
+
+    ## Arguments
+    Keyword arguments of ``gym.make``; unknown names raise ``TypeError``, bad values ``ValueError``.
+
+    | argument | default | meaning |
+    |---|---|---|
+{_indent(COMMON_ARGUMENTS)}
+{_indent(task_arguments)}
+
+    ## Info
+    Every step's ``info`` holds ``hand_pos`` and ``target_pos`` (m), ``distance_m`` (hand to target),
+    ``phase`` (0 delay, 1 move, 2 hold; see ``motorgym.envs.task.Phase``), ``go_cue``,
+    ``catch_trial``, ``target_index``, ``time_ms``, ``false_start``, ``success``, the reward terms, and
+    ``physics_error`` (True on the step where the simulation went unstable; the arm is then put back
+    at the trial's start posture and the episode terminates). {info_note}
+    """
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

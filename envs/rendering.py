@@ -1,0 +1,101 @@
+"""Rendering of the arm with the task's start zone and target, headless or in a window."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from motorgym.envs.task import Phase
+
+# Marker colours (RGBA): the cued target is amber until the go cue, then green; the start zone grey.
+START_ZONE_RGBA = (0.55, 0.55, 0.6, 0.45)
+TARGET_CUED_RGBA = (1.0, 0.68, 0.1, 0.9)
+TARGET_GO_RGBA = (0.15, 0.75, 0.25, 0.95)
+HAND_RGBA = (0.1, 0.1, 0.1, 1.0)
+_MARKER_HEIGHT_M = 0.003
+
+
+@dataclass(frozen=True)
+class TrialMarkers:
+    """What to draw over the arm for one environment."""
+
+    start_pos: np.ndarray
+    start_radius_m: float
+    target_pos: np.ndarray
+    target_radius_m: float
+    phase: int
+    catch_trial: bool
+
+
+def _add_disc(scene: mujoco.MjvScene, pos: np.ndarray, radius_m: float, rgba: tuple[float, ...], z: float) -> None:
+    if scene.ngeom >= scene.maxgeom:
+        return
+    mujoco.mjv_initGeom(
+        scene.geoms[scene.ngeom],
+        int(mujoco.mjtGeom.mjGEOM_CYLINDER),
+        np.array([radius_m, radius_m, _MARKER_HEIGHT_M]),
+        np.array([pos[0], pos[1], z]),
+        np.eye(3).ravel(),
+        np.array(rgba, dtype=np.float32),
+    )
+    scene.ngeom += 1
+
+
+def add_markers(scene: mujoco.MjvScene, markers: TrialMarkers, hand_pos: np.ndarray) -> None:
+    """Append the start zone, target and hand marker to an already-updated scene."""
+    if np.isfinite(markers.start_radius_m):
+        _add_disc(scene, markers.start_pos, markers.start_radius_m, START_ZONE_RGBA, -0.04)
+    waiting = markers.phase == Phase.DELAY or markers.catch_trial
+    _add_disc(scene, markers.target_pos, markers.target_radius_m, TARGET_CUED_RGBA if waiting else TARGET_GO_RGBA, -0.035)
+    _add_disc(scene, hand_pos, 0.006, HAND_RGBA, 0.03)
+
+
+class ArmRenderer:
+    """Offscreen RGB renderer from the model's top-down camera."""
+
+    def __init__(self, model: mujoco.MjModel, width_px: int, height_px: int) -> None:
+        try:
+            self._renderer = mujoco.Renderer(model, height=height_px, width=width_px)
+        except Exception as error:  # the GL backend's errors vary by platform
+            backend = os.environ.get("MUJOCO_GL", "<unset>")
+            raise RuntimeError(
+                f"could not create an OpenGL context for rendering (MUJOCO_GL={backend}). On a machine "
+                "without a display, set MUJOCO_GL=egl (or osmesa) before importing mujoco or motorgym, "
+                "and install the GL libraries (Debian: libegl1 libgl1 or libosmesa6)."
+            ) from error
+        self._camera = "top"
+
+    def render(self, data: mujoco.MjData, markers: TrialMarkers, hand_pos: np.ndarray) -> np.ndarray:
+        """An (height, width, 3) uint8 frame of ``data`` with the trial markers drawn in."""
+        self._renderer.update_scene(data, camera=self._camera)
+        add_markers(self._renderer.scene, markers, hand_pos)
+        return self._renderer.render()
+
+    def close(self) -> None:
+        self._renderer.close()
+
+
+class ArmViewer:
+    """An interactive window (``render_mode="human"``); needs a display."""
+
+    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
+        import mujoco.viewer  # imported here: it loads GLFW, which needs a display
+
+        try:
+            self._viewer = mujoco.viewer.launch_passive(model, data, show_left_ui=False, show_right_ui=False)
+        except Exception as error:
+            raise RuntimeError(
+                'render_mode="human" needs a display; on a headless machine use render_mode="rgb_array"'
+            ) from error
+
+    def show(self, markers: TrialMarkers, hand_pos: np.ndarray) -> None:
+        with self._viewer.lock():
+            self._viewer.user_scn.ngeom = 0
+            add_markers(self._viewer.user_scn, markers, hand_pos)
+        self._viewer.sync()
+
+    def close(self) -> None:
+        self._viewer.close()

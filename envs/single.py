@@ -1,0 +1,114 @@
+"""The single-environment Gymnasium face over the batched core (one environment of it)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from motorgym.envs.arm import ArmKind
+from motorgym.envs.batched import ArmTaskCore, check_actions
+from motorgym.envs.config import EnvConfig
+from motorgym.envs.rendering import ArmRenderer, ArmViewer, TrialMarkers
+from motorgym.envs.task import ReachingTask
+
+_ENV0 = np.zeros(1, dtype=np.int64)
+
+
+def first_env_info(info: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Environment 0's entries of batched info arrays: Python scalars, or arrays for vectors."""
+    return {key: (value[0].item() if value.ndim == 1 else value[0].copy()) for key, value in info.items()}
+
+
+class ArmTaskEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Base class of the motorgym envs; subclasses name the task, the arm and the config class.
+
+    The tables of observations, actions, rewards, episode ends and arguments are in each
+    subclass's docstring.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 100}
+    env_name: ClassVar[str]
+    arm_kind: ClassVar[ArmKind]
+    task_cls: ClassVar[type[ReachingTask[Any]]]
+    config_cls: ClassVar[type[EnvConfig]]
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {[None, *self.metadata['render_modes']]} (got {render_mode!r})")
+        self.config = self.config_cls.from_kwargs(self.env_name, kwargs)
+        self.render_mode = render_mode
+        self.metadata = {**type(self).metadata, "render_fps": int(round(1000.0 / self.config.control_step_ms))}
+        self.core = ArmTaskCore(self.task_cls, self.config, self.arm_kind, num_envs=1)
+        self.obs_names: list[str] = self.core.obs_names
+        self.action_names: list[str] = self.core.action_names
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(len(self.obs_names),), dtype=np.float32)
+        self.action_space = spaces.Box(
+            self.core.action_low.astype(np.float32), self.core.action_high.astype(np.float32), dtype=np.float32
+        )
+        self._action_shape = (len(self.action_names),)
+        self._last_info: dict[str, Any] = {}
+        self._renderer: ArmRenderer | None = None
+        self._viewer: ArmViewer | None = None
+
+    @property
+    def arm(self):  # noqa: ANN201 - the Arm, for scripted controllers and tests
+        return self.core.arm
+
+    @property
+    def task(self) -> ReachingTask[Any]:
+        return self.core.task
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        obs, info = self.core.reset(_ENV0, [self.np_random], options)
+        self._last_info = first_env_info(info)
+        if self.render_mode == "human":
+            self.render()
+        return obs[0], dict(self._last_info)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        checked = check_actions(action, self._action_shape, self.core.action_low, self.core.action_high)
+        obs, reward, terminated, info = self.core.step(checked[None], [self.np_random])
+        self._last_info = first_env_info(info)
+        if self.render_mode == "human":
+            self.render()
+        return obs[0], float(reward[0]), bool(terminated[0]), False, dict(self._last_info)
+
+    def _markers(self) -> TrialMarkers:
+        task = self.task
+        return TrialMarkers(
+            start_pos=task.start_pos[0], start_radius_m=float(task.start_radius_m[0]),
+            target_pos=task.target_pos[0], target_radius_m=self.config.target_radius_m,
+            phase=int(task.phase(self.arm.hand_pos)[0]), catch_trial=bool(task.catch_trial[0]),
+        )
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn(
+                f"render() called without a render_mode; make the env with "
+                f'gym.make("{self.spec.id if self.spec else self.env_name}", render_mode="rgb_array")'
+            )
+            return None
+        data = self.arm.mj_data(0)
+        if self.render_mode == "human":
+            if self._viewer is None:
+                self._viewer = ArmViewer(self.arm.model, data)
+            self._viewer.show(self._markers(), self.arm.hand_pos[0])
+            return None
+        if self._renderer is None:
+            self._renderer = ArmRenderer(self.arm.model, self.config.render_width_px, self.config.render_height_px)
+        return self._renderer.render(data, self._markers(), self.arm.hand_pos[0])
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        if self._viewer is not None:
+            self._viewer.close()
+            self._viewer = None
+        super().close()

@@ -1,0 +1,114 @@
+"""Trial logic shared by the reaching tasks, vectorised over environments.
+
+A trial has a start position, a target, and a go time. Before the go cue the hand must stay in the
+start zone (its goal is the start position; leaving is a *false start*); after it, the goal is the
+target, and the trial succeeds once the hand has stayed inside the target for ``hold_ms``. A catch
+trial never gets a go cue and succeeds if the hand never leaves the start zone. A trial with an end
+time terminates there. Tasks differ only in how they draw trials (:meth:`ReachingTask.sample_trials`).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from enum import IntEnum
+from typing import Any, Generic, Sequence, TypeVar
+
+import numpy as np
+
+from motorgym.envs.arm import Arm
+from motorgym.envs.config import EnvConfig
+
+ConfigT = TypeVar("ConfigT", bound=EnvConfig)
+NEVER = np.iinfo(np.int64).max  # a step count no trial reaches
+
+
+class Phase(IntEnum):
+    """Trial phase reported in ``info["phase"]``."""
+
+    DELAY = 0
+    """Target cued, no go cue yet (or a catch trial): hold still in the start zone."""
+    MOVE = 1
+    """Go cue given, hand outside the target."""
+    HOLD = 2
+    """Go cue given, hand inside the target."""
+
+
+class ReachingTask(ABC, Generic[ConfigT]):
+    """Trial state and rules for ``num_envs`` environments; subclasses draw the trials."""
+
+    def __init__(self, config: ConfigT, arm: Arm, num_envs: int) -> None:
+        self.config = config
+        self.arm = arm
+        self.num_envs = num_envs
+        self.step_ms = config.control_step_ms
+        self.hold_steps = max(1, math.ceil(config.hold_ms / self.step_ms - 1e-9))
+        self.start_pos = np.zeros((num_envs, 2))
+        self.target_pos = np.zeros((num_envs, 2))
+        self.start_radius_m = np.full(num_envs, np.inf)
+        self.go_step = np.zeros(num_envs, dtype=np.int64)
+        self.end_step = np.full(num_envs, NEVER, dtype=np.int64)
+        self.catch_trial = np.zeros(num_envs, dtype=bool)
+        self.target_index = np.full(num_envs, -1, dtype=np.int64)
+        self.steps = np.zeros(num_envs, dtype=np.int64)
+        self.hold_count = np.zeros(num_envs, dtype=np.int64)
+        self.false_start = np.zeros(num_envs, dtype=bool)
+        self.success = np.zeros(num_envs, dtype=bool)
+
+    #: reset() options the task accepts, with a description each.
+    reset_options: dict[str, str] = {}
+
+    @abstractmethod
+    def sample_trials(
+        self, ids: np.ndarray, rngs: Sequence[np.random.Generator], options: dict[str, Any]
+    ) -> np.ndarray:
+        """Draw new trials for environments ``ids`` (one generator each): fill ``start_pos``,
+        ``target_pos``, ``start_radius_m``, ``go_step``, ``end_step``, ``catch_trial`` and
+        ``target_index`` at ``ids``, and return the start joint angles, shape (len(ids), 2)."""
+
+    def begin(self, ids: np.ndarray, rngs: Sequence[np.random.Generator], options: dict[str, Any] | None) -> np.ndarray:
+        """Start new trials in environments ``ids``; return their start joint angles."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(self.reset_options))
+        if unknown:
+            allowed = ", ".join(self.reset_options) or "none"
+            raise ValueError(f"unknown reset option(s) {unknown}; allowed: {allowed}")
+        self.steps[ids] = 0
+        self.hold_count[ids] = 0
+        self.false_start[ids] = False
+        self.success[ids] = False
+        return self.sample_trials(ids, rngs, options)
+
+    @property
+    def go_cue(self) -> np.ndarray:
+        """Whether the go cue has been given, per environment (bool)."""
+        return self.steps >= self.go_step
+
+    def goal_pos(self) -> np.ndarray:
+        """Where the hand should be now: the start before the go cue, the target after it."""
+        return np.where(self.go_cue[:, None], self.target_pos, self.start_pos)
+
+    def phase(self, hand_pos: np.ndarray) -> np.ndarray:
+        """The :class:`Phase` of each environment (int array)."""
+        in_target = np.linalg.norm(hand_pos - self.target_pos, axis=1) <= self.config.target_radius_m
+        return np.where(self.go_cue, np.where(in_target, Phase.HOLD, Phase.MOVE), Phase.DELAY)
+
+    def advance(self, hand_pos: np.ndarray) -> np.ndarray:
+        """Count one control step with the hand at ``hand_pos``; return which trials are over."""
+        self.steps += 1
+        go = self.go_cue
+        left_start = np.linalg.norm(hand_pos - self.start_pos, axis=1) > self.start_radius_m
+        self.false_start |= ~go & left_start
+        in_target = np.linalg.norm(hand_pos - self.target_pos, axis=1) <= self.config.target_radius_m
+        self.hold_count = np.where(go & in_target, self.hold_count + 1, 0)
+        trial_over = self.steps >= self.end_step
+        held = go & ~self.catch_trial & ~self.false_start & (self.hold_count >= self.hold_steps)
+        stayed = self.catch_trial & trial_over & ~self.false_start
+        self.success = held | stayed
+        return self.success | trial_over
+
+    def reward(self, hand_pos: np.ndarray, command: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-step reward terms: (-distance_weight * |hand - goal| in m, -effort_weight * sum(u^2))."""
+        distance = np.linalg.norm(hand_pos - self.goal_pos(), axis=1)
+        return -self.config.distance_weight * distance, -self.config.effort_weight * np.sum(command**2, axis=1)
+

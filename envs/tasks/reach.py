@@ -1,0 +1,101 @@
+"""Reach: from a random posture, move the hand to a random target and hold it there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from motorgym.envs import doc_tables
+from motorgym.envs.config import EnvConfig, require
+from motorgym.envs.single import ArmTaskEnv
+from motorgym.envs.task import NEVER, ReachingTask
+
+#: Start postures and targets are drawn this far inside the joint limits.
+JOINT_MARGIN_RAD = np.deg2rad(10.0)
+MAX_EPISODE_STEPS = 150
+
+
+@dataclass(frozen=True)
+class ReachConfig(EnvConfig):
+    """Arguments of Reach-v0 and MuscleReach-v0."""
+
+    min_reach_distance_m: float = 0.05
+    """Smallest distance between the start and the target hand positions, metres."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require("min_reach_distance_m", self.min_reach_distance_m, 0 <= self.min_reach_distance_m <= 0.3,
+                "in [0, 0.3] m")
+
+
+class ReachTask(ReachingTask[ReachConfig]):
+    """Random reaching: the go cue is given at once; no start zone, no catch trials, no end time."""
+
+    def _random_postures(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        low = self.arm.joint_range_rad[:, 0] + JOINT_MARGIN_RAD
+        high = self.arm.joint_range_rad[:, 1] - JOINT_MARGIN_RAD
+        return rng.uniform(low, high, size=(count, 2))
+
+    def sample_trials(
+        self, ids: np.ndarray, rngs: Sequence[np.random.Generator], options: dict[str, Any]
+    ) -> np.ndarray:
+        starts = np.zeros((len(ids), 2))
+        for row, (env, rng) in enumerate(zip(ids, rngs)):
+            start = self._random_postures(rng, 1)[0]
+            start_hand = self.arm.forward_kinematics(start)
+            while True:  # rejection sampling: the target must be far enough from the start
+                target = self.arm.forward_kinematics(self._random_postures(rng, 1)[0])
+                if np.linalg.norm(target - start_hand) >= self.config.min_reach_distance_m:
+                    break
+            starts[row] = start
+            self.start_pos[env] = start_hand
+            self.target_pos[env] = target
+        self.start_radius_m[ids] = np.inf
+        self.go_step[ids] = 0
+        self.end_step[ids] = NEVER
+        self.catch_trial[ids] = False
+        self.target_index[ids] = -1
+        return starts
+
+
+_EPISODE_END = f"""\
+| the hand has stayed in the target for hold_ms | terminated; info["success"] = True |
+| the simulation went unstable | terminated; info["physics_error"] = True |
+| {MAX_EPISODE_STEPS} steps (1.5 s at the default control step) | truncated (max_episode_steps of the registration) |"""
+
+_TASK_ARGUMENTS = """\
+| min_reach_distance_m | 0.05 | smallest start-to-target distance, m |"""
+
+_SUMMARY = """Reach the hand from a random posture to a random target in the workspace and hold it there.
+
+    Each episode draws a start posture and a target posture uniformly inside the joint ranges (10 deg
+    from each limit), at least ``min_reach_distance_m`` apart in hand space. The target is shown and
+    the go cue is on from the first step."""
+
+
+class ReachEnv(ArmTaskEnv):
+    env_name = "motorgym/Reach-v0"
+    arm_kind = "torque"
+    task_cls = ReachTask
+    config_cls = ReachConfig
+
+
+class MuscleReachEnv(ArmTaskEnv):
+    env_name = "motorgym/MuscleReach-v0"
+    arm_kind = "muscle"
+    task_cls = ReachTask
+    config_cls = ReachConfig
+
+
+ReachEnv.__doc__ = doc_tables.env_docstring(
+    "motorgym/Reach-v0: the torque-driven arm. " + _SUMMARY, doc_tables.TORQUE_PROPRIO_ROWS,
+    doc_tables.TORQUE_ACTIONS, _EPISODE_END, _TASK_ARGUMENTS,
+    "In this task ``target_index`` is -1, ``catch_trial`` and ``false_start`` are always False.",
+)
+MuscleReachEnv.__doc__ = doc_tables.env_docstring(
+    "motorgym/MuscleReach-v0: the arm driven by six muscles. " + _SUMMARY, doc_tables.MUSCLE_PROPRIO_ROWS,
+    doc_tables.MUSCLE_ACTIONS, _EPISODE_END, _TASK_ARGUMENTS,
+    "In this task ``target_index`` is -1, ``catch_trial`` and ``false_start`` are always False.",
+)

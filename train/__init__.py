@@ -1,0 +1,1 @@
+"""motorgym.train: training, evaluation, rendering and analysis."""
