@@ -64,13 +64,7 @@ class ScriptedReacher:
         self._motor_gear_n_m = model.actuator_gear[:, 0].copy()
         if muscle:
             # Torque per unit excitation at optimal length and zero velocity: -moment_arm * F_max.
-            coef = np.zeros((2, model.nu))
-            for i in range(model.nu):
-                tendon = model.actuator_trnid[i, 0]
-                start, count = model.tendon_adr[tendon], model.tendon_num[tendon]
-                for k in range(start, start + count):
-                    coef[model.wrap_objid[k], i] = model.wrap_prm[k]
-            self._torque_per_excitation = -coef * model.actuator_gainprm[:, 2]
+            self._torque_per_excitation = -unwrapped.arm.muscle_moment_arms_m * model.actuator_gainprm[:, 2]
         self._movement_start: np.ndarray | None = None
 
     def _hand_reference(self) -> tuple[np.ndarray, np.ndarray]:

@@ -106,6 +106,12 @@ class Arm:
             norm_range = m.actuator_gainprm[:, 0:2]
             self.muscle_l0_m = (lengthrange[:, 1] - lengthrange[:, 0]) / (norm_range[:, 1] - norm_range[:, 0])
             self._muscle_len_offset = norm_range[:, 0] - lengthrange[:, 0] / self.muscle_l0_m
+            # Moment arms (joint x muscle): the coefficients of each muscle's fixed tendon.
+            self.muscle_moment_arms_m = np.zeros((m.njnt, m.nu))
+            for i in range(m.nu):
+                tendon = m.actuator_trnid[i, 0]
+                for k in range(m.tendon_adr[tendon], m.tendon_adr[tendon] + m.tendon_num[tendon]):
+                    self.muscle_moment_arms_m[m.wrap_objid[k], i] = m.wrap_prm[k]
         else:
             self.muscle_names = []
 
@@ -159,6 +165,17 @@ class Arm:
                 f"{n}_velocity_lopt_s" for n in self.muscle_names
             ]
         return ["shoulder_angle_rad", "elbow_angle_rad", "shoulder_velocity_rad_s", "elbow_velocity_rad_s"]
+
+    def proprioception_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of :meth:`proprioception` that a stable simulation stays within (joint speeds
+        beyond MAX_JOINT_SPEED_RAD_S are flagged unstable): angles within a turn either way, fibre
+        lengths in [0, 3] l_opt, speeds from the moment arms at the maximal joint speed."""
+        if self.kind == "muscle":
+            n = len(self.muscle_names)
+            speed = np.abs(self.muscle_moment_arms_m).sum(axis=0) * MAX_JOINT_SPEED_RAD_S / self.muscle_l0_m
+            return np.r_[np.zeros(n), -speed], np.r_[np.full(n, 3.0), speed]
+        angle, speed = 2 * np.pi, MAX_JOINT_SPEED_RAD_S
+        return np.r_[-angle, -angle, -speed, -speed], np.r_[angle, angle, speed, speed]
 
     def mj_data(self, arm: int = 0) -> mujoco.MjData:
         """The ``MjData`` of one arm (a live object for one arm, a materialised copy for a batch)."""

@@ -19,6 +19,9 @@ from motorgym.envs.task import ReachingTask
 #: Visual observation entries, in order. The go cue is 1.0 once given (always, in Reach tasks).
 VISION_NAMES = ["hand_x_m", "hand_y_m", "target_x_m", "target_y_m", "go_cue"]
 _VISION_NOISY = np.array([True, True, True, True, False])
+# The arm reaches 0.57 m from the shoulder: seen positions stay well inside 1 m.
+_VISION_LOW = np.array([-1.0, -1.0, -1.0, -1.0, 0.0])
+_VISION_HIGH = np.array([1.0, 1.0, 1.0, 1.0, 1.0])
 
 
 def check_actions(actions: Any, shape: tuple[int, ...], low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -72,6 +75,9 @@ class ArmTaskCore:
         self._obs_noise_std = np.concatenate(
             [np.where(_VISION_NOISY, config.visual_noise_std_m, 0.0), np.full(len(proprio_names), config.proprio_noise_std)]
         )
+        proprio_low, proprio_high = self.arm.proprioception_bounds()
+        self.obs_low = np.concatenate([_VISION_LOW, proprio_low]).astype(np.float32)
+        self.obs_high = np.concatenate([_VISION_HIGH, proprio_high]).astype(np.float32)
         self._noisy_obs = bool(self._obs_noise_std.any())
         self._noisy_motor = config.motor_noise_coef > 0
         self.start_joint_angles = np.zeros((num_envs, 2))
@@ -92,7 +98,8 @@ class ArmTaskCore:
         obs = np.concatenate([vision, proprio], axis=1)
         if eps is not None:
             obs += self._obs_noise_std * eps
-        return obs.astype(np.float32)
+        # Clipping only bites on noise at a bound (e.g. the go cue stays in [0, 1]).
+        return np.clip(obs.astype(np.float32), self.obs_low, self.obs_high)
 
     def _info(self, ids: np.ndarray | slice, reward_terms: tuple[np.ndarray, np.ndarray] | None,
               physics_error: np.ndarray | None) -> dict[str, np.ndarray]:

@@ -106,7 +106,8 @@ def env_docstring(
     ## Info
     Every step's ``info`` holds ``hand_pos`` and ``target_pos`` (m), ``distance_m`` (hand to target),
     ``phase`` (0 delay, 1 move, 2 hold; see ``motorgym.envs.task.Phase``), ``go_cue``,
-    ``catch_trial``, ``target_index``, ``time_ms``, ``false_start``, ``success``, the reward terms, and
+    ``catch_trial``, ``target_index``, ``time_ms`` (since the trial start), ``false_start``, ``success``,
+    the reward terms ``reward_distance`` and ``reward_effort``, and
     ``physics_error`` (True on the step where the simulation went unstable; the arm is then put back
     at the trial's start posture and the episode terminates). {info_note}
     """

@@ -13,6 +13,13 @@ import os
 import sys
 
 
+def display_available() -> bool:
+    """Whether a window can be opened: on Linux only with an X11 or Wayland display."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def select_headless_gl() -> str | None:
     """Set ``MUJOCO_GL`` (and PyOpenGL's platform) for a headless Linux machine; return the choice.
 
@@ -21,7 +28,7 @@ def select_headless_gl() -> str | None:
     """
     if "MUJOCO_GL" in os.environ or not sys.platform.startswith("linux"):
         return None
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+    if display_available():
         return None
     if "mujoco" in sys.modules:
         # Too late to influence MuJoCo's choice; rendering will explain what to set.

@@ -10,10 +10,11 @@ import numpy as np
 
 from motorgym.envs.task import Phase
 
-# Marker colours (RGBA): the cued target is amber until the go cue, then green; the start zone grey.
-START_ZONE_RGBA = (0.55, 0.55, 0.6, 0.45)
-TARGET_CUED_RGBA = (1.0, 0.68, 0.1, 0.9)
-TARGET_GO_RGBA = (0.15, 0.75, 0.25, 0.95)
+# Marker colours (RGBA): the cued target is amber until the go cue, then green; the start zone blue.
+# The discs are drawn above the arm, translucent, so the hand shows through them.
+START_ZONE_RGBA = (0.3, 0.35, 0.6, 0.55)
+TARGET_CUED_RGBA = (0.95, 0.45, 0.0, 0.8)
+TARGET_GO_RGBA = (0.0, 0.6, 0.15, 0.8)
 HAND_RGBA = (0.1, 0.1, 0.1, 1.0)
 _MARKER_HEIGHT_M = 0.003
 
@@ -36,21 +37,23 @@ def _add_disc(scene: mujoco.MjvScene, pos: np.ndarray, radius_m: float, rgba: tu
     mujoco.mjv_initGeom(
         scene.geoms[scene.ngeom],
         int(mujoco.mjtGeom.mjGEOM_CYLINDER),
-        np.array([radius_m, radius_m, _MARKER_HEIGHT_M]),
+        np.array([radius_m, _MARKER_HEIGHT_M, 0.0]),  # cylinder: radius, half-height
         np.array([pos[0], pos[1], z]),
         np.eye(3).ravel(),
         np.array(rgba, dtype=np.float32),
     )
+    geom = scene.geoms[scene.ngeom]
+    geom.emission, geom.specular = 0.15, 0.0  # flat colours that read the same under any lighting
     scene.ngeom += 1
 
 
 def add_markers(scene: mujoco.MjvScene, markers: TrialMarkers, hand_pos: np.ndarray) -> None:
     """Append the start zone, target and hand marker to an already-updated scene."""
     if np.isfinite(markers.start_radius_m):
-        _add_disc(scene, markers.start_pos, markers.start_radius_m, START_ZONE_RGBA, -0.04)
+        _add_disc(scene, markers.start_pos, markers.start_radius_m, START_ZONE_RGBA, 0.04)
     waiting = markers.phase == Phase.DELAY or markers.catch_trial
-    _add_disc(scene, markers.target_pos, markers.target_radius_m, TARGET_CUED_RGBA if waiting else TARGET_GO_RGBA, -0.035)
-    _add_disc(scene, hand_pos, 0.006, HAND_RGBA, 0.03)
+    _add_disc(scene, markers.target_pos, markers.target_radius_m, TARGET_CUED_RGBA if waiting else TARGET_GO_RGBA, 0.05)
+    _add_disc(scene, hand_pos, 0.005, HAND_RGBA, 0.06)
 
 
 class ArmRenderer:

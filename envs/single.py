@@ -11,6 +11,7 @@ from gymnasium import spaces
 from motorgym.envs.arm import ArmKind
 from motorgym.envs.batched import ArmTaskCore, check_actions
 from motorgym.envs.config import EnvConfig
+from motorgym.envs.gl import display_available
 from motorgym.envs.rendering import ArmRenderer, ArmViewer, TrialMarkers
 from motorgym.envs.task import ReachingTask
 
@@ -29,7 +30,12 @@ class ArmTaskEnv(gym.Env[np.ndarray, np.ndarray]):
     subclass's docstring.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 100}
+    # "human" opens a window, so it is offered only where a display exists (MuJoCo's viewer would
+    # otherwise end the process inside GLFW).
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": (["human"] if display_available() else []) + ["rgb_array"],
+        "render_fps": 100,
+    }
     env_name: ClassVar[str]
     arm_kind: ClassVar[ArmKind]
     task_cls: ClassVar[type[ReachingTask[Any]]]
@@ -37,14 +43,17 @@ class ArmTaskEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {[None, *self.metadata['render_modes']]} (got {render_mode!r})")
+            hint = "; \"human\" needs a display" if render_mode == "human" else ""
+            raise ValueError(
+                f"render_mode must be one of {[None, *self.metadata['render_modes']]} (got {render_mode!r}){hint}"
+            )
         self.config = self.config_cls.from_kwargs(self.env_name, kwargs)
         self.render_mode = render_mode
         self.metadata = {**type(self).metadata, "render_fps": int(round(1000.0 / self.config.control_step_ms))}
         self.core = ArmTaskCore(self.task_cls, self.config, self.arm_kind, num_envs=1)
         self.obs_names: list[str] = self.core.obs_names
         self.action_names: list[str] = self.core.action_names
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(len(self.obs_names),), dtype=np.float32)
+        self.observation_space = spaces.Box(self.core.obs_low, self.core.obs_high, dtype=np.float32)
         self.action_space = spaces.Box(
             self.core.action_low.astype(np.float32), self.core.action_high.astype(np.float32), dtype=np.float32
         )
