@@ -89,7 +89,11 @@ class ScriptedReacher:
         if self.integral_gain:
             limit = self._max_integral_force_n / self.integral_gain
             self._error_integral = np.clip(self._error_integral + error * self.env.task.step_ms / 1000.0, -limit, limit)
-        force = self.stiffness * error + self.damping * (v_ref - arm.hand_vel[0]) + self.integral_gain * self._error_integral
+        force = (
+            self.stiffness * error
+            + self.damping * (v_ref - arm.hand_vel[0])
+            + self.integral_gain * self._error_integral
+        )
         return arm.jacobian(arm.joint_angles[0]).T @ force
 
     def __call__(self, observation: np.ndarray | None = None) -> np.ndarray:

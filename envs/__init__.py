@@ -10,6 +10,13 @@ from motorgym.envs.tasks.center_out import CenterOutConfig, CenterOutEnv, Muscle
 from motorgym.envs.tasks.reach import MuscleReachEnv, ReachConfig, ReachEnv  # noqa: E402
 
 __all__ = [
-    "ENV_IDS", "CenterOutConfig", "CenterOutEnv", "MuscleCenterOutEnv", "MuscleReachEnv", "Phase",
-    "ReachConfig", "ReachEnv", "register_envs",
+    "ENV_IDS",
+    "CenterOutConfig",
+    "CenterOutEnv",
+    "MuscleCenterOutEnv",
+    "MuscleReachEnv",
+    "Phase",
+    "ReachConfig",
+    "ReachEnv",
+    "register_envs",
 ]

@@ -161,9 +161,7 @@ class Arm:
     def proprioception_names(self) -> list[str]:
         """Names (with units) of the columns of :meth:`proprioception`."""
         if self.kind == "muscle":
-            return [f"{n}_length_lopt" for n in self.muscle_names] + [
-                f"{n}_velocity_lopt_s" for n in self.muscle_names
-            ]
+            return [f"{n}_length_lopt" for n in self.muscle_names] + [f"{n}_velocity_lopt_s" for n in self.muscle_names]
         return ["shoulder_angle_rad", "elbow_angle_rad", "shoulder_velocity_rad_s", "elbow_velocity_rad_s"]
 
     def proprioception_bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -253,8 +251,11 @@ class Arm:
         l1, l2 = self.upper_arm_length_m, self.forearm_length_m
         dx_de, dy_de = -l2 * np.sin(elbow), l2 * np.cos(elbow)
         return np.stack(
-            [np.stack([-l1 * np.sin(shoulder) + dx_de, dx_de], -1),
-             np.stack([l1 * np.cos(shoulder) + dy_de, dy_de], -1)], -2
+            [
+                np.stack([-l1 * np.sin(shoulder) + dx_de, dx_de], -1),
+                np.stack([l1 * np.cos(shoulder) + dy_de, dy_de], -1),
+            ],
+            -2,
         )
 
     def inverse_kinematics(self, hand_pos_m: np.ndarray) -> np.ndarray:

@@ -7,7 +7,8 @@ noise, physics, trial rules, reward, sensory delays and observation noise. The G
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +33,7 @@ def check_actions(actions: Any, shape: tuple[int, ...], low: np.ndarray, high: n
         raise TypeError(f"action must be an array of numbers of shape {shape} (got {actions!r})") from error
     if array.shape != shape:
         raise ValueError(
-            f"action must have shape {shape} with values in [{low.tolist()}, {high.tolist()}] "
-            f"(got shape {array.shape})"
+            f"action must have shape {shape} with values in [{low.tolist()}, {high.tolist()}] (got shape {array.shape})"
         )
     if not np.isfinite(array).all():
         raise ValueError(f"action must be finite: NaN and inf are not allowed (got {array.tolist()})")
@@ -73,7 +73,10 @@ class ArmTaskCore:
         self._vision = DelayLine(num_envs, len(VISION_NAMES), self.visual_delay_steps)
         self._proprio = DelayLine(num_envs, len(proprio_names), self.proprio_delay_steps)
         self._obs_noise_std = np.concatenate(
-            [np.where(_VISION_NOISY, config.visual_noise_std_m, 0.0), np.full(len(proprio_names), config.proprio_noise_std)]
+            [
+                np.where(_VISION_NOISY, config.visual_noise_std_m, 0.0),
+                np.full(len(proprio_names), config.proprio_noise_std),
+            ]
         )
         proprio_low, proprio_high = self.arm.proprioception_bounds()
         self.obs_low = np.concatenate([_VISION_LOW, proprio_low]).astype(np.float32)
@@ -101,8 +104,12 @@ class ArmTaskCore:
         # Clipping only bites on noise at a bound (e.g. the go cue stays in [0, 1]).
         return np.clip(obs.astype(np.float32), self.obs_low, self.obs_high)
 
-    def _info(self, ids: np.ndarray | slice, reward_terms: tuple[np.ndarray, np.ndarray] | None,
-              physics_error: np.ndarray | None) -> dict[str, np.ndarray]:
+    def _info(
+        self,
+        ids: np.ndarray | slice,
+        reward_terms: tuple[np.ndarray, np.ndarray] | None,
+        physics_error: np.ndarray | None,
+    ) -> dict[str, np.ndarray]:
         task, hand = self.task, self.arm.hand_pos[ids]
         n = len(hand)
         return {
@@ -150,8 +157,9 @@ class ArmTaskCore:
         command = actions
         if self._noisy_motor:
             assert eps is not None
-            command = np.clip(actions * (1.0 + self.config.motor_noise_coef * eps[:, :num_actions]),
-                              self.action_low, self.action_high)
+            command = np.clip(
+                actions * (1.0 + self.config.motor_noise_coef * eps[:, :num_actions]), self.action_low, self.action_high
+            )
         physics_error = self.arm.step(command)
         if physics_error.any():
             # Keep the long run alive: put the failed arms back at their trial's start posture.

@@ -59,8 +59,16 @@ class EnvConfig:
             if field.type in ("float", "int") and not _is_number(value):
                 raise TypeError(f"{field.name} must be a finite number (got {value!r})")
         require("control_step_ms", self.control_step_ms, self.control_step_ms > 0, "> 0")
-        for name in ("proprio_delay_ms", "visual_delay_ms", "proprio_noise_std", "visual_noise_std_m",
-                     "motor_noise_coef", "distance_weight", "effort_weight", "hold_ms"):
+        for name in (
+            "proprio_delay_ms",
+            "visual_delay_ms",
+            "proprio_noise_std",
+            "visual_noise_std_m",
+            "motor_noise_coef",
+            "distance_weight",
+            "effort_weight",
+            "hold_ms",
+        ):
             require(name, getattr(self, name), getattr(self, name) >= 0, ">= 0")
         require("target_radius_m", self.target_radius_m, 0 < self.target_radius_m <= 0.1, "in (0, 0.1] m")
         for name in ("render_width_px", "render_height_px"):

@@ -22,10 +22,14 @@ TORQUE_PROPRIO_ROWS = """\
 
 MUSCLES = ["pectoralis", "deltoid", "brachioradialis", "triceps_lateral", "biceps", "triceps_long"]
 MUSCLE_PROPRIO_ROWS = "\n".join(
-    [f"| {5 + i} | {m}_length_lopt | l_opt | proprioception: fibre length, delayed by proprio_delay_ms |"
-     for i, m in enumerate(MUSCLES)]
-    + [f"| {11 + i} | {m}_velocity_lopt_s | l_opt/s | proprioception: fibre velocity, delayed by proprio_delay_ms |"
-       for i, m in enumerate(MUSCLES)]
+    [
+        f"| {5 + i} | {m}_length_lopt | l_opt | proprioception: fibre length, delayed by proprio_delay_ms |"
+        for i, m in enumerate(MUSCLES)
+    ]
+    + [
+        f"| {11 + i} | {m}_velocity_lopt_s | l_opt/s | proprioception: fibre velocity, delayed by proprio_delay_ms |"
+        for i, m in enumerate(MUSCLES)
+    ]
 )
 
 TORQUE_ACTIONS = """\

@@ -11,8 +11,7 @@ ENV_IDS: dict[str, tuple[str, int]] = {
     "motorgym/Reach-v0": ("motorgym.envs.tasks.reach:ReachEnv", reach.MAX_EPISODE_STEPS),
     "motorgym/MuscleReach-v0": ("motorgym.envs.tasks.reach:MuscleReachEnv", reach.MAX_EPISODE_STEPS),
     "motorgym/CenterOut-v0": ("motorgym.envs.tasks.center_out:CenterOutEnv", center_out.MAX_EPISODE_STEPS),
-    "motorgym/MuscleCenterOut-v0": (
-        "motorgym.envs.tasks.center_out:MuscleCenterOutEnv", center_out.MAX_EPISODE_STEPS),
+    "motorgym/MuscleCenterOut-v0": ("motorgym.envs.tasks.center_out:MuscleCenterOutEnv", center_out.MAX_EPISODE_STEPS),
 }
 
 

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from motorgym.envs.arm import ArmKind
+from motorgym.envs.arm import Arm, ArmKind
 from motorgym.envs.batched import ArmTaskCore, check_actions
 from motorgym.envs.config import EnvConfig
 from motorgym.envs.gl import display_available
@@ -43,7 +43,7 @@ class ArmTaskEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def __init__(self, render_mode: str | None = None, **kwargs: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            hint = "; \"human\" needs a display" if render_mode == "human" else ""
+            hint = '; "human" needs a display' if render_mode == "human" else ""
             raise ValueError(
                 f"render_mode must be one of {[None, *self.metadata['render_modes']]} (got {render_mode!r}){hint}"
             )
@@ -63,11 +63,13 @@ class ArmTaskEnv(gym.Env[np.ndarray, np.ndarray]):
         self._viewer: ArmViewer | None = None
 
     @property
-    def arm(self):  # noqa: ANN201 - the Arm, for scripted controllers and tests
+    def arm(self) -> Arm:
+        """The simulated arm (true, undelayed state), e.g. for scripted controllers."""
         return self.core.arm
 
     @property
     def task(self) -> ReachingTask[Any]:
+        """The trial state (targets, go cue, phases)."""
         return self.core.task
 
     def reset(
@@ -91,9 +93,12 @@ class ArmTaskEnv(gym.Env[np.ndarray, np.ndarray]):
     def _markers(self) -> TrialMarkers:
         task = self.task
         return TrialMarkers(
-            start_pos=task.start_pos[0], start_radius_m=float(task.start_radius_m[0]),
-            target_pos=task.target_pos[0], target_radius_m=self.config.target_radius_m,
-            phase=int(task.phase(self.arm.hand_pos)[0]), catch_trial=bool(task.catch_trial[0]),
+            start_pos=task.start_pos[0],
+            start_radius_m=float(task.start_radius_m[0]),
+            target_pos=task.target_pos[0],
+            target_radius_m=self.config.target_radius_m,
+            phase=int(task.phase(self.arm.hand_pos)[0]),
+            catch_trial=bool(task.catch_trial[0]),
         )
 
     def render(self) -> np.ndarray | None:

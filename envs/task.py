@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any, Generic, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -111,4 +112,3 @@ class ReachingTask(ABC, Generic[ConfigT]):
         """Per-step reward terms: (-distance_weight * |hand - goal| in m, -effort_weight * sum(u^2))."""
         distance = np.linalg.norm(hand_pos - self.goal_pos(), axis=1)
         return -self.config.distance_weight * distance, -self.config.effort_weight * np.sum(command**2, axis=1)
-

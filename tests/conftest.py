@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -15,8 +16,12 @@ ALL_IDS = sorted(ENV_IDS)
 QUIET = dict(proprio_noise_std=0.0, visual_noise_std_m=0.0, motor_noise_coef=0.0)
 
 
-def run_episode(env: gym.Env[Any, Any], policy: Callable[[np.ndarray], np.ndarray], seed: int = 0,
-                options: dict[str, Any] | None = None) -> tuple[list[np.ndarray], list[float], dict[str, Any], bool]:
+def run_episode(
+    env: gym.Env[Any, Any],
+    policy: Callable[[np.ndarray], np.ndarray],
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
+) -> tuple[list[np.ndarray], list[float], dict[str, Any], bool]:
     """Run one episode; return observations, rewards, the last info and whether it was truncated."""
     obs, info = env.reset(seed=seed, options=options)
     observations, rewards = [obs], []

@@ -40,8 +40,12 @@ print("ok", motorgym.__version__, len(ids))
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     (wheel_path,) = out.glob("motorgym-*.whl")
     return wheel_path
 
@@ -50,9 +54,14 @@ def test_wheel_contents(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/")[0] for name in names}
     assert top_level == {"motorgym", f"motorgym-{wheel.name.split('-')[1]}.dist-info"}
-    for path in ("motorgym/envs/assets/arm26_skeleton.xml", "motorgym/envs/assets/arm26_torque.xml",
-                 "motorgym/envs/assets/arm26_muscle.xml", "motorgym/envs/tasks/center_out.py",
-                 "motorgym/agents/scripted.py", "motorgym/train/render.py"):
+    for path in (
+        "motorgym/envs/assets/arm26_skeleton.xml",
+        "motorgym/envs/assets/arm26_torque.xml",
+        "motorgym/envs/assets/arm26_muscle.xml",
+        "motorgym/envs/tasks/center_out.py",
+        "motorgym/agents/scripted.py",
+        "motorgym/train/render.py",
+    ):
         assert path in names
     assert not any(name.startswith("motorgym/tests") for name in names)
 
@@ -61,14 +70,23 @@ def test_installed_wheel_makes_every_env_outside_the_source_tree(wheel: Path, tm
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     # Dependencies come from this interpreter's environment (a path entry processes no .pth files,
     # so this checkout's editable install stays invisible); motorgym itself only from the wheel.
-    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(purelib, "host_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    result = subprocess.run([str(python), "-c", _USE_INSTALLED], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [str(python), "-c", _USE_INSTALLED], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ok 0.1.0 4" in result.stdout

@@ -9,8 +9,9 @@ centre-out tasks episode k reaches target k.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium as gym
 import imageio.v3 as iio
@@ -70,7 +71,7 @@ def contact_sheet(images: list[np.ndarray], columns: int = 4) -> np.ndarray:
     sheet = np.full((rows * height, columns * width, channels), 255, dtype=np.uint8)
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
-        sheet[r * height:(r + 1) * height, c * width:(c + 1) * width] = image
+        sheet[r * height : (r + 1) * height, c * width : (c + 1) * width] = image
     return sheet
 
 
@@ -79,8 +80,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env", default="motorgym/CenterOut-v0", help="a motorgym env id")
     parser.add_argument("--episodes", type=int, default=8, help="number of episodes to render")
     parser.add_argument("--out", type=Path, default=Path("demo_output/center_out.gif"), help="output .gif or .mp4")
-    parser.add_argument("--png", type=Path, default=None,
-                        help="also write a PNG contact sheet of each episode's last frame (default: beside --out)")
+    parser.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        help="also write a PNG contact sheet of each episode's last frame (default: beside --out)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=320, help="frame width and height in pixels")
     parser.add_argument("--frame-every", type=int, default=2, help="keep one frame every N control steps")

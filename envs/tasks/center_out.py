@@ -8,8 +8,9 @@ go cue comes and the hand must stay put. Leaving the start zone before the go cu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +24,11 @@ MAX_EPISODE_STEPS = 200
 
 
 def _is_pair(value: Any) -> bool:
-    return (isinstance(value, (tuple, list)) and len(value) == 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value))
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
+    )
 
 
 @dataclass(frozen=True)
@@ -52,15 +56,23 @@ class CenterOutConfig(EnvConfig):
             value = getattr(self, name)
             require(name, value, _is_pair(value), "a pair of finite numbers")
             object.__setattr__(self, name, (float(value[0]), float(value[1])))
-        require("n_targets", self.n_targets, isinstance(self.n_targets, int) and 1 <= self.n_targets <= 360,
-                "an int in [1, 360]")
+        require(
+            "n_targets",
+            self.n_targets,
+            isinstance(self.n_targets, int) and 1 <= self.n_targets <= 360,
+            "an int in [1, 360]",
+        )
         require("target_distance_m", self.target_distance_m, 0 < self.target_distance_m <= 0.3, "in (0, 0.3] m")
         low, high = self.delay_range_ms
         require("delay_range_ms", self.delay_range_ms, 0 <= low <= high, "(low, high) with 0 <= low <= high ms")
         require("catch_fraction", self.catch_fraction, 0 <= self.catch_fraction <= 1, "in [0, 1]")
         require("start_radius_m", self.start_radius_m, 0 < self.start_radius_m <= 0.1, "in (0, 0.1] m")
-        require("response_window_ms", self.response_window_ms, self.response_window_ms > self.hold_ms,
-                f"longer than hold_ms={self.hold_ms:g}")
+        require(
+            "response_window_ms",
+            self.response_window_ms,
+            self.response_window_ms > self.hold_ms,
+            f"longer than hold_ms={self.hold_ms:g}",
+        )
 
 
 class CenterOutTask(ReachingTask[CenterOutConfig]):
@@ -75,9 +87,12 @@ class CenterOutTask(ReachingTask[CenterOutConfig]):
     def __init__(self, config: CenterOutConfig, arm: Arm, num_envs: int) -> None:
         super().__init__(config, arm, num_envs)
         self.start_joint_angles_rad = np.deg2rad(config.start_joint_angles_deg)
-        require("start_joint_angles_deg", config.start_joint_angles_deg,
-                bool(arm.within_joint_range(self.start_joint_angles_rad)),
-                f"inside the joint ranges {np.rad2deg(arm.joint_range_rad).round(1).tolist()} deg")
+        require(
+            "start_joint_angles_deg",
+            config.start_joint_angles_deg,
+            bool(arm.within_joint_range(self.start_joint_angles_rad)),
+            f"inside the joint ranges {np.rad2deg(arm.joint_range_rad).round(1).tolist()} deg",
+        )
         self.center_m = arm.forward_kinematics(self.start_joint_angles_rad)
         angles = 2 * np.pi * np.arange(config.n_targets) / config.n_targets
         self.targets_m = self.center_m + config.target_distance_m * np.stack([np.cos(angles), np.sin(angles)], 1)
@@ -85,24 +100,32 @@ class CenterOutTask(ReachingTask[CenterOutConfig]):
             reachable = arm.within_joint_range(arm.inverse_kinematics(self.targets_m)).all()
         except ValueError:
             reachable = False
-        require("target_distance_m", config.target_distance_m, bool(reachable),
-                f"small enough that every target around the start (hand at {self.center_m.round(3).tolist()} m, "
-                "set by start_joint_angles_deg) is inside the joint ranges")
+        require(
+            "target_distance_m",
+            config.target_distance_m,
+            bool(reachable),
+            f"small enough that every target around the start (hand at {self.center_m.round(3).tolist()} m, "
+            "set by start_joint_angles_deg) is inside the joint ranges",
+        )
         self.response_steps = int(round(config.response_window_ms / self.step_ms))
 
     def sample_trials(
         self, ids: np.ndarray, rngs: Sequence[np.random.Generator], options: dict[str, Any]
     ) -> np.ndarray:
         config = self.config
-        for env, rng in zip(ids, rngs):
+        for env, rng in zip(ids, rngs, strict=True):
             # Always draw all three, so that options do not shift the random stream of later trials.
             catch = rng.random() < config.catch_fraction
             target = int(rng.integers(config.n_targets))
             delay_ms = rng.uniform(*config.delay_range_ms)
             catch = bool(options.get("catch_trial", catch))
             target = options.get("target_index", target)
-            require("target_index", target, isinstance(target, (int, np.integer)) and 0 <= target < config.n_targets,
-                    f"an int in [0, {config.n_targets})")
+            require(
+                "target_index",
+                target,
+                isinstance(target, (int, np.integer)) and 0 <= target < config.n_targets,
+                f"an int in [0, {config.n_targets})",
+            )
             delay_ms = float(options.get("delay_ms", delay_ms))
             require("delay_ms", delay_ms, delay_ms >= 0, ">= 0")
             delay_steps = int(round(delay_ms / self.step_ms))
@@ -159,10 +182,18 @@ class MuscleCenterOutEnv(ArmTaskEnv):
 
 _INFO_NOTE = "``target_index`` is the cued target (0 is to the right, counter-clockwise)."
 CenterOutEnv.__doc__ = doc_tables.env_docstring(
-    "motorgym/CenterOut-v0: the torque-driven arm. " + _SUMMARY, doc_tables.TORQUE_PROPRIO_ROWS,
-    doc_tables.TORQUE_ACTIONS, _EPISODE_END, _TASK_ARGUMENTS, _INFO_NOTE,
+    "motorgym/CenterOut-v0: the torque-driven arm. " + _SUMMARY,
+    doc_tables.TORQUE_PROPRIO_ROWS,
+    doc_tables.TORQUE_ACTIONS,
+    _EPISODE_END,
+    _TASK_ARGUMENTS,
+    _INFO_NOTE,
 )
 MuscleCenterOutEnv.__doc__ = doc_tables.env_docstring(
-    "motorgym/MuscleCenterOut-v0: the arm driven by six muscles. " + _SUMMARY, doc_tables.MUSCLE_PROPRIO_ROWS,
-    doc_tables.MUSCLE_ACTIONS, _EPISODE_END, _TASK_ARGUMENTS, _INFO_NOTE,
+    "motorgym/MuscleCenterOut-v0: the arm driven by six muscles. " + _SUMMARY,
+    doc_tables.MUSCLE_PROPRIO_ROWS,
+    doc_tables.MUSCLE_ACTIONS,
+    _EPISODE_END,
+    _TASK_ARGUMENTS,
+    _INFO_NOTE,
 )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,8 +27,9 @@ class ReachConfig(EnvConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require("min_reach_distance_m", self.min_reach_distance_m, 0 <= self.min_reach_distance_m <= 0.3,
-                "in [0, 0.3] m")
+        require(
+            "min_reach_distance_m", self.min_reach_distance_m, 0 <= self.min_reach_distance_m <= 0.3, "in [0, 0.3] m"
+        )
 
 
 class ReachTask(ReachingTask[ReachConfig]):
@@ -42,7 +44,7 @@ class ReachTask(ReachingTask[ReachConfig]):
         self, ids: np.ndarray, rngs: Sequence[np.random.Generator], options: dict[str, Any]
     ) -> np.ndarray:
         starts = np.zeros((len(ids), 2))
-        for row, (env, rng) in enumerate(zip(ids, rngs)):
+        for row, (env, rng) in enumerate(zip(ids, rngs, strict=True)):
             start = self._random_postures(rng, 1)[0]
             start_hand = self.arm.forward_kinematics(start)
             while True:  # rejection sampling: the target must be far enough from the start
@@ -90,12 +92,18 @@ class MuscleReachEnv(ArmTaskEnv):
 
 
 ReachEnv.__doc__ = doc_tables.env_docstring(
-    "motorgym/Reach-v0: the torque-driven arm. " + _SUMMARY, doc_tables.TORQUE_PROPRIO_ROWS,
-    doc_tables.TORQUE_ACTIONS, _EPISODE_END, _TASK_ARGUMENTS,
+    "motorgym/Reach-v0: the torque-driven arm. " + _SUMMARY,
+    doc_tables.TORQUE_PROPRIO_ROWS,
+    doc_tables.TORQUE_ACTIONS,
+    _EPISODE_END,
+    _TASK_ARGUMENTS,
     "In this task ``target_index`` is -1, ``catch_trial`` and ``false_start`` are always False.",
 )
 MuscleReachEnv.__doc__ = doc_tables.env_docstring(
-    "motorgym/MuscleReach-v0: the arm driven by six muscles. " + _SUMMARY, doc_tables.MUSCLE_PROPRIO_ROWS,
-    doc_tables.MUSCLE_ACTIONS, _EPISODE_END, _TASK_ARGUMENTS,
+    "motorgym/MuscleReach-v0: the arm driven by six muscles. " + _SUMMARY,
+    doc_tables.MUSCLE_PROPRIO_ROWS,
+    doc_tables.MUSCLE_ACTIONS,
+    _EPISODE_END,
+    _TASK_ARGUMENTS,
     "In this task ``target_index`` is -1, ``catch_trial`` and ``false_start`` are always False.",
 )

@@ -42,7 +42,9 @@ def test_muscle_parameters_moment_arms_and_fibre_lengths() -> None:
         data.qpos[:] = q
         mujoco.mj_forward(model, data)
         moment = np.zeros((model.nu, model.nv))
-        mujoco.mju_sparse2dense(moment, data.actuator_moment, data.moment_rownnz, data.moment_rowadr, data.moment_colind)
+        mujoco.mju_sparse2dense(
+            moment, data.actuator_moment, data.moment_rownnz, data.moment_rowadr, data.moment_colind
+        )
         arm.reset(np.array([0]), q[None])
         for i, (name, (f_max, l_opt, slack, r_s, r_e, a0)) in enumerate(MUSCLES.items()):
             assert model.actuator(name).gainprm[2] == f_max
@@ -131,7 +133,9 @@ def test_kinematics_round_trip() -> None:
     arm.reset(np.array([0]), q[1:2])
     np.testing.assert_allclose(arm.hand_pos[0], arm.forward_kinematics(q[1]), atol=1e-12)
     eps = 1e-7
-    numeric = np.stack([(arm.forward_kinematics(q[1] + eps * e) - arm.forward_kinematics(q[1])) / eps for e in np.eye(2)], 1)
+    numeric = np.stack(
+        [(arm.forward_kinematics(q[1] + eps * e) - arm.forward_kinematics(q[1])) / eps for e in np.eye(2)], 1
+    )
     np.testing.assert_allclose(arm.jacobian(q[1]), numeric, atol=1e-6)
     with pytest.raises(ValueError, match="out of the arm's reach"):
         arm.inverse_kinematics(np.array([1.0, 1.0]))

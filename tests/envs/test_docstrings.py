@@ -59,10 +59,10 @@ def test_action_table(made) -> None:
     rows = found["Action"]
     assert [int(r[0]) for r in rows] == list(range(env.action_space.shape[0]))
     assert [r[1] for r in rows] == env.unwrapped.action_names
-    for row, low, high in zip(rows, env.action_space.low, env.action_space.high):
+    for row, low, high in zip(rows, env.action_space.low, env.action_space.high, strict=True):
         assert [float(x) for x in row[2].strip("[]").split(",")] == [low, high]
     gears = env.unwrapped.arm.model.actuator_gear[:, 0]
-    for row, gear in zip(rows, gears):  # the torque scale in the table is the motor's gear
+    for row, gear in zip(rows, gears, strict=True):  # the torque scale in the table is the motor's gear
         match = re.search(r"x ([\d.]+) N m", row[3])
         if env.unwrapped.arm.kind == "torque":
             assert match and float(match.group(1)) == gear
@@ -74,7 +74,8 @@ def test_reward_table(made) -> None:
     env.reset(seed=0)
     _, _, _, _, info = env.step(env.action_space.sample())
     assert terms == sorted(k for k in info if k.startswith("reward_"))
-    assert all(weight in row[1] for weight, row in zip(("distance_weight", "effort_weight"), found["Reward"]))
+    weights = ("distance_weight", "effort_weight")
+    assert all(weight in row[1] for weight, row in zip(weights, found["Reward"], strict=True))
 
 
 def test_episode_end_table(made) -> None:

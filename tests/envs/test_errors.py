@@ -31,31 +31,56 @@ def test_bad_actions_are_rejected_with_the_expected_shape(env_id: str) -> None:
 
 
 def test_unknown_argument_lists_the_allowed_ones() -> None:
-    with pytest.raises(TypeError, match=r"unknown argument\(s\) 'n_target'.*allowed arguments: render_mode, control_step_ms.*n_targets"):
+    with pytest.raises(
+        TypeError, match=r"unknown argument\(s\) 'n_target'.*allowed arguments: render_mode, control_step_ms.*n_targets"
+    ):
         gym.make("motorgym/CenterOut-v0", n_target=4)
     with pytest.raises(TypeError, match="'n_targets'"):
         gym.make("motorgym/Reach-v0", n_targets=4)  # a centre-out argument
 
 
-@pytest.mark.parametrize("env_id, kwargs, message", [
-    ("motorgym/Reach-v0", {"proprio_delay_ms": -10.0}, r"proprio_delay_ms must be >= 0 \(got -10.0\)"),
-    ("motorgym/Reach-v0", {"visual_delay_ms": 25.0}, r"visual_delay_ms must be a whole multiple of control_step_ms=10"),
-    ("motorgym/Reach-v0", {"control_step_ms": 7.0}, r"control_step_ms must be a positive multiple of the physics timestep \(5 ms\)"),
-    ("motorgym/Reach-v0", {"control_step_ms": 0.0}, r"control_step_ms must be > 0"),
-    ("motorgym/Reach-v0", {"target_radius_m": 0.0}, r"target_radius_m must be in \(0, 0.1\] m"),
-    ("motorgym/Reach-v0", {"effort_weight": float("nan")}, r"effort_weight must be a finite number"),
-    ("motorgym/Reach-v0", {"hold_ms": "long"}, r"hold_ms must be a finite number"),
-    ("motorgym/CenterOut-v0", {"n_targets": 0}, r"n_targets must be an int in \[1, 360\] \(got 0\)"),
-    ("motorgym/CenterOut-v0", {"n_targets": 2.5}, r"n_targets must be an int"),
-    ("motorgym/CenterOut-v0", {"delay_range_ms": (700.0, 300.0)}, r"delay_range_ms must be \(low, high\) with 0 <= low <= high"),
-    ("motorgym/CenterOut-v0", {"delay_range_ms": (-100.0, 300.0)}, r"delay_range_ms must be \(low, high\)"),
-    ("motorgym/CenterOut-v0", {"delay_range_ms": 300.0}, r"delay_range_ms must be a pair of finite numbers"),
-    ("motorgym/CenterOut-v0", {"catch_fraction": 1.5}, r"catch_fraction must be in \[0, 1\]"),
-    ("motorgym/CenterOut-v0", {"target_distance_m": 0.3}, r"target_distance_m must be small enough"),
-    ("motorgym/CenterOut-v0", {"start_joint_angles_deg": (45.0, 170.0)}, r"start_joint_angles_deg must be inside the joint ranges"),
-    ("motorgym/CenterOut-v0", {"response_window_ms": 100.0}, r"response_window_ms must be longer than hold_ms=200"),
-    ("motorgym/CenterOut-v0", {"render_mode": "video"}, r"render_mode must be one of \[None, .*'rgb_array'\] \(got 'video'\)"),
-])
+@pytest.mark.parametrize(
+    "env_id, kwargs, message",
+    [
+        ("motorgym/Reach-v0", {"proprio_delay_ms": -10.0}, r"proprio_delay_ms must be >= 0 \(got -10.0\)"),
+        (
+            "motorgym/Reach-v0",
+            {"visual_delay_ms": 25.0},
+            r"visual_delay_ms must be a whole multiple of control_step_ms=10",
+        ),
+        (
+            "motorgym/Reach-v0",
+            {"control_step_ms": 7.0},
+            r"control_step_ms must be a positive multiple of the physics timestep \(5 ms\)",
+        ),
+        ("motorgym/Reach-v0", {"control_step_ms": 0.0}, r"control_step_ms must be > 0"),
+        ("motorgym/Reach-v0", {"target_radius_m": 0.0}, r"target_radius_m must be in \(0, 0.1\] m"),
+        ("motorgym/Reach-v0", {"effort_weight": float("nan")}, r"effort_weight must be a finite number"),
+        ("motorgym/Reach-v0", {"hold_ms": "long"}, r"hold_ms must be a finite number"),
+        ("motorgym/CenterOut-v0", {"n_targets": 0}, r"n_targets must be an int in \[1, 360\] \(got 0\)"),
+        ("motorgym/CenterOut-v0", {"n_targets": 2.5}, r"n_targets must be an int"),
+        (
+            "motorgym/CenterOut-v0",
+            {"delay_range_ms": (700.0, 300.0)},
+            r"delay_range_ms must be \(low, high\) with 0 <= low <= high",
+        ),
+        ("motorgym/CenterOut-v0", {"delay_range_ms": (-100.0, 300.0)}, r"delay_range_ms must be \(low, high\)"),
+        ("motorgym/CenterOut-v0", {"delay_range_ms": 300.0}, r"delay_range_ms must be a pair of finite numbers"),
+        ("motorgym/CenterOut-v0", {"catch_fraction": 1.5}, r"catch_fraction must be in \[0, 1\]"),
+        ("motorgym/CenterOut-v0", {"target_distance_m": 0.3}, r"target_distance_m must be small enough"),
+        (
+            "motorgym/CenterOut-v0",
+            {"start_joint_angles_deg": (45.0, 170.0)},
+            r"start_joint_angles_deg must be inside the joint ranges",
+        ),
+        ("motorgym/CenterOut-v0", {"response_window_ms": 100.0}, r"response_window_ms must be longer than hold_ms=200"),
+        (
+            "motorgym/CenterOut-v0",
+            {"render_mode": "video"},
+            r"render_mode must be one of \[None, .*'rgb_array'\] \(got 'video'\)",
+        ),
+    ],
+)
 @pytest.mark.filterwarnings("ignore:.*not in the possible render_modes")  # Gymnasium's own notice
 def test_out_of_range_arguments_name_the_argument(env_id: str, kwargs: dict, message: str) -> None:
     with pytest.raises((ValueError, TypeError), match=message):
@@ -63,8 +88,15 @@ def test_out_of_range_arguments_name_the_argument(env_id: str, kwargs: dict, mes
 
 
 def test_valid_non_default_arguments_are_accepted() -> None:
-    env = gym.make("motorgym/MuscleCenterOut-v0", control_step_ms=20.0, visual_delay_ms=60.0, proprio_delay_ms=20.0,
-                   delay_range_ms=[100, 200], n_targets=4, catch_fraction=0.0)
+    env = gym.make(
+        "motorgym/MuscleCenterOut-v0",
+        control_step_ms=20.0,
+        visual_delay_ms=60.0,
+        proprio_delay_ms=20.0,
+        delay_range_ms=[100, 200],
+        n_targets=4,
+        catch_fraction=0.0,
+    )
     obs, info = env.reset(seed=0)
     assert env.unwrapped.config.delay_range_ms == (100.0, 200.0)
     assert env.unwrapped.core.visual_delay_steps == 3 and env.unwrapped.core.proprio_delay_steps == 1
@@ -75,7 +107,9 @@ def test_bad_reset_options_are_rejected() -> None:
     env = gym.make("motorgym/CenterOut-v0")
     with pytest.raises(ValueError, match=r"target_index must be an int in \[0, 8\) \(got 8\)"):
         env.reset(seed=0, options={"target_index": 8})
-    with pytest.raises(ValueError, match=r"unknown reset option\(s\) \['target'\]; allowed: target_index, catch_trial, delay_ms"):
+    with pytest.raises(
+        ValueError, match=r"unknown reset option\(s\) \['target'\]; allowed: target_index, catch_trial, delay_ms"
+    ):
         env.reset(seed=0, options={"target": 1})
     with pytest.raises(ValueError, match=r"unknown reset option\(s\).*allowed: none"):
         gym.make("motorgym/Reach-v0").reset(seed=0, options={"target_index": 1})

@@ -15,8 +15,12 @@ from tests.conftest import ALL_IDS, run_episode
 
 
 def test_import_registers_every_id() -> None:
-    assert set(ALL_IDS) == {"motorgym/Reach-v0", "motorgym/MuscleReach-v0", "motorgym/CenterOut-v0",
-                            "motorgym/MuscleCenterOut-v0"}
+    assert set(ALL_IDS) == {
+        "motorgym/Reach-v0",
+        "motorgym/MuscleReach-v0",
+        "motorgym/CenterOut-v0",
+        "motorgym/MuscleCenterOut-v0",
+    }
     for env_id in ALL_IDS:
         spec = gym.spec(env_id)
         assert spec.max_episode_steps is not None and spec.max_episode_steps > 0
@@ -50,14 +54,26 @@ def test_metadata_and_spaces(env_id: str) -> None:
     assert env.action_space.shape == (len(unwrapped.action_names),)
     obs, info = env.reset(seed=0)
     assert env.observation_space.contains(obs)
-    for key in ("hand_pos", "target_pos", "distance_m", "phase", "success", "physics_error",
-                "reward_distance", "reward_effort", "go_cue", "false_start"):
+    for key in (
+        "hand_pos",
+        "target_pos",
+        "distance_m",
+        "phase",
+        "success",
+        "physics_error",
+        "reward_distance",
+        "reward_effort",
+        "go_cue",
+        "false_start",
+    ):
         assert key in info
 
 
 def _trajectory(env_id: str, seed: int, **kwargs: object) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     env = gym.make(env_id, **kwargs)
-    actions = np.random.default_rng(123).uniform(env.action_space.low, env.action_space.high, (60, *env.action_space.shape))
+    actions = np.random.default_rng(123).uniform(
+        env.action_space.low, env.action_space.high, (60, *env.action_space.shape)
+    )
     obs, info = env.reset(seed=seed)
     observations, rewards, infos = [obs], [], [info]
     for action in actions:
@@ -78,7 +94,7 @@ def test_seeded_reset_is_deterministic(env_id: str) -> None:
     obs_b, rew_b, info_b = _trajectory(env_id, seed=7)
     np.testing.assert_array_equal(obs_a, obs_b)
     np.testing.assert_array_equal(rew_a, rew_b)
-    for a, b in zip(info_a, info_b):
+    for a, b in zip(info_a, info_b, strict=True):
         assert a.keys() == b.keys()
         for key in a:
             np.testing.assert_array_equal(a[key], b[key])

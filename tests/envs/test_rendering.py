@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from motorgym.agents.scripted import ScriptedReacher
-from motorgym.envs.gl import display_available
 from motorgym.envs import CenterOutEnv
-from motorgym.train.render import contact_sheet, main as render_main, save_video
+from motorgym.envs.gl import display_available
+from motorgym.train.render import contact_sheet, save_video
+from motorgym.train.render import main as render_main
 
 SIZE = 160
 
@@ -82,7 +83,9 @@ print("backend=" + os.environ["MUJOCO_GL"])
 @pytest.mark.parametrize("backend", ["auto", "egl", "osmesa"])
 def test_headless_backends(backend: str) -> None:
     """A fresh process renders with EGL, with OSMesa, and with nothing set (motorgym picks one)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")
+    }
     if backend != "auto":
         env["MUJOCO_GL"] = backend
     result = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=120)

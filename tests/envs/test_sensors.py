@@ -35,9 +35,13 @@ def _observations(env_id: str, actions: np.ndarray, **kwargs: float) -> np.ndarr
 
 @pytest.mark.parametrize("env_id", ["motorgym/CenterOut-v0", "motorgym/MuscleCenterOut-v0"])
 @pytest.mark.parametrize("visual_ms, proprio_ms", [(50.0, 20.0), (120.0, 60.0)])
-def test_delayed_observation_equals_the_undelayed_one_from_delay_ago(env_id: str, visual_ms: float, proprio_ms: float) -> None:
+def test_delayed_observation_equals_the_undelayed_one_from_delay_ago(
+    env_id: str, visual_ms: float, proprio_ms: float
+) -> None:
     env = gym.make(env_id)
-    actions = np.random.default_rng(0).uniform(env.action_space.low, env.action_space.high, (40, env.action_space.shape[0]))
+    actions = np.random.default_rng(0).uniform(
+        env.action_space.low, env.action_space.high, (40, env.action_space.shape[0])
+    )
     now = _observations(env_id, actions, visual_delay_ms=0.0, proprio_delay_ms=0.0)
     late = _observations(env_id, actions, visual_delay_ms=visual_ms, proprio_delay_ms=proprio_ms)
     v, p = int(visual_ms / 10), int(proprio_ms / 10)
@@ -63,6 +67,7 @@ def test_observation_noise_has_the_configured_size() -> None:
 
 def test_motor_noise_is_signal_dependent() -> None:
     """u (1 + c eps): zero commands stay noiseless; a constant command scatters the hand by seed."""
+
     def final_hand(seed: int, action: np.ndarray, coef: float) -> np.ndarray:
         env = gym.make("motorgym/Reach-v0", proprio_noise_std=0.0, visual_noise_std_m=0.0, motor_noise_coef=coef)
         env.reset(seed=0)

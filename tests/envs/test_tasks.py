@@ -17,8 +17,9 @@ def test_scripted_controller_reaches_all_eight_targets(env_id: str) -> None:
     env = gym.make(env_id)
     controller = ScriptedReacher(env)
     for target in range(8):
-        _, _, info, truncated = run_episode(env, controller, seed=target,
-                                            options={"target_index": target, "catch_trial": False})
+        _, _, info, truncated = run_episode(
+            env, controller, seed=target, options={"target_index": target, "catch_trial": False}
+        )
         assert info["success"] and not truncated, f"target {target}: {info}"
         assert info["target_index"] == target and not info["false_start"]
         assert info["distance_m"] <= env.unwrapped.config.target_radius_m
@@ -39,7 +40,9 @@ def test_targets_circle_the_start() -> None:
     task = env.unwrapped.task
     offsets = task.targets_m - task.center_m
     np.testing.assert_allclose(np.linalg.norm(offsets, axis=1), 0.08)
-    np.testing.assert_allclose(np.arctan2(offsets[:, 1], offsets[:, 0]) % (2 * np.pi), np.arange(6) * np.pi / 3, atol=1e-12)
+    np.testing.assert_allclose(
+        np.arctan2(offsets[:, 1], offsets[:, 0]) % (2 * np.pi), np.arange(6) * np.pi / 3, atol=1e-12
+    )
     _, info = env.reset(seed=0, options={"target_index": 2})
     np.testing.assert_allclose(info["target_pos"], task.targets_m[2])
     np.testing.assert_allclose(info["hand_pos"], task.center_m, atol=1e-9)  # starts at the centre
