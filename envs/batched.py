@@ -33,7 +33,8 @@ def check_actions(actions: Any, shape: tuple[int, ...], low: np.ndarray, high: n
         raise TypeError(f"action must be an array of numbers of shape {shape} (got {actions!r})") from error
     if array.shape != shape:
         raise ValueError(
-            f"action must have shape {shape} with values in [{low.tolist()}, {high.tolist()}] (got shape {array.shape})"
+            f"action must have shape {shape}, between low={low.tolist()} and high={high.tolist()} "
+            f"(got shape {array.shape})"
         )
     if not np.isfinite(array).all():
         raise ValueError(f"action must be finite: NaN and inf are not allowed (got {array.tolist()})")
