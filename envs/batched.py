@@ -14,6 +14,7 @@ import numpy as np
 
 from motorgym.envs.arm import Arm, ArmKind
 from motorgym.envs.config import EnvConfig
+from motorgym.envs.rendering import TrialMarkers
 from motorgym.envs.sensors import DelayLine, delay_in_steps
 from motorgym.envs.task import ReachingTask
 
@@ -93,10 +94,15 @@ class ArmTaskCore:
             [self.arm.hand_pos[ids], task.target_pos[ids], task.go_cue[ids, None].astype(np.float64)], axis=1
         )
 
-    def _normal(self, rngs: Sequence[np.random.Generator], size: int) -> np.ndarray:
+    def _normal(self, rngs: Sequence[np.random.Generator], size: int, active: np.ndarray | None = None) -> np.ndarray:
         # One draw per environment from its own generator, so each env's random stream does not
-        # depend on how many envs are stepped together.
-        return np.stack([rng.standard_normal(size) for rng in rngs])
+        # depend on how many envs are stepped together; inactive envs draw nothing.
+        if active is None:
+            return np.stack([rng.standard_normal(size) for rng in rngs])
+        eps = np.zeros((len(rngs), size))
+        for i in np.flatnonzero(active):
+            eps[i] = rngs[i].standard_normal(size)
+        return eps
 
     def _observe(self, vision: np.ndarray, proprio: np.ndarray, eps: np.ndarray | None) -> np.ndarray:
         obs = np.concatenate([vision, proprio], axis=1)
@@ -145,16 +151,19 @@ class ArmTaskCore:
         return self._observe(vision, proprio, eps), self._info(ids, None, None)
 
     def step(
-        self, actions: np.ndarray, rngs: Sequence[np.random.Generator]
+        self, actions: np.ndarray, rngs: Sequence[np.random.Generator], active: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Advance every environment one control step with checked ``actions`` (num_envs, nu).
 
+        ``active`` (bool, num_envs) marks the envs whose step counts; the others (about to be reset
+        by a vector env's autoreset) are stepped too, for simplicity, but draw no random numbers,
+        so that each env's random stream is the one it would have on its own.
         Returns observations, rewards, terminated flags and info arrays, each over all envs.
         """
         num_actions = len(self.action_names)
         eps = None
         if self._noisy_obs or self._noisy_motor:
-            eps = self._normal(rngs, num_actions + len(self.obs_names))
+            eps = self._normal(rngs, num_actions + len(self.obs_names), active)
         command = actions
         if self._noisy_motor:
             assert eps is not None
@@ -175,6 +184,18 @@ class ArmTaskCore:
         obs_eps = eps[:, num_actions:] if (eps is not None and self._noisy_obs) else None
         obs = self._observe(vision, proprio, obs_eps)
         return obs, reward, terminated, self._info(slice(None), reward_terms, physics_error)
+
+    def trial_markers(self, env: int) -> TrialMarkers:
+        """What to draw over environment ``env``'s arm: start zone, target and trial state."""
+        task = self.task
+        return TrialMarkers(
+            start_pos=task.start_pos[env].copy(),
+            start_radius_m=float(task.start_radius_m[env]),
+            target_pos=task.target_pos[env].copy(),
+            target_radius_m=self.config.target_radius_m,
+            phase=int(task.phase(self.arm.hand_pos)[env]),
+            catch_trial=bool(task.catch_trial[env]),
+        )
 
     def close(self) -> None:
         self.arm.close()

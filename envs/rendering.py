@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
 
 from motorgym.envs.task import Phase
+
+if TYPE_CHECKING:
+    from motorgym.envs.batched import ArmTaskCore
 
 # Marker colours (RGBA): the cued target is amber until the go cue, then green; the start zone blue.
 # The discs are drawn above the arm, translucent, so the hand shows through them.
@@ -79,6 +83,36 @@ class ArmRenderer:
 
     def close(self) -> None:
         self._renderer.close()
+
+
+class EnvFrames:
+    """Frames of one environment of a core, with the renderer or window made on first use."""
+
+    def __init__(self, core: ArmTaskCore, render_mode: str, width_px: int, height_px: int) -> None:
+        self.core, self.render_mode = core, render_mode
+        self._size = (width_px, height_px)
+        self._renderer: ArmRenderer | None = None
+        self._viewer: ArmViewer | None = None
+
+    def render(self, env: int = 0) -> np.ndarray | None:
+        """An RGB frame (``rgb_array``), or None after updating the window (``human``)."""
+        arm = self.core.arm
+        data = arm.mj_data(env)
+        markers, hand = self.core.trial_markers(env), arm.hand_pos[env]
+        if self.render_mode == "human":
+            if self._viewer is None:
+                self._viewer = ArmViewer(arm.model, data)
+            self._viewer.show(markers, hand)
+            return None
+        if self._renderer is None:
+            self._renderer = ArmRenderer(arm.model, *self._size)
+        return self._renderer.render(data, markers, hand)
+
+    def close(self) -> None:
+        for closable in (self._renderer, self._viewer):
+            if closable is not None:
+                closable.close()
+        self._renderer = self._viewer = None
 
 
 class ArmViewer:

@@ -12,7 +12,7 @@ from motorgym.envs.arm import Arm, ArmKind
 from motorgym.envs.batched import ArmTaskCore, check_actions
 from motorgym.envs.config import EnvConfig
 from motorgym.envs.gl import display_available
-from motorgym.envs.rendering import ArmRenderer, ArmViewer, TrialMarkers
+from motorgym.envs.rendering import EnvFrames
 from motorgym.envs.task import ReachingTask
 
 _ENV0 = np.zeros(1, dtype=np.int64)
@@ -59,8 +59,11 @@ class ArmTaskEnv(gym.Env[np.ndarray, np.ndarray]):
         )
         self._action_shape = (len(self.action_names),)
         self._last_info: dict[str, Any] = {}
-        self._renderer: ArmRenderer | None = None
-        self._viewer: ArmViewer | None = None
+        self._frames = (
+            EnvFrames(self.core, render_mode, self.config.render_width_px, self.config.render_height_px)
+            if render_mode is not None
+            else None
+        )
 
     @property
     def arm(self) -> Arm:
@@ -90,39 +93,16 @@ class ArmTaskEnv(gym.Env[np.ndarray, np.ndarray]):
             self.render()
         return obs[0], float(reward[0]), bool(terminated[0]), False, dict(self._last_info)
 
-    def _markers(self) -> TrialMarkers:
-        task = self.task
-        return TrialMarkers(
-            start_pos=task.start_pos[0],
-            start_radius_m=float(task.start_radius_m[0]),
-            target_pos=task.target_pos[0],
-            target_radius_m=self.config.target_radius_m,
-            phase=int(task.phase(self.arm.hand_pos)[0]),
-            catch_trial=bool(task.catch_trial[0]),
-        )
-
     def render(self) -> np.ndarray | None:
-        if self.render_mode is None:
+        if self._frames is None:
             gym.logger.warn(
                 f"render() called without a render_mode; make the env with "
                 f'gym.make("{self.spec.id if self.spec else self.env_name}", render_mode="rgb_array")'
             )
             return None
-        data = self.arm.mj_data(0)
-        if self.render_mode == "human":
-            if self._viewer is None:
-                self._viewer = ArmViewer(self.arm.model, data)
-            self._viewer.show(self._markers(), self.arm.hand_pos[0])
-            return None
-        if self._renderer is None:
-            self._renderer = ArmRenderer(self.arm.model, self.config.render_width_px, self.config.render_height_px)
-        return self._renderer.render(data, self._markers(), self.arm.hand_pos[0])
+        return self._frames.render(0)
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
-        if self._viewer is not None:
-            self._viewer.close()
-            self._viewer = None
+        if self._frames is not None:
+            self._frames.close()
         super().close()

@@ -19,6 +19,7 @@ from motorgym.envs.arm import Arm
 from motorgym.envs.config import EnvConfig, require
 from motorgym.envs.single import ArmTaskEnv
 from motorgym.envs.task import NEVER, ReachingTask
+from motorgym.envs.vector import ArmTaskVectorEnv
 
 MAX_EPISODE_STEPS = 200
 
@@ -197,3 +198,23 @@ MuscleCenterOutEnv.__doc__ = doc_tables.env_docstring(
     _TASK_ARGUMENTS,
     _INFO_NOTE,
 )
+
+
+class CenterOutVectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/CenterOut-v0", num_envs=N)``: N environments of :class:`CenterOutEnv` stepped together.
+
+    The tables of :class:`CenterOutEnv` hold per environment; the batching arguments and ``info``
+    layout are in :mod:`motorgym.envs.vector`.
+    """
+
+    env_cls = CenterOutEnv
+
+
+class MuscleCenterOutVectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/MuscleCenterOut-v0", num_envs=N)``: N environments of :class:`MuscleCenterOutEnv` stepped together.
+
+    The tables of :class:`MuscleCenterOutEnv` hold per environment; the batching arguments and ``info``
+    layout are in :mod:`motorgym.envs.vector`.
+    """
+
+    env_cls = MuscleCenterOutEnv

@@ -12,6 +12,7 @@ from motorgym.envs import doc_tables
 from motorgym.envs.config import EnvConfig, require
 from motorgym.envs.single import ArmTaskEnv
 from motorgym.envs.task import NEVER, ReachingTask
+from motorgym.envs.vector import ArmTaskVectorEnv
 
 #: Start postures and targets are drawn this far inside the joint limits.
 JOINT_MARGIN_RAD = np.deg2rad(10.0)
@@ -107,3 +108,23 @@ MuscleReachEnv.__doc__ = doc_tables.env_docstring(
     _TASK_ARGUMENTS,
     "In this task ``target_index`` is -1, ``catch_trial`` and ``false_start`` are always False.",
 )
+
+
+class ReachVectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/Reach-v0", num_envs=N)``: N environments of :class:`ReachEnv` stepped together.
+
+    The tables of :class:`ReachEnv` hold per environment; the batching arguments and ``info``
+    layout are in :mod:`motorgym.envs.vector`.
+    """
+
+    env_cls = ReachEnv
+
+
+class MuscleReachVectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/MuscleReach-v0", num_envs=N)``: N environments of :class:`MuscleReachEnv` stepped together.
+
+    The tables of :class:`MuscleReachEnv` hold per environment; the batching arguments and ``info``
+    layout are in :mod:`motorgym.envs.vector`.
+    """
+
+    env_cls = MuscleReachEnv
