@@ -12,8 +12,13 @@ Arguments: every argument of the single env (see its docstring), plus
 | num_envs | 1 | number of environments |
 | max_episode_steps | the registration's | an env is truncated after this many steps (None: never) |
 | render_mode | None | None or "rgb_array": ``render()`` returns the frame of environment 0 |
-| autoreset_mode | AutoresetMode.NEXT_STEP | Gymnasium 1.x autoreset: NEXT_STEP (the step after an episode ends resets that env, ignoring its action, and returns the reset observation with reward 0) or SAME_STEP (the ending step resets at once and returns the reset observation; the last one is in ``info["final_obs"]``, its info in ``info["final_info"]``) |
+| autoreset_mode | AutoresetMode.NEXT_STEP | Gymnasium 1.x autoreset mode, NEXT_STEP or SAME_STEP (below) |
 | num_threads | 0 | physics threads (0: one per CPU core) |
+
+Autoreset: with NEXT_STEP, the step after an env's episode ends resets that env (its action is
+ignored) and returns the reset observation with reward 0; with SAME_STEP, the ending step resets it
+at once and returns the reset observation, the last observation being in ``info["final_obs"]`` and
+the last info in ``info["final_info"]`` (masks ``_final_obs``, ``_final_info``).
 
 ``info`` holds each single-env key as an array over envs, with the boolean mask ``_key``.
 Each env has its own random generator: ``reset(seed=s)`` seeds env i with ``s + i`` (or give a list),
