@@ -22,10 +22,8 @@ ARM_MODEL_FILES: dict[str, str] = {"torque": "arm26_torque.xml", "muscle": "arm2
 ArmKind = Literal["torque", "muscle"]
 
 # MuJoCo warnings that mean the state is no longer trustworthy (MuJoCo resets the data on them).
-_INSTABILITY_WARNINGS = (
-    int(mujoco.mjtWarning.mjWARN_BADQPOS),
-    int(mujoco.mjtWarning.mjWARN_BADQVEL),
-    int(mujoco.mjtWarning.mjWARN_BADQACC),
+_INSTABILITY_WARNINGS = np.array(
+    [mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL, mujoco.mjtWarning.mjWARN_BADQACC], dtype=int
 )
 # Joint speeds beyond this are a numerical runaway, not a movement (human joints stay below ~40 rad/s).
 MAX_JOINT_SPEED_RAD_S = 200.0
@@ -93,14 +91,14 @@ class Arm:
             self.qpos, self.qvel, self.act, self.ctrl = b.bind("qpos"), b.bind("qvel"), b.bind("act"), b.bind("ctrl")
             self._sensordata = b.bind("sensordata")
 
-        self._hand_pos = self._sensor("hand_pos", 2)
-        self._hand_vel = self._sensor("hand_vel", 2)
-        self._joint_pos = np.r_[self._sensor("shoulder_angle", 1), self._sensor("elbow_angle", 1)]
-        self._joint_vel = np.r_[self._sensor("shoulder_vel", 1), self._sensor("elbow_vel", 1)]
+        self._hand_pos = self._sensors(["hand_pos"], 2)
+        self._hand_vel = self._sensors(["hand_vel"], 2)
+        self._joint_pos = self._sensors(["shoulder_angle", "elbow_angle"], 1)
+        self._joint_vel = self._sensors(["shoulder_vel", "elbow_vel"], 1)
         if kind == "muscle":
             self.muscle_names = list(self.actuator_names)
-            self._muscle_len = np.array([m.sensor(f"{n}_length").adr[0] for n in self.muscle_names])
-            self._muscle_vel = np.array([m.sensor(f"{n}_vel").adr[0] for n in self.muscle_names])
+            self._muscle_len = self._sensors([f"{n}_length" for n in self.muscle_names], 1)
+            self._muscle_vel = self._sensors([f"{n}_vel" for n in self.muscle_names], 1)
             # MuJoCo's normalisation of tendon length L: range0 + (L - lengthrange0) / L0.
             lengthrange = m.actuator_lengthrange
             norm_range = m.actuator_gainprm[:, 0:2]
@@ -115,9 +113,13 @@ class Arm:
         else:
             self.muscle_names = []
 
-    def _sensor(self, name: str, dim: int) -> np.ndarray:
-        adr = int(self.model.sensor(name).adr[0])
-        return np.arange(adr, adr + dim)
+    def _sensors(self, names: list[str], dim: int) -> slice:
+        """The sensordata columns of consecutive sensors (a slice, so reads are views, not copies)."""
+        start = int(self.model.sensor(names[0]).adr[0])
+        for k, name in enumerate(names):
+            if int(self.model.sensor(name).adr[0]) != start + k * dim:
+                raise ValueError(f"sensors {names} must be consecutive in the MJCF <sensor> block")
+        return slice(start, start + len(names) * dim)
 
     # ----------------------------------------------------------------------------- state access
     @property
@@ -203,7 +205,6 @@ class Arm:
         """Hold ``ctrl`` (num_arms, nu) for one control step; return a bool mask of arms whose
         simulation went unstable (non-finite or runaway state, or a MuJoCo instability warning)."""
         self.ctrl[:] = ctrl
-        failed = np.zeros(self.num_arms, dtype=bool)
         if self._data is not None:
             m, d = self.model, self._data
             # mj_step1 already ran at the end of the previous call (or reset): finish that step,
@@ -212,26 +213,25 @@ class Arm:
             if self.n_substeps > 1:
                 mujoco.mj_step(m, d, self.n_substeps - 1)
             mujoco.mj_step1(m, d)
-            warned = sum(d.warning[w].number for w in _INSTABILITY_WARNINGS)
-            if warned:
-                failed[0] = True
-                for w in _INSTABILITY_WARNINGS:
-                    d.warning[w].number = 0
+            counts = d.warning.number  # a view of the counters
+            failed = np.array([counts[_INSTABILITY_WARNINGS].any()])
+            if failed[0]:
+                counts[_INSTABILITY_WARNINGS] = 0
         else:
             assert self._batch is not None
+            failed = np.zeros(self.num_arms, dtype=bool)
             try:
                 self._batch.step(nstep=self.n_substeps, stage=mujoco.mjtStage.mjSTAGE_VEL)
             except mj_batch.SimulationError as error:
                 failed[error.ids] = True
             counts = self._batch.warning[:, _INSTABILITY_WARNINGS, 1]
-            warned = counts.sum(axis=1) > 0
+            warned = counts.any(axis=1)
             if warned.any():
                 failed |= warned
-                counts_view = self._batch.warning[:, :, 1]
-                counts_view[:, list(_INSTABILITY_WARNINGS)] = 0
-        state = np.concatenate([self.qpos, self.qvel, self.act], axis=1)
-        failed |= ~np.isfinite(state).all(axis=1)
-        failed |= (np.abs(self.qvel) > MAX_JOINT_SPEED_RAD_S).any(axis=1)
+                self._batch.warning[:, _INSTABILITY_WARNINGS, 1] = 0
+        # MuJoCo resets a state it finds non-finite (and warns); a NaN or runaway speed it missed
+        # fails this comparison too.
+        failed |= ~(np.abs(self.qvel) <= MAX_JOINT_SPEED_RAD_S).all(axis=1)
         return failed
 
     # ----------------------------------------------------------------------------- kinematics

@@ -15,7 +15,7 @@ import numpy as np
 from motorgym.envs.arm import Arm, ArmKind
 from motorgym.envs.config import EnvConfig
 from motorgym.envs.rendering import TrialMarkers
-from motorgym.envs.sensors import DelayLine, delay_in_steps
+from motorgym.envs.sensors import DelayLine, NoiseSource, delay_in_steps
 from motorgym.envs.task import ReachingTask
 
 #: Visual observation entries, in order. The go cue is 1.0 once given (always, in Reach tasks).
@@ -85,6 +85,8 @@ class ArmTaskCore:
         self.obs_high = np.concatenate([_VISION_HIGH, proprio_high]).astype(np.float32)
         self._noisy_obs = bool(self._obs_noise_std.any())
         self._noisy_motor = config.motor_noise_coef > 0
+        # One noise row per env and step: motor noise for each actuator, then observation noise.
+        self._noise = NoiseSource(num_envs, len(self.action_names) + len(self.obs_names))
         self.start_joint_angles = np.zeros((num_envs, 2))
 
     # ------------------------------------------------------------------------------ helpers
@@ -94,22 +96,14 @@ class ArmTaskCore:
             [self.arm.hand_pos[ids], task.target_pos[ids], task.go_cue[ids, None].astype(np.float64)], axis=1
         )
 
-    def _normal(self, rngs: Sequence[np.random.Generator], size: int, active: np.ndarray | None = None) -> np.ndarray:
-        # One draw per environment from its own generator, so each env's random stream does not
-        # depend on how many envs are stepped together; inactive envs draw nothing.
-        if active is None:
-            return np.stack([rng.standard_normal(size) for rng in rngs])
-        eps = np.zeros((len(rngs), size))
-        for i in np.flatnonzero(active):
-            eps[i] = rngs[i].standard_normal(size)
-        return eps
-
     def _observe(self, vision: np.ndarray, proprio: np.ndarray, eps: np.ndarray | None) -> np.ndarray:
         obs = np.concatenate([vision, proprio], axis=1)
         if eps is not None:
             obs += self._obs_noise_std * eps
-        # Clipping only bites on noise at a bound (e.g. the go cue stays in [0, 1]).
-        return np.clip(obs.astype(np.float32), self.obs_low, self.obs_high)
+        obs = obs.astype(np.float32)
+        # Clipping only bites on noise at a bound; minimum/maximum in place cost less than np.clip.
+        np.maximum(obs, self.obs_low, out=obs)
+        return np.minimum(obs, self.obs_high, out=obs)
 
     def _info(
         self,
@@ -122,8 +116,8 @@ class ArmTaskCore:
         return {
             "hand_pos": hand.copy(),
             "target_pos": task.target_pos[ids].copy(),
-            "distance_m": np.linalg.norm(hand - task.target_pos[ids], axis=1),
-            "phase": task.phase(self.arm.hand_pos)[ids],
+            "distance_m": task.distance_m[ids].copy(),
+            "phase": task.phase[ids].copy(),
             "go_cue": task.go_cue[ids].copy(),
             "catch_trial": task.catch_trial[ids].copy(),
             "target_index": task.target_index[ids].copy(),
@@ -145,9 +139,10 @@ class ArmTaskCore:
         joint_angles = self.task.begin(ids, rngs, options)
         self.start_joint_angles[ids] = joint_angles
         self.arm.reset(ids, joint_angles)
+        self.task.measure(self.arm.hand_pos)
         vision = self._vision.reset(ids, self._vision_now(ids))
         proprio = self._proprio.reset(ids, self.arm.proprioception()[ids])
-        eps = self._normal(rngs, len(self.obs_names)) if self._noisy_obs else None
+        eps = self._noise.draw(rngs, ids)[:, len(self.action_names) :] if self._noisy_obs else None
         return self._observe(vision, proprio, eps), self._info(ids, None, None)
 
     def step(
@@ -163,7 +158,7 @@ class ArmTaskCore:
         num_actions = len(self.action_names)
         eps = None
         if self._noisy_obs or self._noisy_motor:
-            eps = self._normal(rngs, num_actions + len(self.obs_names), active)
+            eps = self._noise.draw(rngs, active=active)
         command = actions
         if self._noisy_motor:
             assert eps is not None
@@ -177,7 +172,7 @@ class ArmTaskCore:
             self.arm.reset(failed, self.start_joint_angles[failed])
         hand = self.arm.hand_pos
         terminated = self.task.advance(hand) | physics_error
-        reward_terms = self.task.reward(hand, actions)
+        reward_terms = self.task.reward(actions)
         reward = reward_terms[0] + reward_terms[1]
         vision = self._vision.push(self._vision_now(slice(None)))
         proprio = self._proprio.push(self.arm.proprioception())
@@ -193,7 +188,7 @@ class ArmTaskCore:
             start_radius_m=float(task.start_radius_m[env]),
             target_pos=task.target_pos[env].copy(),
             target_radius_m=self.config.target_radius_m,
-            phase=int(task.phase(self.arm.hand_pos)[env]),
+            phase=int(task.phase[env]),
             catch_trial=bool(task.catch_trial[env]),
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -42,3 +44,44 @@ def delay_in_steps(delay_ms: float, control_step_ms: float, name: str) -> int:
             f"(got {delay_ms:g}); e.g. {round(steps) * control_step_ms:g}"
         )
     return int(round(steps))
+
+
+class NoiseSource:
+    """Standard-normal vectors for each environment, from that environment's own generator.
+
+    Drawing a row per env per step costs a Python call per env per step; each env here draws a
+    block of ``block_steps`` rows at once and hands them out in order, so the numbers an env gets
+    depend only on its own generator (not on how many envs are stepped together), at 1/block_steps
+    of the calls. A generator that was replaced (a new seed) is noticed and its block drawn anew.
+    """
+
+    def __init__(self, num_envs: int, size: int, block_steps: int = 64) -> None:
+        self.size, self.block_steps = size, block_steps
+        self._block = np.zeros((num_envs, block_steps, size))
+        self._cursor = np.full(num_envs, block_steps)  # every block starts used up
+        self._owner_ids = np.zeros(num_envs, dtype=np.int64)
+        # Holding the generators keeps their ids from being reused by new ones.
+        self._owners: list[np.random.Generator | None] = [None] * num_envs
+        self._rows = np.arange(num_envs)
+
+    def draw(
+        self, rngs: Sequence[np.random.Generator], ids: np.ndarray | None = None, active: np.ndarray | None = None
+    ) -> np.ndarray:
+        """One row per env of ``ids`` (all envs if None), from ``rngs`` aligned with ``ids``;
+        rows of inactive envs (``active`` False) are zeros and use up nothing."""
+        ids = self._rows if ids is None else ids
+        owner_ids = np.fromiter(map(id, rngs), dtype=np.int64, count=len(ids))
+        stale = (owner_ids != self._owner_ids[ids]) | (self._cursor[ids] >= self.block_steps)
+        if active is not None:
+            stale &= active
+        for k in np.flatnonzero(stale):
+            env = ids[k]
+            rngs[k].standard_normal(out=self._block[env])
+            self._cursor[env], self._owner_ids[env], self._owners[env] = 0, owner_ids[k], rngs[k]
+        rows = self._block[ids, np.minimum(self._cursor[ids], self.block_steps - 1)]
+        if active is None:
+            self._cursor[ids] += 1
+        else:
+            self._cursor[ids[active]] += 1
+            rows[~active] = 0.0
+        return rows

@@ -55,6 +55,12 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.hold_count = np.zeros(num_envs, dtype=np.int64)
         self.false_start = np.zeros(num_envs, dtype=bool)
         self.success = np.zeros(num_envs, dtype=bool)
+        # Set by measure():
+        self.go_cue = np.zeros(num_envs, dtype=bool)
+        self.distance_m = np.zeros(num_envs)
+        self.start_distance_m = np.zeros(num_envs)
+        self.in_target = np.zeros(num_envs, dtype=bool)
+        self.phase = np.zeros(num_envs, dtype=np.int64)
 
     #: reset() options the task accepts, with a description each.
     reset_options: dict[str, str] = {}
@@ -80,35 +86,33 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.success[ids] = False
         return self.sample_trials(ids, rngs, options)
 
-    @property
-    def go_cue(self) -> np.ndarray:
-        """Whether the go cue has been given, per environment (bool)."""
-        return self.steps >= self.go_step
-
-    def goal_pos(self) -> np.ndarray:
-        """Where the hand should be now: the start before the go cue, the target after it."""
-        return np.where(self.go_cue[:, None], self.target_pos, self.start_pos)
-
-    def phase(self, hand_pos: np.ndarray) -> np.ndarray:
-        """The :class:`Phase` of each environment (int array)."""
-        in_target = np.linalg.norm(hand_pos - self.target_pos, axis=1) <= self.config.target_radius_m
-        return np.where(self.go_cue, np.where(in_target, Phase.HOLD, Phase.MOVE), Phase.DELAY)
+    def measure(self, hand_pos: np.ndarray) -> None:
+        """Update the per-env quantities the rules, reward and info read, for the hand at
+        ``hand_pos`` (num_envs, 2): ``go_cue``, ``distance_m`` (to the target), ``start_distance_m``,
+        ``in_target`` and ``phase``. Computed once per step, for every env."""
+        self.go_cue = self.steps >= self.go_step
+        to_target, to_start = hand_pos - self.target_pos, hand_pos - self.start_pos
+        self.distance_m = np.hypot(to_target[:, 0], to_target[:, 1])
+        self.start_distance_m = np.hypot(to_start[:, 0], to_start[:, 1])
+        self.in_target = self.distance_m <= self.config.target_radius_m
+        self.phase = np.where(self.go_cue, np.where(self.in_target, Phase.HOLD, Phase.MOVE), Phase.DELAY)
 
     def advance(self, hand_pos: np.ndarray) -> np.ndarray:
         """Count one control step with the hand at ``hand_pos``; return which trials are over."""
         self.steps += 1
+        self.measure(hand_pos)
         go = self.go_cue
-        left_start = np.linalg.norm(hand_pos - self.start_pos, axis=1) > self.start_radius_m
-        self.false_start |= ~go & left_start
-        in_target = np.linalg.norm(hand_pos - self.target_pos, axis=1) <= self.config.target_radius_m
-        self.hold_count = np.where(go & in_target, self.hold_count + 1, 0)
+        self.false_start |= ~go & (self.start_distance_m > self.start_radius_m)
+        self.hold_count = np.where(go & self.in_target, self.hold_count + 1, 0)
         trial_over = self.steps >= self.end_step
         held = go & ~self.catch_trial & ~self.false_start & (self.hold_count >= self.hold_steps)
         stayed = self.catch_trial & trial_over & ~self.false_start
         self.success = held | stayed
         return self.success | trial_over
 
-    def reward(self, hand_pos: np.ndarray, command: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-step reward terms: (-distance_weight * |hand - goal| in m, -effort_weight * sum(u^2))."""
-        distance = np.linalg.norm(hand_pos - self.goal_pos(), axis=1)
-        return -self.config.distance_weight * distance, -self.config.effort_weight * np.sum(command**2, axis=1)
+    def reward(self, command: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-step reward terms after :meth:`advance`: (-distance_weight x distance from the hand to
+        the goal (the start before the go cue, the target after it), -effort_weight x sum(u^2))."""
+        distance_to_goal = np.where(self.go_cue, self.distance_m, self.start_distance_m)
+        effort = np.einsum("ij,ij->i", command, command)
+        return -self.config.distance_weight * distance_to_goal, -self.config.effort_weight * effort

@@ -102,6 +102,8 @@ class ArmTaskVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._episode_steps = np.zeros(num_envs, dtype=np.int64)
         self._needs_reset = np.zeros(num_envs, dtype=bool)
         self._all = np.arange(num_envs)
+        self._all_true = np.ones(num_envs, dtype=bool)
+        self._all_true.flags.writeable = False
         self._frames = (
             EnvFrames(self.core, "rgb_array", self.config.render_width_px, self.config.render_height_px)
             if render_mode
@@ -134,7 +136,8 @@ class ArmTaskVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._episode_steps[ids] = 0
 
     def _with_masks(self, info: dict[str, Any]) -> dict[str, Any]:
-        return {**info, **{f"_{key}": np.ones(self.num_envs, dtype=bool) for key in list(info)}}
+        # Every env reports every key: all masks are one shared, read-only all-true array.
+        return {**info, **{f"_{key}": self._all_true for key in list(info)}}
 
     def _truncated(self) -> np.ndarray:
         if self.max_episode_steps is None:

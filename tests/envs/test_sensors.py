@@ -83,3 +83,26 @@ def test_motor_noise_is_signal_dependent() -> None:
     assert np.ptp(quiet, axis=0).max() == 0.0
     assert np.ptp(noisy, axis=0).max() > 1e-3
     assert np.ptp(resting, axis=0).max() == 0.0
+
+
+def test_noise_source_gives_each_env_its_own_stream() -> None:
+    """Blocks drawn ahead give each env exactly its generator's sequence, whatever N and activity."""
+    from motorgym.envs.sensors import NoiseSource
+
+    size, steps = 3, 150  # more than two blocks of 64
+    alone = NoiseSource(1, size)
+    rng = np.random.default_rng(42)
+    expected = np.random.default_rng(42).standard_normal((steps, size))
+    np.testing.assert_array_equal(np.concatenate([alone.draw([rng]) for _ in range(steps)]), expected)
+
+    together = NoiseSource(3, size)
+    rngs = [np.random.default_rng(s) for s in (40, 41, 42)]
+    active = np.array([True, False, True])
+    rows = [together.draw(rngs, active=active if t % 2 else None) for t in range(steps)]
+    np.testing.assert_array_equal([r[1] for r in rows[1::2]], np.zeros((steps // 2, size)))  # inactive: zeros
+    np.testing.assert_array_equal([r[2] for r in rows], expected)  # env 2's stream is untouched by the others
+    np.testing.assert_array_equal(
+        [r[1] for r in rows[0::2]], np.random.default_rng(41).standard_normal((steps // 2, size))
+    )
+    rngs[2] = np.random.default_rng(42)  # a new generator (a new seed) restarts that env's stream
+    np.testing.assert_array_equal(together.draw(rngs)[2], expected[0])
