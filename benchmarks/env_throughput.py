@@ -114,7 +114,8 @@ def rss_kb(field):
 before = rss_kb("VmRSS:")
 envs = gym.make_vec("{env_id}", num_envs=256)
 envs.reset(seed=0)
-actions = np.random.default_rng(0).uniform(envs.single_action_space.low, envs.single_action_space.high, (256, envs.single_action_space.shape[0]))
+space = envs.single_action_space
+actions = np.random.default_rng(0).uniform(space.low, space.high, (256, space.shape[0]))
 for _ in range(500):
     envs.step(actions)
 print(before, rss_kb("VmHWM:"))
