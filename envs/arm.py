@@ -25,6 +25,7 @@ ArmKind = Literal["torque", "muscle"]
 _INSTABILITY_WARNINGS = np.array(
     [mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL, mujoco.mjtWarning.mjWARN_BADQACC], dtype=int
 )
+_INTEGRATION_STATE = int(mujoco.mjtState.mjSTATE_INTEGRATION)
 # Joint speeds beyond this are a numerical runaway, not a movement (human joints stay below ~40 rad/s).
 MAX_JOINT_SPEED_RAD_S = 200.0
 
@@ -233,6 +234,25 @@ class Arm:
         # fails this comparison too.
         failed |= ~(np.abs(self.qvel) <= MAX_JOINT_SPEED_RAD_S).all(axis=1)
         return failed
+
+    def get_state(self) -> np.ndarray:
+        """Every arm's full integration state (MuJoCo's mjSTATE_INTEGRATION), (num_arms, nstate)."""
+        if self._data is not None:
+            state = np.empty((1, mujoco.mj_stateSize(self.model, _INTEGRATION_STATE)))
+            mujoco.mj_getState(self.model, self._data, state[0], _INTEGRATION_STATE)
+            return state
+        assert self._batch is not None
+        return self._batch.state.copy()
+
+    def set_state(self, state: np.ndarray) -> None:
+        """Restore what :meth:`get_state` returned; stepping then continues exactly as before."""
+        if self._data is not None:
+            mujoco.mj_setState(self.model, self._data, np.asarray(state[0], dtype=np.float64), _INTEGRATION_STATE)
+            mujoco.mj_step1(self.model, self._data)
+            return
+        assert self._batch is not None
+        self._batch.state[:] = state
+        self._batch.forward(stage=mujoco.mjtStage.mjSTAGE_VEL)
 
     # ----------------------------------------------------------------------------- kinematics
     def forward_kinematics(self, joint_angles_rad: np.ndarray) -> np.ndarray:

@@ -180,6 +180,26 @@ class ArmTaskCore:
         obs = self._observe(vision, proprio, obs_eps)
         return obs, reward, terminated, self._info(slice(None), reward_terms, physics_error)
 
+    def get_state(self) -> dict[str, Any]:
+        """Everything a step depends on besides the generators: physics, trials, delays, noise blocks."""
+        return {
+            "arm": self.arm.get_state(),
+            "task": self.task.get_state(),
+            "vision": self._vision.get_state(),
+            "proprio": self._proprio.get_state(),
+            "noise": self._noise.get_state(),
+            "start_joint_angles": self.start_joint_angles.copy(),
+        }
+
+    def set_state(self, state: dict[str, Any], rngs: Sequence[np.random.Generator]) -> None:
+        """Restore :meth:`get_state`'s result; ``rngs`` are the envs' restored generators."""
+        self.arm.set_state(state["arm"])
+        self.task.set_state(state["task"])
+        self._vision.set_state(state["vision"])
+        self._proprio.set_state(state["proprio"])
+        self._noise.set_state(state["noise"], rngs)
+        self.start_joint_angles[...] = state["start_joint_angles"]
+
     def trial_markers(self, env: int) -> TrialMarkers:
         """What to draw over environment ``env``'s arm: start zone, target and trial state."""
         task = self.task

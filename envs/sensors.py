@@ -28,6 +28,13 @@ class DelayLine:
         self._buffer[:, ids] = value
         return self._buffer[self._head, ids]
 
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {"buffer": self._buffer.copy(), "head": np.array(self._head)}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self._buffer[...] = state["buffer"]
+        self._head = int(state["head"])
+
     def push(self, value: np.ndarray) -> np.ndarray:
         """Store this step's (num_envs, dim) signal; return the signal from ``delay_steps`` ago."""
         self._head = (self._head + 1) % len(self._buffer)
@@ -63,6 +70,16 @@ class NoiseSource:
         # Holding the generators keeps their ids from being reused by new ones.
         self._owners: list[np.random.Generator | None] = [None] * num_envs
         self._rows = np.arange(num_envs)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {"block": self._block.copy(), "cursor": self._cursor.copy()}
+
+    def set_state(self, state: dict[str, np.ndarray], rngs: Sequence[np.random.Generator]) -> None:
+        """Restore blocks and cursors drawn from ``rngs`` (the restored generators)."""
+        self._block[...] = state["block"]
+        self._cursor[...] = state["cursor"]
+        self._owners = list(rngs)
+        self._owner_ids[...] = [id(rng) for rng in rngs]
 
     def draw(
         self, rngs: Sequence[np.random.Generator], ids: np.ndarray | None = None, active: np.ndarray | None = None

@@ -86,6 +86,14 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.success[ids] = False
         return self.sample_trials(ids, rngs, options)
 
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Copies of every per-env array (trials, counters, flags)."""
+        return {name: value.copy() for name, value in vars(self).items() if isinstance(value, np.ndarray)}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        for name, value in state.items():
+            setattr(self, name, np.array(value, dtype=getattr(self, name).dtype))
+
     def measure(self, hand_pos: np.ndarray) -> None:
         """Update the per-env quantities the rules, reward and info read, for the hand at
         ``hand_pos`` (num_envs, 2): ``go_cue``, ``distance_m`` (to the target), ``start_distance_m``,

@@ -187,6 +187,24 @@ class ArmTaskVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             return obs, reward, terminated, truncated, masks
         return obs, reward, terminated, truncated, self._with_masks(info)
 
+    def get_state(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The complete state: (arrays, the generators' states as JSON-able dicts). With
+        :meth:`set_state` a run continues exactly, e.g. when training resumes from a checkpoint."""
+        arrays = {
+            "core": self.core.get_state(),
+            "episode_steps": self._episode_steps.copy(),
+            "needs_reset": self._needs_reset.copy(),
+        }
+        return arrays, [rng.bit_generator.state for rng in self._rngs]
+
+    def set_state(self, arrays: dict[str, Any], rng_states: list[dict[str, Any]]) -> None:
+        require("rng_states", len(rng_states), len(rng_states) == self.num_envs, f"{self.num_envs} generator states")
+        for rng, rng_state in zip(self._rngs, rng_states, strict=True):
+            rng.bit_generator.state = rng_state
+        self.core.set_state(arrays["core"], self._rngs)
+        self._episode_steps[...] = arrays["episode_steps"]
+        self._needs_reset[...] = arrays["needs_reset"]
+
     def render(self) -> np.ndarray | None:
         """The frame of environment 0 (``render_mode="rgb_array"``)."""
         if self._frames is None:

@@ -1,0 +1,72 @@
+"""Safe checkpoints: tensors and JSON only, written atomically, read with ``weights_only=True``.
+
+A checkpoint is a ``torch.save`` file holding ``{"format": ..., "metadata_json": str, "tensors":
+{...}}`` where ``tensors`` nests dicts, lists, numbers and tensors (state dicts, optimiser states).
+It is written to a temporary file in the same folder, flushed to disk, then renamed over the target,
+so a crash never leaves a half-written checkpoint. Loading uses ``torch.load(weights_only=True)``,
+which refuses arbitrary pickled objects: such a file, a truncated one, or one that is not a
+motorgym checkpoint raises :class:`CheckpointError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = "motorgym-checkpoint-v1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing pieces, corrupt, or holds something other than tensors and JSON."""
+
+
+def save_checkpoint(path: str | Path, tensors: dict[str, Any], metadata: dict[str, Any]) -> Path:
+    """Write ``tensors`` (nested containers of tensors and numbers) and JSON ``metadata`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "metadata_json": json.dumps(metadata), "tensors": tensors}
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # make the rename itself durable
+    finally:
+        os.close(directory)
+    return path
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint`; return (tensors, metadata)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"{path} holds objects other than tensors and plain containers; refusing to unpickle it "
+            f"(loaded with weights_only=True): {str(error).splitlines()[0]}"
+        ) from error
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt): {error}") from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a motorgym checkpoint (expected format {FORMAT!r})")
+    try:
+        metadata = json.loads(payload["metadata_json"])
+        tensors = payload["tensors"]
+    except (KeyError, TypeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path} is a damaged motorgym checkpoint: {error}") from error
+    return tensors, metadata

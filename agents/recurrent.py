@@ -1,0 +1,175 @@
+"""Recurrent actor-critic: an LSTM or GRU core with a Gaussian action head and a value head.
+
+The network sees observations normalised by running statistics (kept in the model, so they are
+saved and restored with it), encodes them with a linear layer and tanh, and runs them through one
+recurrent cell. A linear head gives the mean of a diagonal Gaussian over actions (its log standard
+deviation is a learned vector), another the state value. Layers are orthogonally initialised, the
+action head small (std 0.01) so that the first policy is near its mean. The recurrent state is a
+(batch, state_size) tensor ([h, c] for an LSTM) and is zeroed wherever an episode starts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Normal
+
+CellType = Literal["lstm", "gru"]
+CELL_TYPES: tuple[str, ...] = ("lstm", "gru")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """What a policy is built from; stored as JSON in checkpoints so a policy can be rebuilt."""
+
+    obs_dim: int
+    """Length of the observation vector."""
+    action_low: tuple[float, ...]
+    """Lower bound of each action (actions are clipped to [low, high] before the env sees them)."""
+    action_high: tuple[float, ...]
+    """Upper bound of each action."""
+    cell: CellType = "lstm"
+    """Recurrent cell: "lstm" or "gru"."""
+    hidden_size: int = 128
+    """Units of the encoder and of the recurrent cell."""
+    init_log_std: float = -0.5
+    """Initial log standard deviation of the Gaussian action noise."""
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELL_TYPES:
+            raise ValueError(f"cell must be one of {CELL_TYPES} (got {self.cell!r})")
+        if len(self.action_low) != len(self.action_high) or not self.action_low:
+            raise ValueError("action_low and action_high must be non-empty and of equal length")
+        object.__setattr__(self, "action_low", tuple(float(x) for x in self.action_low))
+        object.__setattr__(self, "action_high", tuple(float(x) for x in self.action_high))
+
+    @property
+    def action_dim(self) -> int:
+        return len(self.action_low)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> PolicySpec:
+        return cls(**json.loads(text))
+
+
+class RunningMeanStd(nn.Module):
+    """Running mean and variance of a stream of batches (Chan et al.'s parallel update), as buffers."""
+
+    def __init__(self, shape: tuple[int, ...], epsilon: float = 1e-4) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(epsilon, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, batch: torch.Tensor) -> None:
+        """Fold a (n, *shape) batch into the statistics."""
+        batch = batch.to(torch.float64).reshape(-1, *self.mean.shape)
+        batch_mean, batch_var, n = batch.mean(0), batch.var(0, unbiased=False), batch.shape[0]
+        delta, total = batch_mean - self.mean, self.count + n
+        self.mean += delta * n / total
+        self.var.copy_((self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total)
+        self.count.copy_(total)
+
+    def normalize(self, x: torch.Tensor, clip: float = 10.0) -> torch.Tensor:
+        return ((x - self.mean) / torch.sqrt(self.var + 1e-8)).clamp(-clip, clip).to(torch.float32)
+
+
+def layer_init(layer: nn.Linear, std: float = float(np.sqrt(2)), bias: float = 0.0) -> nn.Linear:
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.constant_(layer.bias, bias)
+    return layer
+
+
+class RecurrentActorCritic(nn.Module):
+    """LSTM or GRU actor-critic for continuous actions (see the module docstring)."""
+
+    def __init__(self, spec: PolicySpec) -> None:
+        super().__init__()
+        self.spec = spec
+        hidden = spec.hidden_size
+        self.obs_normalizer = RunningMeanStd((spec.obs_dim,))
+        self.encoder = nn.Sequential(layer_init(nn.Linear(spec.obs_dim, hidden)), nn.Tanh())
+        self.cell: nn.LSTMCell | nn.GRUCell = (
+            nn.LSTMCell(hidden, hidden) if spec.cell == "lstm" else nn.GRUCell(hidden, hidden)
+        )
+        for name, param in self.cell.named_parameters():
+            if "weight" in name:
+                nn.init.orthogonal_(param, 1.0)
+            else:
+                nn.init.constant_(param, 0.0)
+        self.actor_mean = layer_init(nn.Linear(hidden, spec.action_dim), std=0.01)
+        self.log_std = nn.Parameter(torch.full((spec.action_dim,), spec.init_log_std))
+        self.critic = layer_init(nn.Linear(hidden, 1), std=1.0)
+        self.register_buffer("action_low", torch.tensor(spec.action_low, dtype=torch.float32))
+        self.register_buffer("action_high", torch.tensor(spec.action_high, dtype=torch.float32))
+        # The action mean starts mid-range: 0 torque, or excitation 0.5 for muscles.
+        self.register_buffer("action_center", (self.action_low + self.action_high) / 2)
+
+    @property
+    def state_size(self) -> int:
+        return 2 * self.spec.hidden_size if self.spec.cell == "lstm" else self.spec.hidden_size
+
+    def initial_state(self, batch_size: int, device: torch.device | str | None = None) -> torch.Tensor:
+        """Zero recurrent state for ``batch_size`` sequences, shape (batch_size, state_size)."""
+        return torch.zeros(batch_size, self.state_size, device=device or self.log_std.device)
+
+    def _cell_step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(self.cell, nn.LSTMCell):
+            h, c = self.cell(x, state.chunk(2, dim=-1))
+            return h, torch.cat([h, c], dim=-1)
+        h = self.cell(x, state)
+        return h, h
+
+    def unroll(
+        self, normalized_obs: torch.Tensor, state: torch.Tensor, episode_starts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run (T, B, obs_dim) normalised observations from ``state``, zeroing the state of a
+        sequence wherever ``episode_starts`` (T, B) is 1; return hidden outputs (T, B, H) and the
+        final state."""
+        encoded = self.encoder(normalized_obs)
+        keep = (1.0 - episode_starts).unsqueeze(-1)
+        outputs = []
+        for t in range(encoded.shape[0]):
+            hidden, state = self._cell_step(encoded[t], state * keep[t])
+            outputs.append(hidden)
+        return torch.stack(outputs), state
+
+    def distribution(self, hidden: torch.Tensor) -> Normal:
+        mean = self.action_center + self.actor_mean(hidden)
+        return Normal(mean, self.log_std.exp().expand_as(mean))
+
+    def value(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.critic(hidden).squeeze(-1)
+
+    def clip_action(self, action: torch.Tensor) -> torch.Tensor:
+        return torch.maximum(torch.minimum(action, self.action_high), self.action_low)
+
+    @torch.no_grad()
+    def act(
+        self,
+        obs: np.ndarray | torch.Tensor,
+        state: torch.Tensor,
+        episode_start: np.ndarray | torch.Tensor,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, torch.Tensor]:
+        """Actions for a (B, obs_dim) batch of raw observations, clipped to the action bounds.
+
+        ``episode_start`` (B,) marks sequences whose episode begins with this observation (their
+        state is reset first). Returns the actions as a numpy array and the new state.
+        """
+        device = self.log_std.device
+        obs_t = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=device)
+        starts = torch.as_tensor(np.asarray(episode_start), dtype=torch.float32, device=device)
+        hidden, state = self.unroll(self.obs_normalizer.normalize(obs_t)[None], state, starts[None])
+        dist = self.distribution(hidden[0])
+        action = dist.mean if deterministic else dist.sample()
+        return self.clip_action(action).cpu().numpy(), state

@@ -1,0 +1,494 @@
+"""Recurrent PPO: an LSTM or GRU actor-critic trained on a motorgym native batched env.
+
+Readable top to bottom, after CleanRL's ``ppo_atari_lstm.py``:
+
+1. collect a rollout of ``rollout_steps`` x ``num_envs`` steps, remembering the recurrent state at
+   its start; the state of an env is zeroed where its episode starts (multiplied by 1 - start);
+   at a time-limit truncation the reward is bootstrapped with the value of the final observation;
+2. compute advantages with GAE(lambda);
+3. for ``update_epochs`` epochs, split the envs into ``num_minibatches`` groups and, for each, re-run
+   the network over the whole rollout from the stored initial states (truncated BPTT), then take a
+   step on the clipped PPO objective + value loss - entropy bonus, with gradient-norm clipping;
+4. log (progress bar, ``metrics.csv``, TensorBoard) and checkpoint.
+
+Checkpoints hold the model (with its observation normaliser), the optimiser, the reward normaliser,
+the environments' complete state and generators, the rollout carry-over and the torch RNG, so a
+run resumed from one continues exactly as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+from torch import nn
+
+import motorgym
+from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, RunningMeanStd
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CONFIG_NAME = "config.json"
+METRICS_NAME = "metrics.csv"
+
+
+@dataclass
+class PPOConfig:
+    """Everything a recurrent PPO run depends on (saved as config.json in the run directory)."""
+
+    env_id: str = "motorgym/CenterOut-v0"
+    """Gymnasium id of the task."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the env (e.g. {"catch_fraction": 0.2}); JSON on the command line."""
+    cell: str = "lstm"
+    """Recurrent cell of the policy: lstm or gru."""
+    hidden_size: int = 128
+    """Units of the policy's encoder and recurrent cell."""
+    num_envs: int = 64
+    """Environments stepped together (one native batched env)."""
+    rollout_steps: int = 64
+    """Steps per environment in each rollout (the BPTT length)."""
+    total_steps: int = 2_000_000
+    """Stop after this many environment steps in total."""
+    minutes: float = 0.0
+    """Also stop after this many minutes of wall-clock time (0: no time limit)."""
+    learning_rate: float = 3e-4
+    """Adam learning rate (at the start, with annealing)."""
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over total_steps."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    num_minibatches: int = 4
+    """Minibatches per epoch; each holds num_envs / num_minibatches whole env sequences."""
+    update_epochs: int = 4
+    """Passes over each rollout."""
+    clip_coef: float = 0.2
+    """PPO's probability-ratio clip, also used for the value clip."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    max_grad_norm: float = 0.5
+    """Clip the global gradient norm to this."""
+    normalize_reward: bool = True
+    """Scale rewards by the running standard deviation of the discounted return."""
+    init_log_std: float = -0.5
+    """Initial log standard deviation of the policy's action noise."""
+    seed: int = 0
+    """Seeds the environments, the network initialisation and the sampling."""
+    device: str = "cpu"
+    """Torch device for the network: cpu or cuda."""
+    physics_threads: int = 0
+    """MuJoCo threads stepping the arms (0: one per core)."""
+    checkpoint_every: int = 50
+    """Write a checkpoint every this many updates (and always at the end)."""
+
+    def __post_init__(self) -> None:
+        checks = {
+            "cell": (self.cell in ("lstm", "gru"), "lstm or gru"),
+            "num_envs": (self.num_envs >= 1, ">= 1"),
+            "rollout_steps": (self.rollout_steps >= 1, ">= 1"),
+            "num_minibatches": (
+                1 <= self.num_minibatches <= self.num_envs and self.num_envs % self.num_minibatches == 0,
+                f"a divisor of num_envs={self.num_envs}",
+            ),
+            "total_steps": (self.total_steps >= 1, ">= 1"),
+            "minutes": (self.minutes >= 0, ">= 0"),
+            "device": (self.device == "cpu" or self.device.startswith("cuda"), "cpu or cuda[:N]"),
+            "checkpoint_every": (self.checkpoint_every >= 1, ">= 1"),
+        }
+        for name, (ok, allowed) in checks.items():
+            if not ok:
+                raise ValueError(f"{name} must be {allowed} (got {getattr(self, name)!r})")
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.num_envs * self.rollout_steps
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns."""
+
+    run_dir: Path
+    global_step: int
+    updates: int
+    metrics: dict[str, float]
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def make_env(config: PPOConfig) -> gym.vector.VectorEnv:
+    return gym.make_vec(
+        config.env_id,
+        num_envs=config.num_envs,
+        vectorization_mode="vector_entry_point",
+        autoreset_mode=AutoresetMode.SAME_STEP,
+        num_threads=config.physics_threads,
+        **config.env_kwargs,
+    )
+
+
+def policy_spec(config: PPOConfig, envs: gym.vector.VectorEnv) -> PolicySpec:
+    space = envs.single_action_space
+    return PolicySpec(
+        obs_dim=envs.single_observation_space.shape[0],
+        action_low=tuple(space.low),
+        action_high=tuple(space.high),
+        cell=config.cell,
+        hidden_size=config.hidden_size,
+        init_log_std=config.init_log_std,
+    )
+
+
+def _to_torch(tree: Any) -> Any:
+    """numpy arrays -> tensors, recursively (checkpoints hold tensors only)."""
+    if isinstance(tree, dict):
+        return {k: _to_torch(v) for k, v in tree.items()}
+    return torch.from_numpy(np.array(tree)) if isinstance(tree, np.ndarray) else tree  # a contiguous copy
+
+
+def _to_numpy(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {k: _to_numpy(v) for k, v in tree.items()}
+    return tree.numpy() if isinstance(tree, torch.Tensor) else tree
+
+
+class MetricsLog:
+    """metrics.csv (flushed every row) and TensorBoard event files in the run directory."""
+
+    def __init__(self, run_dir: Path, keep_until_update: int | None = None) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        path = run_dir / METRICS_NAME
+        rows: list[dict[str, str]] = []
+        if keep_until_update is not None and path.exists():
+            # A resumed run drops rows logged after its checkpoint, which it will log again.
+            with open(path, newline="") as file:
+                rows = [r for r in csv.DictReader(file) if int(r["update"]) <= keep_until_update]
+        self._file = open(path, "w", newline="")
+        self._writer: csv.DictWriter | None = None
+        self._pending = rows
+        self._tensorboard = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def write(self, row: dict[str, float]) -> None:
+        if self._writer is None:
+            self._writer = csv.DictWriter(self._file, fieldnames=list(row))
+            self._writer.writeheader()
+            self._writer.writerows(self._pending)
+        self._writer.writerow(row)
+        self._file.flush()
+        for key, value in row.items():
+            if key not in ("global_step", "update") and math.isfinite(value):
+                self._tensorboard.add_scalar(key, value, int(row["global_step"]))
+        self._tensorboard.flush()
+
+    def close(self) -> None:
+        self._file.close()
+        self._tensorboard.close()
+
+
+# ------------------------------------------------------------------------------------------ train
+def train(
+    config: PPOConfig | None = None,
+    run_dir: str | Path = "runs/run",
+    resume: bool = False,
+    total_steps: int | None = None,
+    minutes: float | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train (or, with ``resume``, continue training) a recurrent PPO agent into ``run_dir``.
+
+    ``total_steps`` and ``minutes`` override the config's budget (useful to extend a resumed run).
+    """
+    run_dir = Path(run_dir)
+    checkpoint_path = run_dir / CHECKPOINT_NAME
+    saved: tuple[dict[str, Any], dict[str, Any]] | None = None
+    if resume:
+        saved = load_checkpoint(checkpoint_path)
+        config = PPOConfig(**saved[1]["config"])
+    else:
+        config = config or PPOConfig()
+        if checkpoint_path.exists():
+            raise FileExistsError(f"{run_dir} already holds a run; resume it (--resume) or choose another --out")
+    if total_steps is not None:
+        config.total_steps = total_steps
+    if minutes is not None:
+        config.minutes = minutes
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / CONFIG_NAME).write_text(json.dumps(asdict(config), indent=2) + "\n")
+
+    device = torch.device(config.device)
+    torch.manual_seed(config.seed)
+    envs = make_env(config)
+    spec = policy_spec(config, envs)
+    policy = RecurrentActorCritic(spec).to(device)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate, eps=1e-5)
+    reward_scale = RunningMeanStd(())
+    n, steps = config.num_envs, config.rollout_steps
+
+    # Carry-over between rollouts: the last observation, recurrent state, episode-start flags,
+    # running discounted returns (for reward scaling) and episode statistics.
+    obs, _ = envs.reset(seed=config.seed)
+    state = policy.initial_state(n, device)
+    episode_start = np.ones(n, dtype=np.float32)
+    discounted_return = np.zeros(n)
+    episode_return, episode_length = np.zeros(n), np.zeros(n, dtype=np.int64)
+    recent = {
+        "return": deque(maxlen=100),
+        "length": deque(maxlen=100),
+        "success": deque(maxlen=100),
+        "final_distance_mm": deque(maxlen=100),
+    }
+    global_step, update, elapsed_before = 0, 0, 0.0
+    if saved is not None:
+        tensors, meta = saved
+        policy.load_state_dict(tensors["policy"])
+        optimizer.load_state_dict(tensors["optimizer"])
+        reward_scale.load_state_dict(tensors["reward_scale"])
+        envs.unwrapped.set_state(_to_numpy(tensors["env"]), meta["env_rng_states"])
+        carry = _to_numpy(tensors["carry"])
+        obs, episode_start = carry["obs"], carry["episode_start"]
+        discounted_return, episode_return, episode_length = (
+            carry["discounted_return"],
+            carry["episode_return"],
+            carry["episode_length"],
+        )
+        state = tensors["carry"]["state"].to(device)
+        recent = {k: deque(v, maxlen=100) for k, v in meta["recent"].items()}
+        global_step, update, elapsed_before = meta["global_step"], meta["update"], meta["elapsed_s"]
+        torch.set_rng_state(tensors["torch_rng"])
+    metrics_log = MetricsLog(run_dir, keep_until_update=update if saved is not None else None)
+
+    # Rollout storage: normalised observations (as the policy saw them), T x N.
+    obs_buf = torch.zeros(steps, n, spec.obs_dim, device=device)
+    start_buf = torch.zeros(steps, n, device=device)
+    action_buf = torch.zeros(steps, n, spec.action_dim, device=device)
+    logprob_buf = torch.zeros(steps, n, device=device)
+    reward_buf = torch.zeros(steps, n, device=device)
+    value_buf = torch.zeros(steps, n, device=device)
+
+    def save(final: bool = False) -> None:
+        env_arrays, env_rngs = envs.unwrapped.get_state()
+        carry = {
+            "obs": obs,
+            "episode_start": episode_start,
+            "discounted_return": discounted_return,
+            "episode_return": episode_return,
+            "episode_length": episode_length,
+        }
+        save_checkpoint(
+            checkpoint_path,
+            tensors={
+                "policy": policy.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "reward_scale": reward_scale.state_dict(),
+                "env": _to_torch(env_arrays),
+                "carry": {**_to_torch(carry), "state": state.cpu()},
+                "torch_rng": torch.get_rng_state(),
+            },
+            metadata={
+                "config": asdict(config),
+                "policy_spec": json.loads(spec.to_json()),
+                "global_step": global_step,
+                "update": update,
+                "elapsed_s": elapsed_before + clock(),
+                "env_rng_states": env_rngs,
+                "recent": {k: list(v) for k, v in recent.items()},
+                "motorgym_version": motorgym.__version__,
+                "final": final,
+            },
+        )
+
+    started = time.perf_counter()
+
+    def clock() -> float:
+        return time.perf_counter() - started
+
+    def budget_left() -> bool:
+        within_time = config.minutes <= 0 or elapsed_before + clock() < config.minutes * 60
+        return global_step < config.total_steps and within_time
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=config.total_steps,
+            initial=global_step,
+            unit="step",
+            dynamic_ncols=True,
+            desc=f"{config.cell}-ppo {config.env_id}",
+        )
+    total_updates = math.ceil(config.total_steps / config.steps_per_update)
+    row: dict[str, float] = {}
+    try:
+        while budget_left():
+            update += 1
+            if config.anneal_lr:
+                optimizer.param_groups[0]["lr"] = config.learning_rate * max(0.0, 1 - (update - 1) / total_updates)
+            initial_state = state.clone()
+            rollout_started = time.perf_counter()
+
+            # 1. Collect a rollout.
+            for t in range(steps):
+                obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
+                policy.obs_normalizer.update(obs_t)
+                normalized = policy.obs_normalizer.normalize(obs_t)
+                start_t = torch.as_tensor(episode_start, device=device)
+                with torch.no_grad():
+                    hidden, state = policy.unroll(normalized[None], state, start_t[None])
+                    dist = policy.distribution(hidden[0])
+                    action = dist.sample()
+                    value_buf[t] = policy.value(hidden[0])
+                logprob_buf[t] = dist.log_prob(action).sum(-1)
+                obs_buf[t], start_buf[t], action_buf[t] = normalized, start_t, action
+
+                obs, reward, terminated, truncated, info = envs.step(policy.clip_action(action).cpu().numpy())
+                done = terminated | truncated
+                episode_return += reward
+                episode_length += 1
+                if config.normalize_reward:
+                    discounted_return = discounted_return * config.gamma + reward
+                    reward_scale.update(torch.as_tensor(discounted_return))
+                    reward = reward / math.sqrt(float(reward_scale.var) + 1e-8)
+                    discounted_return[done] = 0.0
+                reward_t = torch.as_tensor(reward, dtype=torch.float32, device=device)
+                time_limit = np.flatnonzero(truncated & ~terminated)
+                if len(time_limit):  # the episode goes on beyond the limit: bootstrap its value
+                    final = torch.as_tensor(np.stack(info["final_obs"][time_limit]), dtype=torch.float32, device=device)
+                    with torch.no_grad():
+                        h, _ = policy.unroll(
+                            policy.obs_normalizer.normalize(final)[None],
+                            state[time_limit],
+                            torch.zeros(1, len(time_limit), device=device),
+                        )
+                        reward_t[time_limit] += config.gamma * policy.value(h[0])
+                reward_buf[t] = reward_t
+                for i in np.flatnonzero(done):
+                    final_info = info["final_info"]
+                    recent["return"].append(float(episode_return[i]))
+                    recent["length"].append(int(episode_length[i]))
+                    recent["success"].append(float(final_info["success"][i]))
+                    recent["final_distance_mm"].append(float(final_info["distance_m"][i]) * 1000)
+                episode_return[done], episode_length[done] = 0.0, 0
+                episode_start = done.astype(np.float32)
+                global_step += n
+            rollout_s = time.perf_counter() - rollout_started
+
+            # 2. Advantages by GAE; an episode ending at t cuts the sum (1 - start at t + 1).
+            with torch.no_grad():
+                obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
+                h, _ = policy.unroll(
+                    policy.obs_normalizer.normalize(obs_t)[None],
+                    state,
+                    torch.as_tensor(episode_start, device=device)[None],
+                )
+                next_value = policy.value(h[0])
+                next_nonterminal = 1.0 - torch.as_tensor(episode_start, device=device)
+                advantages = torch.zeros_like(reward_buf)
+                last = torch.zeros(n, device=device)
+                for t in reversed(range(steps)):
+                    if t < steps - 1:
+                        next_nonterminal, next_value = 1.0 - start_buf[t + 1], value_buf[t + 1]
+                    delta = reward_buf[t] + config.gamma * next_value * next_nonterminal - value_buf[t]
+                    last = delta + config.gamma * config.gae_lambda * next_nonterminal * last
+                    advantages[t] = last
+                returns = advantages + value_buf
+
+            # 3. PPO epochs over minibatches of whole env sequences, from the stored initial states.
+            envs_per_batch = n // config.num_minibatches
+            stats: dict[str, list[float]] = {
+                k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+            }
+            for _ in range(config.update_epochs):
+                order = torch.randperm(n, device=device)
+                for b in range(config.num_minibatches):
+                    idx = order[b * envs_per_batch : (b + 1) * envs_per_batch]
+                    hidden, _ = policy.unroll(obs_buf[:, idx], initial_state[idx], start_buf[:, idx])
+                    dist = policy.distribution(hidden)
+                    new_logprob = dist.log_prob(action_buf[:, idx]).sum(-1)
+                    entropy = dist.entropy().sum(-1).mean()
+                    new_value = policy.value(hidden)
+                    log_ratio = new_logprob - logprob_buf[:, idx]
+                    ratio = log_ratio.exp()
+                    adv = advantages[:, idx]
+                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                    policy_loss = torch.max(
+                        -adv * ratio, -adv * ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)
+                    ).mean()
+                    old_value = value_buf[:, idx]
+                    clipped_value = old_value + (new_value - old_value).clamp(-config.clip_coef, config.clip_coef)
+                    value_loss = (
+                        0.5
+                        * torch.max((new_value - returns[:, idx]) ** 2, (clipped_value - returns[:, idx]) ** 2).mean()
+                    )
+                    loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
+                    optimizer.zero_grad()
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
+                    optimizer.step()
+                    with torch.no_grad():
+                        stats["policy_loss"].append(policy_loss.item())
+                        stats["value_loss"].append(value_loss.item())
+                        stats["entropy"].append(entropy.item())
+                        stats["approx_kl"].append(((ratio - 1) - log_ratio).mean().item())
+                        stats["clip_fraction"].append(((ratio - 1).abs() > config.clip_coef).float().mean().item())
+
+            # 4. Log and checkpoint.
+            elapsed = elapsed_before + clock()
+            row = {
+                "update": update,
+                "global_step": global_step,
+                "time_s": round(elapsed, 3),
+                "steps_per_s": round(global_step / max(elapsed, 1e-9), 1),
+                "rollout_steps_per_s": round(config.steps_per_update / max(rollout_s, 1e-9), 1),
+                "learning_rate": optimizer.param_groups[0]["lr"],
+                **{f"episode_{k}": (float(np.mean(v)) if v else float("nan")) for k, v in recent.items()},
+                **{k: float(np.mean(v)) for k, v in stats.items()},
+            }
+            metrics_log.write(row)
+            if bar is not None:
+                bar.update(config.steps_per_update)
+                bar.set_postfix(
+                    sps=f"{row['steps_per_s']:.0f}",
+                    ret=f"{row['episode_return']:.2f}",
+                    success=f"{row['episode_success']:.0%}" if recent["success"] else "-",
+                )
+            if update % config.checkpoint_every == 0:
+                save()
+        save(final=True)
+    finally:
+        if bar is not None:
+            bar.close()
+        metrics_log.close()
+        envs.close()
+    return TrainResult(run_dir=run_dir, global_step=global_step, updates=update, metrics=row)
+
+
+def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[RecurrentActorCritic, PPOConfig]:
+    """The trained policy and config of a run directory."""
+    tensors, meta = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME, device=device)
+    try:
+        spec = PolicySpec(**meta["policy_spec"])
+        config = PPOConfig(**meta["config"])
+    except (KeyError, TypeError) as error:
+        raise CheckpointError(f"{run_dir}/{CHECKPOINT_NAME} lacks a valid policy spec or config: {error}") from error
+    policy = RecurrentActorCritic(spec).to(device)
+    policy.load_state_dict(tensors["policy"])
+    policy.eval()
+    return policy, config
+
+
+__all__ = ["PPOConfig", "TrainResult", "load_policy", "train"]
