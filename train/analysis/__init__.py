@@ -1,0 +1,1 @@
+"""Analyses as plain functions of arrays (kinematics; hidden-state analyses to come)."""

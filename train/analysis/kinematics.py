@@ -1,0 +1,90 @@
+"""Kinematic measures of reaches, as plain functions of arrays.
+
+Definitions follow the field (see ``shared/reference/motor-science.md``):
+- movement onset: the first sample after the go cue at which hand speed exceeds 10% of its peak
+  (the peak taken after the go cue);
+- reaction time: go cue to movement onset;
+- movement time: onset to the moment the hand enters the target and stays in it;
+- peak-to-mean speed ratio over the movement (1.875 for a minimum-jerk reach, Flash & Hogan 1985);
+- path linearity index: the largest perpendicular distance of the path from the straight line
+  between its ends, over that line's length (human reaches: about 0.05-0.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ONSET_FRACTION = 0.1
+
+
+def speed_profile(hand_pos_m: np.ndarray, dt_s: float) -> np.ndarray:
+    """Hand speed (m/s) at each sample of a (T, 2) path, by central differences (one-sided at the ends)."""
+    return np.linalg.norm(np.gradient(np.asarray(hand_pos_m, dtype=float), dt_s, axis=0), axis=1)
+
+
+def movement_onset(speed: np.ndarray, after: int = 0, fraction: float = ONSET_FRACTION) -> int | None:
+    """First index >= ``after`` where speed exceeds ``fraction`` of its peak after ``after``; None if still."""
+    tail = np.asarray(speed)[after:]
+    if len(tail) == 0 or tail.max() <= 0:
+        return None
+    return after + int(np.argmax(tail > fraction * tail.max()))
+
+
+def entry_and_stay(distance_m: np.ndarray, radius_m: float) -> int | None:
+    """Index from which the hand is inside the target zone until the end; None if it ends outside."""
+    inside = np.asarray(distance_m) <= radius_m
+    if not inside[-1]:
+        return None
+    outside = np.flatnonzero(~inside)
+    return 0 if len(outside) == 0 else int(outside[-1]) + 1
+
+
+def peak_to_mean_speed(speed: np.ndarray) -> float:
+    """Peak over mean of a movement's speed samples (1.875 for minimum jerk)."""
+    speed = np.asarray(speed, dtype=float)
+    return float(speed.max() / speed.mean()) if speed.mean() > 0 else float("nan")
+
+
+def path_linearity(path_m: np.ndarray) -> float:
+    """Largest perpendicular distance of a (T, 2) path from its start-end chord, over the chord length."""
+    path = np.asarray(path_m, dtype=float)
+    chord = path[-1] - path[0]
+    length = float(np.linalg.norm(chord))
+    if length == 0:
+        return float("nan")
+    offsets = path - path[0]
+    perpendicular = np.abs(offsets[:, 0] * chord[1] - offsets[:, 1] * chord[0]) / length
+    return float(perpendicular.max() / length)
+
+
+@dataclass(frozen=True)
+class ReachKinematics:
+    """Measures of one reach; NaN where not defined (no movement, or never settled in the target)."""
+
+    reaction_time_ms: float
+    movement_time_ms: float
+    peak_to_mean_speed: float
+    path_linearity: float
+
+
+def reach_kinematics(
+    hand_pos_m: np.ndarray, target_pos_m: np.ndarray, go_index: int, dt_s: float, target_radius_m: float
+) -> ReachKinematics:
+    """Measures of one trial's reach: the hand path (T, 2) sampled every ``dt_s``, go cue at ``go_index``."""
+    path = np.asarray(hand_pos_m, dtype=float)
+    speed = speed_profile(path, dt_s)
+    onset = movement_onset(speed, after=go_index)
+    distance = np.linalg.norm(path - np.asarray(target_pos_m), axis=1)
+    arrival = entry_and_stay(distance, target_radius_m)
+    nan = float("nan")
+    if onset is None:
+        return ReachKinematics(nan, nan, nan, nan)
+    reaction = (onset - go_index) * dt_s * 1000
+    if arrival is None or arrival <= onset:
+        return ReachKinematics(reaction, nan, nan, nan)
+    movement = slice(onset, arrival + 1)
+    return ReachKinematics(
+        reaction, (arrival - onset) * dt_s * 1000, peak_to_mean_speed(speed[movement]), path_linearity(path[movement])
+    )
