@@ -56,10 +56,14 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as error:
-        raise CheckpointError(
-            f"{path} holds objects other than tensors and plain containers; refusing to unpickle it "
-            f"(loaded with weights_only=True): {str(error).splitlines()[0]}"
-        ) from error
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), lines[0])
+        if "GLOBAL" in reason:  # a reference to code: a pickled object, which is never run here
+            raise CheckpointError(
+                f"{path} holds objects other than tensors and plain containers; refusing to unpickle it "
+                f"(loaded with weights_only=True; {reason})"
+            ) from error
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt): {reason}") from error
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as error:
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt): {error}") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

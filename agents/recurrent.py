@@ -98,10 +98,8 @@ class RecurrentActorCritic(nn.Module):
         hidden = spec.hidden_size
         self.obs_normalizer = RunningMeanStd((spec.obs_dim,))
         self.encoder = nn.Sequential(layer_init(nn.Linear(spec.obs_dim, hidden)), nn.Tanh())
-        self.cell: nn.LSTMCell | nn.GRUCell = (
-            nn.LSTMCell(hidden, hidden) if spec.cell == "lstm" else nn.GRUCell(hidden, hidden)
-        )
-        for name, param in self.cell.named_parameters():
+        self.rnn: nn.LSTM | nn.GRU = nn.LSTM(hidden, hidden) if spec.cell == "lstm" else nn.GRU(hidden, hidden)
+        for name, param in self.rnn.named_parameters():
             if "weight" in name:
                 nn.init.orthogonal_(param, 1.0)
             else:
@@ -122,26 +120,34 @@ class RecurrentActorCritic(nn.Module):
         """Zero recurrent state for ``batch_size`` sequences, shape (batch_size, state_size)."""
         return torch.zeros(batch_size, self.state_size, device=device or self.log_std.device)
 
-    def _cell_step(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if isinstance(self.cell, nn.LSTMCell):
-            h, c = self.cell(x, state.chunk(2, dim=-1))
-            return h, torch.cat([h, c], dim=-1)
-        h = self.cell(x, state)
-        return h, h
+    def _run(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fused RNN over a stretch of time (T, B, H) with no episode start inside it."""
+        if isinstance(self.rnn, nn.LSTM):
+            h, c = state.chunk(2, dim=-1)
+            out, (h, c) = self.rnn(x, (h[None].contiguous(), c[None].contiguous()))
+            return out, torch.cat([h[0], c[0]], dim=-1)
+        out, h = self.rnn(x, state[None].contiguous())
+        return out, h[0]
 
     def unroll(
         self, normalized_obs: torch.Tensor, state: torch.Tensor, episode_starts: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run (T, B, obs_dim) normalised observations from ``state``, zeroing the state of a
         sequence wherever ``episode_starts`` (T, B) is 1; return hidden outputs (T, B, H) and the
-        final state."""
+        final state.
+
+        The sequence is cut only at the time steps where some episode starts, and each stretch runs
+        through the fused LSTM/GRU in one call (not a Python loop over time steps); at a cut the
+        state is multiplied by (1 - start), so only the sequences that start are reset.
+        """
         encoded = self.encoder(normalized_obs)
         keep = (1.0 - episode_starts).unsqueeze(-1)
+        cuts = torch.nonzero(episode_starts[1:].any(dim=1)).flatten().add(1).tolist()
         outputs = []
-        for t in range(encoded.shape[0]):
-            hidden, state = self._cell_step(encoded[t], state * keep[t])
-            outputs.append(hidden)
-        return torch.stack(outputs), state
+        for begin, end in zip([0, *cuts], [*cuts, encoded.shape[0]], strict=True):
+            out, state = self._run(encoded[begin:end], state * keep[begin])
+            outputs.append(out)
+        return torch.cat(outputs), state
 
     def distribution(self, hidden: torch.Tensor) -> Normal:
         mean = self.action_center + self.actor_mean(hidden)

@@ -2,12 +2,15 @@
 
 Definitions follow the field (see ``shared/reference/motor-science.md``):
 - movement onset: the first sample after the go cue at which hand speed exceeds 10% of its peak
-  (the peak taken after the go cue);
+  (the peak taken after the go cue); movement offset: the first sample after the peak at which it
+  falls below that threshold again;
 - reaction time: go cue to movement onset;
 - movement time: onset to the moment the hand enters the target and stays in it;
-- peak-to-mean speed ratio over the movement (1.875 for a minimum-jerk reach, Flash & Hogan 1985);
+- peak-to-mean speed ratio: 1.875 for a minimum-jerk reach over its whole duration (Flash & Hogan
+  1985). Measured reaches have no exact start and end, so :func:`reach_kinematics` takes the
+  movement from onset to offset (the 10% crossings), over which a minimum-jerk reach gives 1.565;
 - path linearity index: the largest perpendicular distance of the path from the straight line
-  between its ends, over that line's length (human reaches: about 0.05-0.1).
+  between its ends, over that line's length (human reaches: about 0.05-0.1), onset to offset.
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ def movement_onset(speed: np.ndarray, after: int = 0, fraction: float = ONSET_FR
     if len(tail) == 0 or tail.max() <= 0:
         return None
     return after + int(np.argmax(tail > fraction * tail.max()))
+
+
+def movement_offset(speed: np.ndarray, onset: int, fraction: float = ONSET_FRACTION) -> int:
+    """First index after the speed peak (after ``onset``) where speed falls below ``fraction`` of
+    the peak; the last index if it never does."""
+    speed = np.asarray(speed)
+    peak = onset + int(np.argmax(speed[onset:]))
+    below = np.flatnonzero(speed[peak:] < fraction * speed[peak])
+    return peak + int(below[0]) if len(below) else len(speed) - 1
 
 
 def entry_and_stay(distance_m: np.ndarray, radius_m: float) -> int | None:
@@ -82,9 +94,6 @@ def reach_kinematics(
     if onset is None:
         return ReachKinematics(nan, nan, nan, nan)
     reaction = (onset - go_index) * dt_s * 1000
-    if arrival is None or arrival <= onset:
-        return ReachKinematics(reaction, nan, nan, nan)
-    movement = slice(onset, arrival + 1)
-    return ReachKinematics(
-        reaction, (arrival - onset) * dt_s * 1000, peak_to_mean_speed(speed[movement]), path_linearity(path[movement])
-    )
+    movement = slice(onset, movement_offset(speed, onset) + 1)
+    movement_time = (arrival - onset) * dt_s * 1000 if arrival is not None and arrival > onset else nan
+    return ReachKinematics(reaction, movement_time, peak_to_mean_speed(speed[movement]), path_linearity(path[movement]))

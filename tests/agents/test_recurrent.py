@@ -1,0 +1,71 @@
+"""The recurrent actor-critic: unrolling, state resets, action bounds, normaliser."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, RunningMeanStd
+
+
+def policy(cell: str = "lstm", low: float = -1.0, high: float = 1.0) -> RecurrentActorCritic:
+    torch.manual_seed(0)
+    return RecurrentActorCritic(PolicySpec(9, (low,) * 2, (high,) * 2, cell=cell, hidden_size=16))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_segmented_unroll_equals_step_by_step(cell: str) -> None:
+    p = policy(cell)
+    steps, batch = 30, 4
+    x = torch.randn(steps, batch, 9)
+    starts = (torch.rand(steps, batch) < 0.1).float()
+    state0 = torch.randn(batch, p.state_size)
+    out, state = p.unroll(x, state0, starts)
+    outs, s = [], state0
+    for t in range(steps):
+        o, s = p.unroll(x[t : t + 1], s, starts[t : t + 1])
+        outs.append(o[0])
+    torch.testing.assert_close(out, torch.stack(outs))
+    torch.testing.assert_close(state, s)
+    assert p.state_size == (32 if cell == "lstm" else 16)
+
+
+def test_an_episode_start_forgets_the_past() -> None:
+    p = policy()
+    x = torch.randn(10, 2, 9)
+    starts = torch.zeros(10, 2)
+    starts[6, 0] = 1.0
+    out, _ = p.unroll(x, torch.randn(2, p.state_size), starts)
+    fresh, _ = p.unroll(x[6:, :1], p.initial_state(1), torch.zeros(4, 1))
+    torch.testing.assert_close(out[6:, :1], fresh)  # env 0 restarts from a zero state at t = 6
+    assert not torch.allclose(out[6:, 1:], p.unroll(x[6:, 1:], p.initial_state(1), torch.zeros(4, 1))[0])
+
+
+def test_actions_are_clipped_and_deterministic_on_request() -> None:
+    p = policy(low=0.0, high=1.0)
+    state = p.initial_state(3)
+    obs = np.random.default_rng(0).normal(size=(3, 9))
+    actions, new_state = p.act(obs, state, np.ones(3))
+    assert actions.shape == (3, 2) and (actions >= 0).all() and (actions <= 1).all()
+    assert new_state.shape == state.shape and not torch.equal(new_state, state)
+    a1, _ = p.act(obs, state, np.ones(3), deterministic=True)
+    a2, _ = p.act(obs, state, np.ones(3), deterministic=True)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_allclose(a1, 0.5, atol=0.05)  # the mean starts mid-range
+
+
+def test_running_mean_std_matches_numpy() -> None:
+    rms = RunningMeanStd((3,), epsilon=0.0)
+    data = np.random.default_rng(1).normal(2.0, 3.0, size=(500, 3))
+    for chunk in np.array_split(data, 7):
+        rms.update(torch.as_tensor(chunk))
+    np.testing.assert_allclose(rms.mean.numpy(), data.mean(0), rtol=1e-10)
+    np.testing.assert_allclose(rms.var.numpy(), data.var(0), rtol=1e-10)
+
+
+def test_spec_validation_and_json() -> None:
+    spec = PolicySpec(4, (0.0,), (1.0,), cell="gru", hidden_size=8)
+    assert PolicySpec.from_json(spec.to_json()) == spec
+    with pytest.raises(ValueError, match=r"cell must be one of \('lstm', 'gru'\) \(got 'rnn'\)"):
+        PolicySpec(4, (0.0,), (1.0,), cell="rnn")
