@@ -51,9 +51,20 @@ def recurrent_ppo(seconds: float) -> float:
             return time.perf_counter() - self.started < seconds
 
     venv = make_sb3_vec_env(ENV_ID, num_envs=8, seed=0)
-    model = RecurrentPPO("MlpLstmPolicy", venv, n_steps=128, batch_size=512, n_epochs=10, gae_lambda=0.9,
-                         gamma=0.99, learning_rate=3e-4, policy_kwargs={"lstm_hidden_size": 256}, device="cpu",
-                         seed=0, verbose=0)
+    model = RecurrentPPO(
+        "MlpLstmPolicy",
+        venv,
+        n_steps=128,
+        batch_size=512,
+        n_epochs=10,
+        gae_lambda=0.9,
+        gamma=0.99,
+        learning_rate=3e-4,
+        policy_kwargs={"lstm_hidden_size": 256},
+        device="cpu",
+        seed=0,
+        verbose=0,
+    )
     callback = StopAfter()
     model.learn(total_timesteps=10**9, callback=callback)
     elapsed = time.perf_counter() - callback.started
@@ -74,11 +85,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} steps/s" for k, v in rates.items()), flush=True)
     baseline = statistics.median(rates["sb3-contrib RecurrentPPO (MlpLstmPolicy)"])
     command = "python benchmarks/train_speed.py" + (
-        "" if (args.seconds, args.rounds) == (90.0, 2) else f" --seconds {args.seconds:g} --rounds {args.rounds}")
-    lines = ["# Training speed", "", f"Command: `{command}`  ", f"Machine: {machine_line()}; torch "
-             f"{torch.__version__}, {torch.get_num_threads()} threads  ",
-             f"Env: {ENV_ID}; each algorithm trained {args.seconds:g} s per round, {args.rounds} rounds alternating; "
-             "medians.", "", "| algorithm | training steps/s | x RecurrentPPO |", "|---|---:|---:|"]
+        "" if (args.seconds, args.rounds) == (90.0, 2) else f" --seconds {args.seconds:g} --rounds {args.rounds}"
+    )
+    lines = [
+        "# Training speed",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine_line()}; torch {torch.__version__}, {torch.get_num_threads()} threads  ",
+        f"Env: {ENV_ID}; each algorithm trained {args.seconds:g} s per round, {args.rounds} rounds alternating; "
+        "medians.",
+        "",
+        "| algorithm | training steps/s | x RecurrentPPO |",
+        "|---|---:|---:|",
+    ]
     for name, values in rates.items():
         rate = statistics.median(values)
         lines.append(f"| {name} | {rate:,.0f} | {rate / baseline:.1f} |")

@@ -92,6 +92,9 @@ class PPOConfig:
     """Torch device for the network: cpu or cuda."""
     physics_threads: int = 0
     """MuJoCo threads stepping the arms (0: one per core)."""
+    torch_threads: int = 0
+    """Torch CPU threads for the network (0: torch's default). With several runs on one machine,
+    give each physics_threads=1 and torch_threads=1, or they oversubscribe the cores."""
     checkpoint_every: int = 50
     """Write a checkpoint every this many updates (and always at the end)."""
 
@@ -108,6 +111,8 @@ class PPOConfig:
             "minutes": (self.minutes >= 0, ">= 0"),
             "device": (self.device == "cpu" or self.device.startswith("cuda"), "cpu or cuda[:N]"),
             "checkpoint_every": (self.checkpoint_every >= 1, ">= 1"),
+            "physics_threads": (self.physics_threads >= 0, ">= 0"),
+            "torch_threads": (self.torch_threads >= 0, ">= 0"),
         }
         for name, (ok, allowed) in checks.items():
             if not ok:
@@ -230,6 +235,8 @@ def train(
     (run_dir / CONFIG_NAME).write_text(json.dumps(asdict(config), indent=2) + "\n")
 
     device = torch.device(config.device)
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
     torch.manual_seed(config.seed)
     envs = make_env(config)
     spec = policy_spec(config, envs)

@@ -1,9 +1,11 @@
 """Render rollouts of a motorgym env to a video (GIF or MP4) and a PNG contact sheet.
 
     python -m motorgym.train.render --env motorgym/CenterOut-v0 --episodes 8 --out demo.gif
+    python -m motorgym.train.render --run runs/center_out --episodes 8 --out runs/center_out/reaches.gif
 
-Without a trained run this renders the scripted controller (``motorgym.agents.scripted``); in
-centre-out tasks episode k reaches target k.
+With ``--run`` it renders a trained run's policy (deterministic actions) in the run's own env
+settings; without, the scripted controller (``motorgym.agents.scripted``). In centre-out tasks
+episode k reaches target k.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ VIDEO_SUFFIXES = (".gif", ".mp4")
 def record_episodes(
     env: gym.Env[Any, Any], policy: Policy, episodes: int, seed: int = 0, frame_every: int = 2
 ) -> list[list[np.ndarray]]:
-    """Run ``episodes`` episodes and return the rendered frames of each (every ``frame_every`` steps).
+    """Run ``episodes`` episodes and return the rendered frames of each (every ``frame_every`` steps);
+    ``policy.reset()``, if it exists, is called at each episode start.
 
     In centre-out tasks episode k goes to target k (modulo the number of targets), no catch trials.
     """
@@ -37,6 +40,8 @@ def record_episodes(
     for episode in range(episodes):
         options = {"target_index": episode % n_targets, "catch_trial": False} if center_out else None
         obs, _ = env.reset(seed=seed + episode, options=options)
+        if hasattr(policy, "reset"):  # recurrent agents start each episode afresh
+            policy.reset()
         frames = [env.render()]
         done, step = False, 0
         while not done:
@@ -47,6 +52,23 @@ def record_episodes(
                 frames.append(env.render())
         all_frames.append(frames)
     return all_frames
+
+
+class SingleEnvAgent:
+    """One env driven by a batched agent (``reset(num_envs)``, ``act(obs, episode_start)``)."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent, self._episode_start = agent, True
+
+    def reset(self) -> None:
+        """Called at the start of each episode."""
+        self.agent.reset(1)
+        self._episode_start = True
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        start = np.array([1.0 if self._episode_start else 0.0], dtype=np.float32)
+        self._episode_start = False
+        return self.agent.act(obs[None], start)[0]
 
 
 def save_video(frames: list[np.ndarray], path: Path, fps: float) -> None:
@@ -77,7 +99,8 @@ def contact_sheet(images: list[np.ndarray], columns: int = 4) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="motorgym/CenterOut-v0", help="a motorgym env id")
+    parser.add_argument("--env", default="motorgym/CenterOut-v0", help="a motorgym env id (ignored with --run)")
+    parser.add_argument("--run", type=Path, default=None, help="a run directory: render its trained policy")
     parser.add_argument("--episodes", type=int, default=8, help="number of episodes to render")
     parser.add_argument("--out", type=Path, default=Path("demo_output/center_out.gif"), help="output .gif or .mp4")
     parser.add_argument(
@@ -93,8 +116,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.out.suffix not in VIDEO_SUFFIXES:
         parser.error(f"--out must end in one of {VIDEO_SUFFIXES} (got {args.out.name!r})")
 
-    env = gym.make(args.env, render_mode="rgb_array", render_width_px=args.size, render_height_px=args.size)
-    episodes = record_episodes(env, ScriptedReacher(env), args.episodes, args.seed, args.frame_every)
+    if args.run is not None:
+        from motorgym.train.evaluate import load_agent
+
+        agent, env_id, env_kwargs = load_agent(args.run)
+        env = gym.make(
+            env_id, render_mode="rgb_array", render_width_px=args.size, render_height_px=args.size, **env_kwargs
+        )
+        policy: Policy = SingleEnvAgent(agent)
+    else:
+        env = gym.make(args.env, render_mode="rgb_array", render_width_px=args.size, render_height_px=args.size)
+        policy = ScriptedReacher(env)
+    episodes = record_episodes(env, policy, args.episodes, args.seed, args.frame_every)
     fps = env.metadata["render_fps"] / args.frame_every
     save_video([frame for frames in episodes for frame in frames], args.out, fps)
     png = args.png or args.out.with_suffix(".png")
