@@ -22,6 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from motorgym.agents.checkpoint import load_checkpoint
+
 TASKS = {
     "center_out": ("motorgym/CenterOut-v0", 10.0, 0.95),
     "muscle_center_out": ("motorgym/MuscleCenterOut-v0", 30.0, 0.90),
@@ -33,8 +35,20 @@ def run_dir(root: Path, task: str, seed: int) -> Path:
     return root / f"{task}_seed{seed}"
 
 
+def finished(path: Path) -> bool:
+    """Whether the run's training is over (its last checkpoint is the final one)."""
+    checkpoint = path / "checkpoint.pt"
+    return checkpoint.exists() and bool(load_checkpoint(checkpoint)[1].get("final"))
+
+
 def complete(path: Path) -> bool:
-    return (path / "evaluation.json").exists()
+    """Finished and evaluated after its last checkpoint."""
+    evaluation = path / "evaluation.json"
+    return (
+        finished(path)
+        and evaluation.exists()
+        and evaluation.stat().st_mtime >= (path / "checkpoint.pt").stat().st_mtime
+    )
 
 
 def train_command(task: str, seed: int, root: Path) -> list[str]:
@@ -82,7 +96,7 @@ def summarize(root: Path) -> str:
         for seed in SEEDS:
             path = run_dir(root, task, seed)
             if not complete(path):
-                lines.append(f"| {env_id} | {seed} | {minutes:g} min | not run | | | |")
+                lines.append(f"| {env_id} | {seed} | {minutes:g} min | not run or not finished | | | |")
                 continue
             with open(path / "metrics.csv", newline="") as file:
                 rows = list(csv.DictReader(file))
@@ -98,11 +112,14 @@ def summarize(root: Path) -> str:
         if reached:
             median = statistics.median(reached)
             met = median <= minutes * 60 and statistics.median(evaluated) >= target
+            verdict = "met" if met else "not met"
+            if len(reached) < len(SEEDS):
+                verdict = f"incomplete ({len(reached)} of {len(SEEDS)} seeds)"
             lines.append(
                 f"| **{env_id} median of {len(reached)}** | | | "
                 f"{'never' if median == float('inf') else f'{median:.0f} s'} | | "
                 f"{statistics.median(evaluated):.1%} | target {target:.0%} within {minutes:g} min: "
-                f"{'met' if met else 'not met'} |"
+                f"{verdict} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -119,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     for task in TASKS:
         for seed in SEEDS:
             path = run_dir(args.root, task, seed)
-            if (path / "checkpoint.pt").exists() and not complete(path):
+            if finished(path) and not complete(path):
                 subprocess.run([sys.executable, "-m", "motorgym.train.cli", "evaluate", str(path)], check=True)
     report = summarize(args.root)
     print(report)

@@ -24,6 +24,7 @@ from motorgym.agents.recurrent import RecurrentActorCritic
 from motorgym.train.analysis.kinematics import reach_kinematics
 
 EVALUATION_NAME = "evaluation.json"
+#: The measures reported overall, for catch trials and per target (in the table's column order).
 MEASURES = (
     "success_rate",
     "endpoint_error_mm",
@@ -163,16 +164,7 @@ def summarize(episodes: list[Episode], dt_s: float, target_radius_m: float) -> d
 def format_table(results: dict[str, Any]) -> str:
     """A plain-text table of the overall and per-target measures."""
     header = ["", "n", "success", "endpoint mm", "RT ms", "MT ms", "peak/mean", "linearity", "false start"]
-    keys = [
-        "episodes",
-        "success_rate",
-        "endpoint_error_mm",
-        "reaction_time_ms",
-        "movement_time_ms",
-        "peak_to_mean_speed",
-        "path_linearity",
-        "false_start_rate",
-    ]
+    keys = ["episodes", *MEASURES]
     formats = ["{:.0f}", "{:.1%}", "{:.1f}", "{:.0f}", "{:.0f}", "{:.3f}", "{:.3f}", "{:.1%}"]
 
     def line(name: str, m: dict[str, float]) -> list[str]:
