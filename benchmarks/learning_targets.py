@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parallel", type=int, default=1, help="training runs at a time")
     parser.add_argument("--report-only", action="store_true", help="do not train; report the runs found")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "learning_targets.md")
+    parser.add_argument("--note", default="", help="a paragraph on how the runs were made, added to the report")
     args = parser.parse_args(argv)
     if not args.report_only:
         train_missing(args.root, args.parallel)
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
             path = run_dir(args.root, task, seed)
             if finished(path) and not complete(path):
                 subprocess.run([sys.executable, "-m", "motorgym.train.cli", "evaluate", str(path)], check=True)
-    report = summarize(args.root)
+    report = summarize(args.root) + (f"\n{args.note}\n" if args.note else "")
     print(report)
     args.out.write_text(report)
 
