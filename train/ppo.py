@@ -328,13 +328,14 @@ def train(
         return global_step < config.total_steps and within_time
 
     bar = None
+    by_time = config.minutes > 0  # with a wall-clock budget the bar counts seconds, else steps
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(
-            total=config.total_steps,
-            initial=global_step,
-            unit="step",
+            total=round(config.minutes * 60) if by_time else config.total_steps,
+            initial=round(elapsed_before) if by_time else global_step,
+            unit="s" if by_time else "step",
             dynamic_ncols=True,
             desc=f"{config.cell}-ppo {config.env_id}",
         )
@@ -467,8 +468,10 @@ def train(
             }
             metrics_log.write(row)
             if bar is not None:
-                bar.update(config.steps_per_update)
+                done = round(elapsed) if by_time else global_step
+                bar.update(min(done, bar.total) - bar.n)
                 bar.set_postfix(
+                    steps=f"{global_step:,}",
                     sps=f"{row['steps_per_s']:.0f}",
                     ret=f"{row['episode_return']:.2f}",
                     success=f"{row['episode_success']:.0%}" if recent["success"] else "-",
