@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from motorgym.envs.arm import Arm, ArmKind
 from motorgym.envs.config import EnvConfig
@@ -40,6 +41,16 @@ def check_actions(actions: Any, shape: tuple[int, ...], low: np.ndarray, high: n
     if not np.isfinite(array).all():
         raise ValueError(f"action must be finite: NaN and inf are not allowed (got {array.tolist()})")
     return np.clip(array, low, high)
+
+
+def env_info(info: dict[str, Any], env: int) -> dict[str, Any]:
+    """One environment's entries of batched info arrays: Python scalars, or copies of arrays
+    (the ``_key`` masks and the ``final_obs``/``final_info`` entries of vector envs left out)."""
+    return {
+        key: (value[env].item() if value.ndim == 1 else value[env].copy())
+        for key, value in info.items()
+        if not key.startswith("_") and key not in ("final_obs", "final_info")
+    }
 
 
 class ArmTaskCore:
@@ -83,6 +94,11 @@ class ArmTaskCore:
         proprio_low, proprio_high = self.arm.proprioception_bounds()
         self.obs_low = np.concatenate([_VISION_LOW, proprio_low]).astype(np.float32)
         self.obs_high = np.concatenate([_VISION_HIGH, proprio_high]).astype(np.float32)
+        #: The spaces of one environment's observation and action.
+        self.observation_space = spaces.Box(self.obs_low, self.obs_high, dtype=np.float32)
+        self.action_space = spaces.Box(
+            self.action_low.astype(np.float32), self.action_high.astype(np.float32), dtype=np.float32
+        )
         self._noisy_obs = bool(self._obs_noise_std.any())
         self._noisy_motor = config.motor_noise_coef > 0
         # One noise row per env and step: motor noise for each actuator, then observation noise.

@@ -24,6 +24,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
+from motorgym.envs.batched import env_info
 from motorgym.envs.vector import ArmTaskVectorEnv
 
 
@@ -47,7 +48,7 @@ class SB3VecEnv(VecEnv):
         obs, info = self.vector_env.reset(seed=seeds, options=options or None)
         self._reset_seeds()
         self._reset_options()
-        self.reset_infos = self._per_env(info)
+        self.reset_infos = [env_info(info, i) for i in range(self.num_envs)]
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -56,20 +57,14 @@ class SB3VecEnv(VecEnv):
     def step_wait(self) -> VecEnvStepReturn:
         assert self._actions is not None, "step_async must come before step_wait"
         obs, reward, terminated, truncated, info = self.vector_env.step(self._actions)
-        infos = self._per_env(info)
+        infos = [env_info(info, i) for i in range(self.num_envs)]
         for i in np.flatnonzero(terminated | truncated):
-            infos[i] = {key: _item(value[i]) for key, value in info["final_info"].items() if not key.startswith("_")}
+            infos[i] = env_info(info["final_info"], i)
             infos[i]["terminal_observation"] = info["final_obs"][i]
             infos[i]["is_success"] = bool(infos[i]["success"])
-        for i, env_info in enumerate(infos):  # as SB3's own VecEnvs report it, on every step
-            env_info["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+        for i, one_info in enumerate(infos):  # as SB3's own VecEnvs report it, on every step
+            one_info["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
         return obs, reward.astype(np.float32), terminated | truncated, infos
-
-    @staticmethod
-    def _per_env(info: dict[str, Any]) -> list[dict[str, Any]]:
-        keys = [k for k in info if not k.startswith("_") and k not in ("final_obs", "final_info")]
-        num_envs = len(info[keys[0]])
-        return [{key: _item(info[key][i]) for key in keys} for i in range(num_envs)]
 
     def close(self) -> None:
         self.vector_env.close()
@@ -92,10 +87,6 @@ class SB3VecEnv(VecEnv):
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
         return [False for _ in self._get_indices(indices)]
-
-
-def _item(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def make_sb3_vec_env(env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any) -> SB3VecEnv:

@@ -6,21 +6,15 @@ from typing import Any, ClassVar, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
 from motorgym.envs.arm import Arm, ArmKind
-from motorgym.envs.batched import ArmTaskCore, check_actions
+from motorgym.envs.batched import ArmTaskCore, check_actions, env_info
 from motorgym.envs.config import EnvConfig
 from motorgym.envs.gl import display_available
 from motorgym.envs.rendering import EnvFrames
 from motorgym.envs.task import ReachingTask
 
 _ENV0 = np.zeros(1, dtype=np.int64)
-
-
-def first_env_info(info: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Environment 0's entries of batched info arrays: Python scalars, or arrays for vectors."""
-    return {key: (value[0].item() if value.ndim == 1 else value[0].copy()) for key, value in info.items()}
 
 
 class ArmTaskEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -53,12 +47,9 @@ class ArmTaskEnv(gym.Env[np.ndarray, np.ndarray]):
         self.core = ArmTaskCore(self.task_cls, self.config, self.arm_kind, num_envs=1)
         self.obs_names: list[str] = self.core.obs_names
         self.action_names: list[str] = self.core.action_names
-        self.observation_space = spaces.Box(self.core.obs_low, self.core.obs_high, dtype=np.float32)
-        self.action_space = spaces.Box(
-            self.core.action_low.astype(np.float32), self.core.action_high.astype(np.float32), dtype=np.float32
-        )
+        self.observation_space = self.core.observation_space
+        self.action_space = self.core.action_space
         self._action_shape = (len(self.action_names),)
-        self._last_info: dict[str, Any] = {}
         self._frames = (
             EnvFrames(self.core, render_mode, self.config.render_width_px, self.config.render_height_px)
             if render_mode is not None
@@ -80,18 +71,16 @@ class ArmTaskEnv(gym.Env[np.ndarray, np.ndarray]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         obs, info = self.core.reset(_ENV0, [self.np_random], options)
-        self._last_info = first_env_info(info)
         if self.render_mode == "human":
             self.render()
-        return obs[0], dict(self._last_info)
+        return obs[0], env_info(info, 0)
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         checked = check_actions(action, self._action_shape, self.core.action_low, self.core.action_high)
         obs, reward, terminated, info = self.core.step(checked[None], [self.np_random])
-        self._last_info = first_env_info(info)
         if self.render_mode == "human":
             self.render()
-        return obs[0], float(reward[0]), bool(terminated[0]), False, dict(self._last_info)
+        return obs[0], float(reward[0]), bool(terminated[0]), False, env_info(info, 0)
 
     def render(self) -> np.ndarray | None:
         if self._frames is None:

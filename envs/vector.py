@@ -31,7 +31,6 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
@@ -91,10 +90,8 @@ class ArmTaskVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             "autoreset_mode": self.autoreset_mode,
         }
         self.obs_names, self.action_names = self.core.obs_names, self.core.action_names
-        self.single_observation_space = spaces.Box(self.core.obs_low, self.core.obs_high, dtype=np.float32)
-        self.single_action_space = spaces.Box(
-            self.core.action_low.astype(np.float32), self.core.action_high.astype(np.float32), dtype=np.float32
-        )
+        self.single_observation_space = self.core.observation_space
+        self.single_action_space = self.core.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._action_shape = (num_envs, len(self.action_names))

@@ -21,6 +21,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from motorgym.agents.recurrent import RecurrentActorCritic
+from motorgym.envs.batched import env_info
 from motorgym.train.analysis.kinematics import reach_kinematics
 
 EVALUATION_NAME = "evaluation.json"
@@ -67,14 +68,6 @@ class Episode:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _row(info: dict[str, Any], i: int) -> dict[str, Any]:
-    return {
-        k: (v[i].item() if v[i].ndim == 0 else v[i].copy())
-        for k, v in info.items()
-        if not k.startswith("_") and k not in ("final_obs", "final_info")
-    }
-
-
 def rollout(
     env_id: str, env_kwargs: dict[str, Any], agent: Agent, episodes: int, seed: int = 0, max_envs: int = 50
 ) -> list[Episode]:
@@ -101,7 +94,7 @@ def rollout(
         obs, _, terminated, truncated, info = envs.step(agent.act(obs, start))
         ended = terminated | truncated
         for i in range(num_envs):
-            row = _row(info["final_info"], i) if ended[i] else _row(info, i)
+            row = env_info(info["final_info"], i) if ended[i] else env_info(info, i)
             current[i].hand_pos.append(row["hand_pos"])
             current[i].go.append(bool(row["go_cue"]))
             if ended[i]:
