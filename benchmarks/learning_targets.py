@@ -18,11 +18,11 @@ import argparse
 import csv
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
-from motorgym.agents.checkpoint import load_checkpoint
+sys.path.insert(0, str(Path(__file__).parent))
+from runner import complete, evaluate_finished, run_in_parallel, train_command  # noqa: E402
 
 TASKS = {
     "center_out": ("motorgym/CenterOut-v0", 10.0, 0.95),
@@ -35,48 +35,13 @@ def run_dir(root: Path, task: str, seed: int) -> Path:
     return root / f"{task}_seed{seed}"
 
 
-def finished(path: Path) -> bool:
-    """Whether the run's training is over (its last checkpoint is the final one)."""
-    checkpoint = path / "checkpoint.pt"
-    return checkpoint.exists() and bool(load_checkpoint(checkpoint)[1].get("final"))
-
-
-def complete(path: Path) -> bool:
-    """Finished and evaluated after its last checkpoint."""
-    evaluation = path / "evaluation.json"
-    return (
-        finished(path)
-        and evaluation.exists()
-        and evaluation.stat().st_mtime >= (path / "checkpoint.pt").stat().st_mtime
-    )
-
-
-def train_command(task: str, seed: int, root: Path) -> list[str]:
-    env_id, minutes, _ = TASKS[task]
-    return [
-        sys.executable,
-        "-m",
-        "motorgym.train.cli",
-        "train",
-        "--env",
-        env_id,
-        "--minutes",
-        f"{minutes:g}",
-        "--seed",
-        str(seed),
-        "--out",
-        str(run_dir(root, task, seed)),
-        "--no-progress",
-    ]
-
-
 def train_missing(root: Path, parallel: int) -> None:
-    pending = [(t, s) for t in TASKS for s in SEEDS if not (run_dir(root, t, s) / "checkpoint.pt").exists()]
-    while pending:
-        batch, pending = pending[:parallel], pending[parallel:]
-        processes = [subprocess.Popen(train_command(t, s, root, parallel)) for t, s in batch]
-        if any(p.wait() for p in processes):
-            raise SystemExit("a training run failed")
+    pending = [(t, s) for t in TASKS for s in SEEDS if not run_dir(root, t, s).exists()]
+    commands = [
+        train_command(TASKS[t][0], "lstm-ppo", TASKS[t][1], s, run_dir(root, t, s), one_core=parallel > 1)
+        for t, s in pending
+    ]
+    run_in_parallel(commands, parallel)
 
 
 def summarize(root: Path) -> str:
@@ -134,11 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.report_only:
         train_missing(args.root, args.parallel)
-    for task in TASKS:
-        for seed in SEEDS:
-            path = run_dir(args.root, task, seed)
-            if finished(path) and not complete(path):
-                subprocess.run([sys.executable, "-m", "motorgym.train.cli", "evaluate", str(path)], check=True)
+    evaluate_finished([run_dir(args.root, t, s) for t in TASKS for s in SEEDS])
     report = summarize(args.root) + (f"\n{args.note}\n" if args.note else "")
     print(report)
     args.out.write_text(report)

@@ -1,11 +1,14 @@
 """The ``motorgym`` command: train and evaluate agents.
 
     motorgym train --env motorgym/CenterOut-v0 --algo lstm-ppo --minutes 10 --num-envs 64 --seed 0 --out runs/co
-    motorgym train --resume runs/co --minutes 20          # continue a run exactly where it stopped
+    motorgym train --resume runs/co --minutes 20          # continue a run where it stopped
+    motorgym train --env motorgym/CenterOut-v0 --algo sb3-rppo --minutes 10 --out runs/co_rppo
     motorgym evaluate runs/co --episodes 200 --json results.json
 
-``train``'s options are generated from :class:`motorgym.train.ppo.PPOConfig`: one option per field,
-with the field's docstring as its help.
+``train``'s options are generated from the algorithm's config, one option per field with the
+field's docstring as its help: :class:`motorgym.train.ppo.PPOConfig` for lstm-ppo and gru-ppo,
+:class:`motorgym.train.baselines.SB3Config` for sb3-rppo and sb3-ppo
+(``motorgym train --algo sb3-rppo --help`` lists those).
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-ALGOS = {"lstm-ppo": "lstm", "gru-ppo": "gru"}
+from motorgym.train.runs import OUR_ALGOS, SB3_ALGOS, read_run_config
+
 # Options named for the user rather than after the config field.
-RENAMED = {"env_id": "env", "cell": None}  # None: set through --algo
+RENAMED = {"env_id": "env", "cell": None, "algo": None}  # None: set through --algo
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -64,9 +68,19 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type) -> None:
         parser.add_argument("--" + option.replace("_", "-"), **kwargs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def config_class(algo: str) -> type:
+    """The config dataclass of an algorithm of ``--algo``."""
+    if algo in SB3_ALGOS:
+        from motorgym.train.baselines import SB3Config
+
+        return SB3Config
     from motorgym.train.ppo import PPOConfig
 
+    return PPOConfig
+
+
+def build_parser(algo: str = "lstm-ppo") -> argparse.ArgumentParser:
+    """The parser; ``train``'s config options are those of ``algo``."""
     parser = argparse.ArgumentParser(
         prog="motorgym", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -78,11 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--algo", choices=sorted(ALGOS), default="lstm-ppo", help="algorithm (default: lstm-ppo)")
+    train.add_argument(
+        "--algo",
+        choices=[*OUR_ALGOS, *SB3_ALGOS],
+        default="lstm-ppo",
+        help="algorithm: ours (lstm-ppo, gru-ppo) or the SB3 baselines, sb3-contrib RecurrentPPO (sb3-rppo) "
+        "and SB3 PPO (sb3-ppo) (default: lstm-ppo; the options below are those of "
+        f"{algo})",
+    )
     train.add_argument("--out", type=Path, help="run directory to create")
     train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR exactly")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_config_options(train, PPOConfig)
+    add_config_options(train, config_class(algo))
 
     evaluate = commands.add_parser("evaluate", help="evaluate a run: success and kinematic measures")
     evaluate.add_argument("run_dir", type=Path)
@@ -93,11 +114,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chosen_algo(argv: list[str]) -> str:
+    """The algorithm a ``train`` command line asks for (--algo, or the resumed run's), to pick its options."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--algo", default="lstm-ppo")
+    pre.add_argument("--resume", type=Path)
+    known, _ = pre.parse_known_args(argv[1:])
+    if known.resume is not None:
+        try:
+            return read_run_config(known.resume)["algo"]
+        except (OSError, ValueError):
+            return "lstm-ppo"  # our PPO's checkpoint holds its config: train() reports what is wrong
+    return known.algo if known.algo in (*OUR_ALGOS, *SB3_ALGOS) else "lstm-ppo"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    algo = _chosen_algo(argv) if argv[:1] == ["train"] else "lstm-ppo"
+    parser = build_parser(algo)
     args = parser.parse_args(argv)
     if args.command == "train":
-        return _train(parser, args)
+        return _train(parser, args, algo)
     from motorgym.train.evaluate import evaluate, format_table
 
     results = evaluate(args.run_dir, episodes=args.episodes, seed=args.seed, json_path=args.json, device=args.device)
@@ -106,10 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from motorgym.train.ppo import PPOConfig, train
-
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(PPOConfig) if hasattr(args, f.name)}
+def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, algo: str) -> int:
+    if algo in SB3_ALGOS:
+        from motorgym.train.baselines import train
+    else:
+        from motorgym.train.ppo import train
+    cls = config_class(algo)
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(cls)
+        if hasattr(args, f.name) and RENAMED.get(f.name, f.name) is not None
+    }
     if args.resume is not None:
         budget = {k: overrides.pop(k) for k in ("total_steps", "minutes") if k in overrides}
         if overrides or args.out:
@@ -118,8 +162,9 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     else:
         if args.out is None:
             parser.error("--out DIR is required (or --resume DIR)")
+        algo_field = {"algo": algo} if algo in SB3_ALGOS else {"cell": OUR_ALGOS[algo]}
         try:
-            config = PPOConfig(cell=ALGOS[args.algo], **overrides)
+            config = cls(**algo_field, **overrides)
         except (TypeError, ValueError) as error:
             parser.error(str(error))
         if "minutes" in overrides and "total_steps" not in overrides:

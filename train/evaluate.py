@@ -23,6 +23,7 @@ from gymnasium.vector import AutoresetMode
 from motorgym.agents.recurrent import RecurrentActorCritic
 from motorgym.envs.batched import env_info
 from motorgym.train.analysis.kinematics import reach_kinematics
+from motorgym.train.runs import CONFIG_NAME, SB3_ALGOS, read_run_config
 
 EVALUATION_NAME = "evaluation.json"
 #: The measures reported overall, for catch trials and per target (in the table's column order).
@@ -172,7 +173,11 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def load_agent(run_dir: str | Path, device: str = "cpu") -> tuple[Agent, str, dict[str, Any]]:
-    """(agent, env id, env kwargs) of a run directory."""
+    """(agent, env id, env kwargs) of a run directory of any algorithm."""
+    if (Path(run_dir) / CONFIG_NAME).exists() and read_run_config(run_dir)["algo"] in SB3_ALGOS:
+        from motorgym.train import baselines
+
+        return baselines.load_agent(run_dir, device=device)
     from motorgym.train.ppo import load_policy
 
     policy, config = load_policy(run_dir, device=device)

@@ -18,11 +18,9 @@ run resumed from one continues exactly as if it had never stopped.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import time
-from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +34,9 @@ from torch import nn
 import motorgym
 from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, RunningMeanStd
+from motorgym.train.runs import Budget, EpisodeStats, MetricsLog, ProgressBar, TrainResult, write_run_config
 
 CHECKPOINT_NAME = "checkpoint.pt"
-CONFIG_NAME = "config.json"
-METRICS_NAME = "metrics.csv"
 
 
 @dataclass
@@ -123,16 +120,6 @@ class PPOConfig:
         return self.num_envs * self.rollout_steps
 
 
-@dataclass
-class TrainResult:
-    """What :func:`train` returns."""
-
-    run_dir: Path
-    global_step: int
-    updates: int
-    metrics: dict[str, float]
-
-
 # ---------------------------------------------------------------------------------------- helpers
 def make_env(config: PPOConfig) -> gym.vector.VectorEnv:
     return gym.make_vec(
@@ -170,40 +157,6 @@ def _to_numpy(tree: Any) -> Any:
     return tree.numpy() if isinstance(tree, torch.Tensor) else tree
 
 
-class MetricsLog:
-    """metrics.csv (flushed every row) and TensorBoard event files in the run directory."""
-
-    def __init__(self, run_dir: Path, keep_until_update: int | None = None) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
-        path = run_dir / METRICS_NAME
-        rows: list[dict[str, str]] = []
-        if keep_until_update is not None and path.exists():
-            # A resumed run drops rows logged after its checkpoint, which it will log again.
-            with open(path, newline="") as file:
-                rows = [r for r in csv.DictReader(file) if int(r["update"]) <= keep_until_update]
-        self._file = open(path, "w", newline="")
-        self._writer: csv.DictWriter | None = None
-        self._pending = rows
-        self._tensorboard = SummaryWriter(str(run_dir / "tensorboard"))
-
-    def write(self, row: dict[str, float]) -> None:
-        if self._writer is None:
-            self._writer = csv.DictWriter(self._file, fieldnames=list(row))
-            self._writer.writeheader()
-            self._writer.writerows(self._pending)
-        self._writer.writerow(row)
-        self._file.flush()
-        for key, value in row.items():
-            if key not in ("global_step", "update") and math.isfinite(value):
-                self._tensorboard.add_scalar(key, value, int(row["global_step"]))
-        self._tensorboard.flush()
-
-    def close(self) -> None:
-        self._file.close()
-        self._tensorboard.close()
-
-
 # ------------------------------------------------------------------------------------------ train
 def train(
     config: PPOConfig | None = None,
@@ -231,8 +184,7 @@ def train(
         config.total_steps = total_steps
     if minutes is not None:
         config.minutes = minutes
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / CONFIG_NAME).write_text(json.dumps(asdict(config), indent=2) + "\n")
+    write_run_config(run_dir, asdict(config))
 
     device = torch.device(config.device)
     if config.torch_threads:
@@ -252,12 +204,7 @@ def train(
     episode_start = np.ones(n, dtype=np.float32)
     discounted_return = np.zeros(n)
     episode_return, episode_length = np.zeros(n), np.zeros(n, dtype=np.int64)
-    recent = {
-        "return": deque(maxlen=100),
-        "length": deque(maxlen=100),
-        "success": deque(maxlen=100),
-        "final_distance_mm": deque(maxlen=100),
-    }
+    episodes = EpisodeStats()
     global_step, update, elapsed_before = 0, 0, 0.0
     if saved is not None:
         tensors, meta = saved
@@ -273,7 +220,7 @@ def train(
             carry["episode_length"],
         )
         state = tensors["carry"]["state"].to(device)
-        recent = {k: deque(v, maxlen=100) for k, v in meta["recent"].items()}
+        episodes = EpisodeStats(meta["recent"])
         global_step, update, elapsed_before = meta["global_step"], meta["update"], meta["elapsed_s"]
         torch.set_rng_state(tensors["torch_rng"])
     metrics_log = MetricsLog(run_dir, keep_until_update=update if saved is not None else None)
@@ -310,39 +257,20 @@ def train(
                 "policy_spec": json.loads(spec.to_json()),
                 "global_step": global_step,
                 "update": update,
-                "elapsed_s": elapsed_before + clock(),
+                "elapsed_s": budget.elapsed_s(),
                 "env_rng_states": env_rngs,
-                "recent": {k: list(v) for k, v in recent.items()},
+                "recent": episodes.state_dict(),
                 "motorgym_version": motorgym.__version__,
                 "final": final,
             },
         )
 
-    started = time.perf_counter()
-
-    def clock() -> float:
-        return time.perf_counter() - started
-
-    def budget_left() -> bool:
-        within_time = config.minutes <= 0 or elapsed_before + clock() < config.minutes * 60
-        return global_step < config.total_steps and within_time
-
-    bar = None
-    by_time = config.minutes > 0  # with a wall-clock budget the bar counts seconds, else steps
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(
-            total=round(config.minutes * 60) if by_time else config.total_steps,
-            initial=round(elapsed_before) if by_time else global_step,
-            unit="s" if by_time else "step",
-            dynamic_ncols=True,
-            desc=f"{config.cell}-ppo {config.env_id}",
-        )
+    budget = Budget(config.total_steps, config.minutes, elapsed_before)
+    bar = ProgressBar(budget, global_step, f"{config.cell}-ppo {config.env_id}", enabled=progress)
     total_updates = math.ceil(config.total_steps / config.steps_per_update)
     row: dict[str, float] = {}
     try:
-        while budget_left():
+        while budget.left(global_step):
             update += 1
             if config.anneal_lr:
                 optimizer.param_groups[0]["lr"] = config.learning_rate * max(0.0, 1 - (update - 1) / total_updates)
@@ -386,10 +314,9 @@ def train(
                 reward_buf[t] = reward_t
                 for i in np.flatnonzero(done):
                     final_info = info["final_info"]
-                    recent["return"].append(float(episode_return[i]))
-                    recent["length"].append(int(episode_length[i]))
-                    recent["success"].append(float(final_info["success"][i]))
-                    recent["final_distance_mm"].append(float(final_info["distance_m"][i]) * 1000)
+                    episodes.add(
+                        episode_return[i], episode_length[i], final_info["success"][i], final_info["distance_m"][i]
+                    )
                 episode_return[done], episode_length[done] = 0.0, 0
                 episode_start = done.astype(np.float32)
                 global_step += n
@@ -455,7 +382,7 @@ def train(
                         stats["clip_fraction"].append(((ratio - 1).abs() > config.clip_coef).float().mean().item())
 
             # 4. Log and checkpoint.
-            elapsed = elapsed_before + clock()
+            elapsed = budget.elapsed_s()
             row = {
                 "update": update,
                 "global_step": global_step,
@@ -463,25 +390,16 @@ def train(
                 "steps_per_s": round(global_step / max(elapsed, 1e-9), 1),
                 "rollout_steps_per_s": round(config.steps_per_update / max(rollout_s, 1e-9), 1),
                 "learning_rate": optimizer.param_groups[0]["lr"],
-                **{f"episode_{k}": (float(np.mean(v)) if v else float("nan")) for k, v in recent.items()},
+                **episodes.means(),
                 **{k: float(np.mean(v)) for k, v in stats.items()},
             }
             metrics_log.write(row)
-            if bar is not None:
-                done = round(elapsed) if by_time else global_step
-                bar.update(min(done, bar.total) - bar.n)
-                bar.set_postfix(
-                    steps=f"{global_step:,}",
-                    sps=f"{row['steps_per_s']:.0f}",
-                    ret=f"{row['episode_return']:.2f}",
-                    success=f"{row['episode_success']:.0%}" if recent["success"] else "-",
-                )
+            bar.update(row)
             if update % config.checkpoint_every == 0:
                 save()
         save(final=True)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         metrics_log.close()
         envs.close()
     return TrainResult(run_dir=run_dir, global_step=global_step, updates=update, metrics=row)
