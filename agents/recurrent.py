@@ -89,36 +89,35 @@ def layer_init(layer: nn.Linear, std: float = float(np.sqrt(2)), bias: float = 0
     return layer
 
 
-class RecurrentActorCritic(nn.Module):
-    """LSTM or GRU actor-critic for continuous actions (see the module docstring)."""
+class RecurrentCore(nn.Module):
+    """The part of a network that turns an observation history into hidden states: a running
+    observation normaliser, a linear+tanh encoder and one LSTM or GRU cell. Shared by the
+    actor-critic and the trajectory predictor (``motorgym.train.pretrain``), so that a pretrained
+    core loads into a policy under the same parameter names (:data:`CORE_PREFIXES`)."""
 
-    def __init__(self, spec: PolicySpec) -> None:
+    def __init__(self, obs_dim: int, cell: str, hidden_size: int) -> None:
         super().__init__()
-        self.spec = spec
-        hidden = spec.hidden_size
-        self.obs_normalizer = RunningMeanStd((spec.obs_dim,))
-        self.encoder = nn.Sequential(layer_init(nn.Linear(spec.obs_dim, hidden)), nn.Tanh())
-        self.rnn: nn.LSTM | nn.GRU = nn.LSTM(hidden, hidden) if spec.cell == "lstm" else nn.GRU(hidden, hidden)
+        if cell not in CELL_TYPES:
+            raise ValueError(f"cell must be one of {CELL_TYPES} (got {cell!r})")
+        self.cell, self.hidden_size = cell, hidden_size
+        self.obs_normalizer = RunningMeanStd((obs_dim,))
+        self.encoder = nn.Sequential(layer_init(nn.Linear(obs_dim, hidden_size)), nn.Tanh())
+        self.rnn: nn.LSTM | nn.GRU = (
+            nn.LSTM(hidden_size, hidden_size) if cell == "lstm" else nn.GRU(hidden_size, hidden_size)
+        )
         for name, param in self.rnn.named_parameters():
             if "weight" in name:
                 nn.init.orthogonal_(param, 1.0)
             else:
                 nn.init.constant_(param, 0.0)
-        self.actor_mean = layer_init(nn.Linear(hidden, spec.action_dim), std=0.01)
-        self.log_std = nn.Parameter(torch.full((spec.action_dim,), spec.init_log_std))
-        self.critic = layer_init(nn.Linear(hidden, 1), std=1.0)
-        self.register_buffer("action_low", torch.tensor(spec.action_low, dtype=torch.float32))
-        self.register_buffer("action_high", torch.tensor(spec.action_high, dtype=torch.float32))
-        # The action mean starts mid-range: 0 torque, or excitation 0.5 for muscles.
-        self.register_buffer("action_center", (self.action_low + self.action_high) / 2)
 
     @property
     def state_size(self) -> int:
-        return 2 * self.spec.hidden_size if self.spec.cell == "lstm" else self.spec.hidden_size
+        return 2 * self.hidden_size if self.cell == "lstm" else self.hidden_size
 
     def initial_state(self, batch_size: int, device: torch.device | str | None = None) -> torch.Tensor:
         """Zero recurrent state for ``batch_size`` sequences, shape (batch_size, state_size)."""
-        return torch.zeros(batch_size, self.state_size, device=device or self.log_std.device)
+        return torch.zeros(batch_size, self.state_size, device=device or self.obs_normalizer.mean.device)
 
     def _run(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The fused RNN over a stretch of time (T, B, H) with no episode start inside it."""
@@ -130,17 +129,23 @@ class RecurrentActorCritic(nn.Module):
         return out, h[0]
 
     def unroll(
-        self, normalized_obs: torch.Tensor, state: torch.Tensor, episode_starts: torch.Tensor
+        self,
+        normalized_obs: torch.Tensor,
+        state: torch.Tensor,
+        episode_starts: torch.Tensor,
+        extra_input: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run (T, B, obs_dim) normalised observations from ``state``, zeroing the state of a
         sequence wherever ``episode_starts`` (T, B) is 1; return hidden outputs (T, B, H) and the
-        final state.
+        final state. ``extra_input`` (T, B, H), if given, is added to the encoded observations.
 
         The sequence is cut only at the time steps where some episode starts, and each stretch runs
         through the fused LSTM/GRU in one call (not a Python loop over time steps); at a cut the
         state is multiplied by (1 - start), so only the sequences that start are reset.
         """
         encoded = self.encoder(normalized_obs)
+        if extra_input is not None:
+            encoded = encoded + extra_input
         keep = (1.0 - episode_starts).unsqueeze(-1)
         cuts = torch.nonzero(episode_starts[1:].any(dim=1)).flatten().add(1).tolist()
         outputs = []
@@ -148,6 +153,47 @@ class RecurrentActorCritic(nn.Module):
             out, state = self._run(encoded[begin:end], state * keep[begin])
             outputs.append(out)
         return torch.cat(outputs), state
+
+
+#: Parameter-name prefixes of a :class:`RecurrentCore` inside any network built on it.
+CORE_PREFIXES = ("obs_normalizer.", "encoder.", "rnn.")
+
+
+def core_state_dict(network: nn.Module) -> dict[str, torch.Tensor]:
+    """The core's tensors (normaliser, encoder, cell) of a network built on :class:`RecurrentCore`."""
+    return {k: v for k, v in network.state_dict().items() if k.startswith(CORE_PREFIXES)}
+
+
+def load_core(network: RecurrentCore, core: dict[str, torch.Tensor], source: str = "the pretrained core") -> None:
+    """Copy a core's tensors into ``network``; a different cell type or size is a clear error that
+    names both shapes."""
+    own = core_state_dict(network)
+    mine = f"the policy's ({network.cell}, hidden {network.hidden_size})"
+    if set(core) != set(own):
+        raise ValueError(f"{source} does not match {mine}: its tensors are {sorted(core)}, the policy's {sorted(own)}")
+    for name, tensor in core.items():
+        if tensor.shape != own[name].shape:
+            raise ValueError(
+                f"{source} does not match {mine} at {name}: shape {tuple(tensor.shape)} vs "
+                f"{tuple(own[name].shape)} (cell type, hidden size and observation size must agree)"
+            )
+    network.load_state_dict(core, strict=False)
+
+
+class RecurrentActorCritic(RecurrentCore):
+    """LSTM or GRU actor-critic for continuous actions (see the module docstring)."""
+
+    def __init__(self, spec: PolicySpec) -> None:
+        super().__init__(spec.obs_dim, spec.cell, spec.hidden_size)
+        self.spec = spec
+        hidden = spec.hidden_size
+        self.actor_mean = layer_init(nn.Linear(hidden, spec.action_dim), std=0.01)
+        self.log_std = nn.Parameter(torch.full((spec.action_dim,), spec.init_log_std))
+        self.critic = layer_init(nn.Linear(hidden, 1), std=1.0)
+        self.register_buffer("action_low", torch.tensor(spec.action_low, dtype=torch.float32))
+        self.register_buffer("action_high", torch.tensor(spec.action_high, dtype=torch.float32))
+        # The action mean starts mid-range: 0 torque, or excitation 0.5 for muscles.
+        self.register_buffer("action_center", (self.action_low + self.action_high) / 2)
 
     def distribution(self, hidden: torch.Tensor) -> Normal:
         mean = self.action_center + self.actor_mean(hidden)

@@ -4,6 +4,9 @@
     motorgym train --resume runs/co --minutes 20          # continue a run where it stopped
     motorgym train --env motorgym/CenterOut-v0 --algo sb3-rppo --minutes 10 --out runs/co_rppo
     motorgym evaluate runs/co --episodes 200 --json results.json
+    motorgym collect --env motorgym/CenterOut-v0 --episodes 2000 --out data/co.npz
+    motorgym pretrain --data data/co.npz --out runs/co_pretrained       # a trajectory predictor
+    motorgym train --env motorgym/CenterOut-v0 --init-from runs/co_pretrained --out runs/co_init
 
 ``train``'s options are generated from the algorithm's config, one option per field with the
 field's docstring as its help: :class:`motorgym.train.ppo.PPOConfig` for lstm-ppo and gru-ppo,
@@ -46,11 +49,12 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def add_config_options(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One option per dataclass field, typed from its annotation, with its docstring as help."""
+def add_config_options(parser: argparse.ArgumentParser, cls: type, renamed: dict[str, str | None] = RENAMED) -> None:
+    """One option per dataclass field, typed from its annotation, with its docstring as help
+    (``renamed``: fields given another option name, or none)."""
     docs = field_docs(cls)
     for f in dataclasses.fields(cls):
-        option = RENAMED.get(f.name, f.name)
+        option = renamed.get(f.name, f.name)
         if option is None:
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
@@ -111,6 +115,27 @@ def build_parser(algo: str = "lstm-ppo") -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes")
     evaluate.add_argument("--json", type=Path, help="also write the results to this file")
     evaluate.add_argument("--device", default="cpu")
+
+    collect = commands.add_parser("collect", help="collect rollouts under exploratory commands (for pretraining)")
+    collect.add_argument("--env", default="motorgym/CenterOut-v0", help="a motorgym env id")
+    collect.add_argument("--episodes", type=int, required=True, help="number of episodes")
+    collect.add_argument("--out", type=Path, required=True, help="the .npz file to write")
+    collect.add_argument("--seed", type=int, default=0)
+    collect.add_argument("--env-kwargs", type=json.loads, default={}, metavar="JSON", help="env keyword arguments")
+    collect.add_argument("--ou-tau-ms", type=float, default=200.0, help="correlation time of the OU commands, ms")
+    collect.add_argument("--ou-sigma", type=float, default=0.5, help="stationary std of the OU commands (range: 1)")
+    collect.add_argument(
+        "--scripted-fraction", type=float, default=0.0, help="fraction of episodes driven by the scripted reacher"
+    )
+
+    from motorgym.train.pretrain import PretrainConfig
+
+    pretrain = commands.add_parser(
+        "pretrain", help="train a trajectory predictor on collected rollouts (pretraining for --init-from)"
+    )
+    pretrain.add_argument("--out", type=Path, required=True, help="run directory to create")
+    pretrain.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_options(pretrain, PretrainConfig, renamed={})
     return parser
 
 
@@ -133,8 +158,19 @@ def main(argv: list[str] | None = None) -> int:
     algo = _chosen_algo(argv) if argv[:1] == ["train"] else "lstm-ppo"
     parser = build_parser(algo)
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args, algo)
+    except (OSError, ValueError) as error:  # bad files and mismatches (CheckpointError, DatasetError): no traceback
+        parser.exit(1, f"motorgym {args.command}: error: {error}\n")
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, algo: str) -> int:
     if args.command == "train":
         return _train(parser, args, algo)
+    if args.command == "collect":
+        return _collect(parser, args)
+    if args.command == "pretrain":
+        return _pretrain(parser, args)
     from motorgym.train.evaluate import evaluate, format_table
 
     results = evaluate(args.run_dir, episodes=args.episodes, seed=args.seed, json_path=args.json, device=args.device)
@@ -171,6 +207,42 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace, algo: str)
             config.total_steps = 10**12  # a wall-clock budget alone
         result = train(config, args.out, progress=not args.no_progress)
     print(f"trained {result.global_step:,} steps in {result.updates} updates; run directory: {result.run_dir}")
+    return 0
+
+
+def _collect(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from motorgym.train.collect import collect, save_dataset
+
+    if args.out.suffix != ".npz":
+        parser.error(f"--out must end in .npz (got {args.out.name!r})")
+    try:
+        data = collect(
+            args.env, args.episodes, args.seed, args.env_kwargs, args.ou_tau_ms, args.ou_sigma, args.scripted_fraction
+        )
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
+    save_dataset(data, args.out)
+    print(f"wrote {args.out}: {len(data)} episodes, {int(data.lengths.sum()):,} steps of {args.env}")
+    return 0
+
+
+def _pretrain(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from motorgym.train.pretrain import PretrainConfig, pretrain
+
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig) if hasattr(args, f.name)}
+    if not options.get("data"):
+        parser.error("--data FILE.npz is required")
+    try:
+        config = PretrainConfig(**options)
+    except ValueError as error:
+        parser.error(str(error))
+    result = pretrain(config, args.out, progress=not args.no_progress)
+    best, baseline = result["best"], result["baseline"]
+    print(
+        f"best epoch {best['epoch']}: validation hand position error {best['position_rmse_mm']:.1f} mm "
+        f"(constant-velocity extrapolation: {baseline['position_rmse_mm']:.1f} mm); "
+        f"wrote {args.out / 'predictor.pt'} and {args.out / 'losses.png'}"
+    )
     return 0
 
 

@@ -33,7 +33,7 @@ from torch import nn
 
 import motorgym
 from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, RunningMeanStd
+from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, RunningMeanStd, load_core
 from motorgym.train.runs import Budget, EpisodeStats, MetricsLog, ProgressBar, TrainResult, write_run_config
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -94,6 +94,9 @@ class PPOConfig:
     give each physics_threads=1 and torch_threads=1, or they oversubscribe the cores."""
     checkpoint_every: int = 50
     """Write a checkpoint every this many updates (and always at the end)."""
+    init_from: str = ""
+    """A pretraining run directory (motorgym pretrain): its core (observation normaliser, encoder,
+    recurrent cell) initialises the policy. Empty: train from scratch."""
 
     def __post_init__(self) -> None:
         checks = {
@@ -193,6 +196,8 @@ def train(
     envs = make_env(config)
     spec = policy_spec(config, envs)
     policy = RecurrentActorCritic(spec).to(device)
+    if config.init_from and saved is None:
+        init_from_pretrained(policy, config.init_from)
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate, eps=1e-5)
     reward_scale = RunningMeanStd(())
     n, steps = config.num_envs, config.rollout_steps
@@ -403,6 +408,15 @@ def train(
         metrics_log.close()
         envs.close()
     return TrainResult(run_dir=run_dir, global_step=global_step, updates=update, metrics=row)
+
+
+def init_from_pretrained(policy: RecurrentActorCritic, run_dir: str | Path) -> None:
+    """Copy a pretraining run's core into ``policy`` (clear error on a cell or size mismatch)."""
+    from motorgym.train.pretrain import pretrained_core
+
+    core, meta = pretrained_core(run_dir)
+    cell, hidden = meta["config"]["cell"], meta["config"]["hidden_size"]
+    load_core(policy, core, f"the pretrained core in {run_dir} ({cell}, hidden {hidden})")
 
 
 def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[RecurrentActorCritic, PPOConfig]:

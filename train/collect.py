@@ -1,0 +1,223 @@
+"""Collect rollouts under exploratory commands, as data for the trajectory predictor.
+
+    motorgym collect --env motorgym/CenterOut-v0 --episodes 2000 --out data/center_out.npz
+    motorgym collect --env motorgym/MuscleCenterOut-v0 --episodes 2000 --scripted-fraction 0.5 --out data/m.npz
+
+Commands are smooth random excitations: an Ornstein-Uhlenbeck process per actuator in normalised
+units u (the action range mapped to [-1, 1]; clipped there), du = -u dt / tau + sigma sqrt(2 dt / tau) dW,
+so each command wanders with correlation time ``ou_tau_ms`` and stationary standard deviation
+``ou_sigma``. With ``scripted_fraction`` > 0, that fraction of the episodes is driven by the
+scripted reaching controller (``motorgym.agents.scripted``) with the OU process added on top, so
+the data also holds reaches to the targets.
+
+The file (``np.savez_compressed``) holds, for E episodes padded to T steps:
+``observations`` (E, T, obs_dim) and ``actions`` (E, T, action_dim), float32, step t's
+observation and the action taken on it; ``hand_pos_m`` (E, T + 1, 2), the true hand position
+after the reset and after each step; ``lengths`` (E,), each episode's steps; ``metadata``, JSON:
+format, env id and kwargs, seed, command settings, control step and visual delay, observation
+names, motorgym version. :func:`load_dataset` checks all of it and names what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import motorgym
+from motorgym.agents.scripted import ScriptedReacher
+
+FORMAT = "motorgym-trajectories-v1"
+ARRAYS = ("observations", "actions", "hand_pos_m", "lengths", "metadata")
+
+
+class DatasetError(ValueError):
+    """A trajectory file that is missing, truncated, corrupt or for another env."""
+
+
+@dataclass
+class TrajectoryDataset:
+    """Padded episodes of one env (see the module docstring for the arrays)."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    hand_pos_m: np.ndarray
+    lengths: np.ndarray
+    metadata: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def dt_s(self) -> float:
+        return self.metadata["control_step_ms"] / 1000.0
+
+    def hand_vel_m_s(self) -> np.ndarray:
+        """(E, T + 1, 2) hand velocity by backward differences (0 at the first sample)."""
+        vel = np.zeros_like(self.hand_pos_m)
+        vel[:, 1:] = np.diff(self.hand_pos_m, axis=1) / self.dt_s
+        return vel
+
+    def subset(self, episodes: np.ndarray) -> TrajectoryDataset:
+        return TrajectoryDataset(
+            self.observations[episodes],
+            self.actions[episodes],
+            self.hand_pos_m[episodes],
+            self.lengths[episodes],
+            self.metadata,
+        )
+
+
+class OrnsteinUhlenbeck:
+    """Smooth random commands in normalised units (see the module docstring)."""
+
+    def __init__(self, size: int, dt_s: float, tau_ms: float, sigma: float, rng: np.random.Generator) -> None:
+        self.size, self.rng = size, rng
+        self.decay = dt_s / (tau_ms / 1000.0)
+        self.noise = sigma * np.sqrt(2 * self.decay)
+        self.u = np.zeros(size)
+
+    def reset(self) -> None:
+        self.u = self.rng.normal(0.0, 1.0, self.size) * self.noise / np.sqrt(2 * self.decay)
+
+    def step(self) -> np.ndarray:
+        self.u += -self.u * self.decay + self.noise * self.rng.normal(size=self.size)
+        return self.u
+
+
+def collect(
+    env_id: str,
+    episodes: int,
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    ou_tau_ms: float = 200.0,
+    ou_sigma: float = 0.5,
+    scripted_fraction: float = 0.0,
+) -> TrajectoryDataset:
+    """Roll out ``episodes`` episodes of ``env_id`` under exploratory commands."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1 (got {episodes})")
+    if not 0.0 <= scripted_fraction <= 1.0:
+        raise ValueError(f"scripted_fraction must be in [0, 1] (got {scripted_fraction})")
+    if ou_tau_ms <= 0 or ou_sigma < 0:
+        raise ValueError(f"ou_tau_ms must be > 0 and ou_sigma >= 0 (got {ou_tau_ms}, {ou_sigma})")
+    env_kwargs = dict(env_kwargs or {})
+    env = gym.make(env_id, **env_kwargs)
+    unwrapped = env.unwrapped
+    config = unwrapped.config
+    low, high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
+    center, half_range = (low + high) / 2, (high - low) / 2
+    rng = np.random.default_rng(seed)
+    ou = OrnsteinUhlenbeck(len(low), config.control_step_ms / 1000.0, ou_tau_ms, ou_sigma, rng)
+    scripted = ScriptedReacher(env) if scripted_fraction > 0 else None
+    max_steps = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else 1000
+    obs_dim = env.observation_space.shape[0]
+    observations = np.zeros((episodes, max_steps, obs_dim), dtype=np.float32)
+    actions = np.zeros((episodes, max_steps, len(low)), dtype=np.float32)
+    hand = np.zeros((episodes, max_steps + 1, 2), dtype=np.float32)
+    lengths = np.zeros(episodes, dtype=np.int64)
+    for e in range(episodes):
+        obs, info = env.reset(seed=seed * 1_000_003 + e)
+        ou.reset()
+        use_scripted = scripted is not None and rng.random() < scripted_fraction
+        hand[e, 0] = info["hand_pos"]
+        for t in range(max_steps):
+            base = (np.asarray(scripted(obs), dtype=np.float64) - center) / half_range if use_scripted else 0.0
+            action = center + half_range * np.clip(base + ou.step(), -1.0, 1.0)
+            observations[e, t], actions[e, t] = obs, action
+            obs, _, terminated, truncated, info = env.step(action.astype(np.float32))
+            hand[e, t + 1] = info["hand_pos"]
+            if terminated or truncated:
+                break
+        lengths[e] = t + 1
+        hand[e, t + 2 :] = hand[e, t + 1]  # padding: the hand stays where the episode left it
+    env.close()
+    metadata = {
+        "format": FORMAT,
+        "env_id": env_id,
+        "env_kwargs": env_kwargs,
+        "seed": seed,
+        "episodes": episodes,
+        "commands": {"ou_tau_ms": ou_tau_ms, "ou_sigma": ou_sigma, "scripted_fraction": scripted_fraction},
+        "control_step_ms": config.control_step_ms,
+        "visual_delay_ms": config.visual_delay_ms,
+        "observation_names": list(unwrapped.obs_names),
+        "action_names": list(unwrapped.action_names),
+        "motorgym_version": motorgym.__version__,
+    }
+    return TrajectoryDataset(observations, actions, hand, lengths, metadata)
+
+
+def save_dataset(dataset: TrajectoryDataset, path: str | Path) -> Path:
+    """Write the dataset compressed, atomically (temp file, then rename)."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"the dataset file must end in .npz (got {path.name!r})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp_{path.name}")
+    with open(tmp, "wb") as file:
+        np.savez_compressed(
+            file,
+            observations=dataset.observations,
+            actions=dataset.actions,
+            hand_pos_m=dataset.hand_pos_m,
+            lengths=dataset.lengths,
+            metadata=np.array(json.dumps(dataset.metadata)),
+        )
+    tmp.replace(path)
+    return path
+
+
+def load_dataset(path: str | Path, env_id: str | None = None) -> TrajectoryDataset:
+    """Read and check a trajectory file (for ``env_id``, if given); a clear error if anything is off."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"no trajectory file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [name for name in ARRAYS if name not in archive.files]
+            if missing:
+                raise DatasetError(f"{path} is not a motorgym trajectory file: it lacks {missing}")
+            arrays = {name: archive[name] for name in ARRAYS}
+    except DatasetError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise DatasetError(f"{path} is not a readable trajectory file (truncated or corrupt): {error}") from error
+    try:
+        metadata = json.loads(str(arrays["metadata"]))
+    except json.JSONDecodeError as error:
+        raise DatasetError(f"{path}: its metadata is not valid JSON: {error}") from error
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise DatasetError(f"{path}: expected format {FORMAT!r}, found {metadata.get('format')!r}")
+    if env_id is not None and metadata["env_id"] != env_id:
+        raise DatasetError(f"{path} holds {metadata['env_id']} data, not {env_id}")
+    obs, actions, hand, lengths = (arrays[k] for k in ("observations", "actions", "hand_pos_m", "lengths"))
+    episodes, steps = obs.shape[:2] if obs.ndim == 3 else (-1, -1)
+    obs_dim, action_dim = len(metadata["observation_names"]), len(metadata["action_names"])
+    expected = {
+        "observations": (episodes, steps, obs_dim),
+        "actions": (episodes, steps, action_dim),
+        "hand_pos_m": (episodes, steps + 1, 2),
+        "lengths": (episodes,),
+    }
+    for name, shape in expected.items():
+        if arrays[name].shape != shape or episodes < 1:
+            raise DatasetError(
+                f"{path}: {name} has shape {arrays[name].shape}, expected {shape} "
+                "(E episodes, T steps, as the metadata's observation and action names say)"
+            )
+    if lengths.min() < 1 or lengths.max() > steps:
+        raise DatasetError(f"{path}: episode lengths must be in [1, {steps}] (found {lengths.min()}..{lengths.max()})")
+    for name in ("observations", "actions", "hand_pos_m"):
+        if not np.isfinite(arrays[name]).all():
+            raise DatasetError(f"{path}: {name} holds NaN or inf")
+    return TrajectoryDataset(obs, actions, hand, lengths, metadata)
+
+
+__all__ = ["DatasetError", "TrajectoryDataset", "collect", "load_dataset", "save_dataset"]

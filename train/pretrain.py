@@ -1,0 +1,356 @@
+"""Supervised trajectory prediction: a forward model of the arm, as pretraining for the policies.
+
+    motorgym collect --env motorgym/CenterOut-v0 --episodes 2000 --out data/co.npz
+    motorgym pretrain --data data/co.npz --out runs/co_pretrained --horizon-steps 10
+    motorgym train --env motorgym/CenterOut-v0 --init-from runs/co_pretrained --out runs/co_from_pretrained
+
+The predictor is the policy's core (:class:`~motorgym.agents.recurrent.RecurrentCore`: observation
+normaliser, encoder, LSTM/GRU cell; same cell type and size) plus an efference copy of the motor
+command (a linear map of the action, scaled to [-1, 1], added to the encoded observation) and a
+linear head. From the history of observations (delayed and noisy, as the policy sees them) and
+actions up to step t, it predicts the true hand position and velocity ``horizon_steps`` steps
+later. Targets are standardised by the training set's statistics (kept in the model); the loss
+is their mean squared error over valid steps.
+
+Episodes are split into training and validation sets; training stops early when the validation
+loss has not improved for ``patience`` epochs and keeps the best epoch. The run directory holds
+``config.json``, ``metrics.csv`` and ``tensorboard/`` (one row per epoch), ``losses.png`` and
+``predictor.pt`` (the safe checkpoint format of the policies). ``motorgym train --init-from DIR``
+copies the core (and its normaliser) into a new policy; the action pathway and head stay behind.
+
+The reference is constant-velocity extrapolation from what the policy sees: the last seen hand
+position, moved on by the velocity of the last two seen positions over the visual delay plus the
+horizon (:func:`constant_velocity_prediction`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import motorgym
+from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from motorgym.agents.recurrent import RecurrentCore, core_state_dict, layer_init
+from motorgym.train.collect import TrajectoryDataset, load_dataset
+from motorgym.train.runs import MetricsLog, read_metrics, write_run_config
+
+PREDICTOR_NAME = "predictor.pt"
+#: Observation entries of the seen hand position (``motorgym.envs.batched.VISION_NAMES``).
+SEEN_HAND = slice(0, 2)
+
+
+@dataclass
+class PretrainConfig:
+    """Everything a pretraining run depends on (saved as config.json in the run directory)."""
+
+    data: str = ""
+    """Trajectory file written by motorgym collect (.npz)."""
+    cell: str = "lstm"
+    """Recurrent cell: lstm or gru (must match the policy it will initialise)."""
+    hidden_size: int = 128
+    """Units of the encoder and of the recurrent cell (must match the policy)."""
+    horizon_steps: int = 10
+    """Predict the hand this many control steps ahead (>= 1)."""
+    epochs: int = 200
+    """At most this many passes over the training episodes."""
+    batch_episodes: int = 64
+    """Episodes per minibatch (each a whole sequence)."""
+    learning_rate: float = 1e-3
+    """Adam learning rate."""
+    max_grad_norm: float = 1.0
+    """Clip the global gradient norm to this."""
+    val_fraction: float = 0.2
+    """Fraction of the episodes held out for validation."""
+    patience: int = 10
+    """Stop when the validation loss has not improved for this many epochs."""
+    seed: int = 0
+    """Seeds the split, the initialisation and the minibatch order."""
+    device: str = "cpu"
+    """Torch device: cpu or cuda."""
+    torch_threads: int = 0
+    """Torch CPU threads (0: torch's default)."""
+
+    def __post_init__(self) -> None:
+        checks = {
+            "cell": (self.cell in ("lstm", "gru"), "lstm or gru"),
+            "hidden_size": (self.hidden_size >= 1, ">= 1"),
+            "horizon_steps": (self.horizon_steps >= 1, ">= 1"),
+            "epochs": (self.epochs >= 1, ">= 1"),
+            "batch_episodes": (self.batch_episodes >= 1, ">= 1"),
+            "val_fraction": (0.0 < self.val_fraction < 1.0, "in (0, 1)"),
+            "patience": (self.patience >= 1, ">= 1"),
+            "device": (self.device == "cpu" or self.device.startswith("cuda"), "cpu or cuda[:N]"),
+        }
+        for name, (ok, allowed) in checks.items():
+            if not ok:
+                raise ValueError(f"{name} must be {allowed} (got {getattr(self, name)!r})")
+
+
+class TrajectoryPredictor(RecurrentCore):
+    """The policy's core plus an efference copy of the action and a position/velocity head."""
+
+    def __init__(self, obs_dim: int, action_dim: int, cell: str, hidden_size: int) -> None:
+        super().__init__(obs_dim, cell, hidden_size)
+        self.action_encoder = nn.Linear(action_dim, hidden_size, bias=False)
+        self.head = layer_init(nn.Linear(hidden_size, 4), std=1.0)
+        self.register_buffer("action_center", torch.zeros(action_dim))
+        self.register_buffer("action_half_range", torch.ones(action_dim))
+        self.register_buffer("target_mean", torch.zeros(4))
+        self.register_buffer("target_std", torch.ones(4))
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Standardised predictions (T, B, 4) of [hand x, y (m), vx, vy (m/s)] ``horizon`` steps
+        after each step, from raw observations (T, B, obs_dim) and actions (T, B, action_dim) of
+        whole episodes (each sequence starts an episode)."""
+        scaled_action = (actions - self.action_center) / self.action_half_range
+        starts = torch.zeros(obs.shape[:2], device=obs.device)
+        hidden, _ = self.unroll(
+            self.obs_normalizer.normalize(obs),
+            self.initial_state(obs.shape[1], obs.device),
+            starts,
+            extra_input=self.action_encoder(scaled_action),
+        )
+        return self.head(hidden)
+
+    def predict_m(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Predictions in metres and m/s."""
+        return self(obs, actions) * self.target_std + self.target_mean
+
+
+def prediction_targets(data: TrajectoryDataset, horizon_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(E, T, 4) true [position, velocity] ``horizon_steps`` after each step, and the (E, T) mask
+    of the steps where that lies within the episode."""
+    steps = data.observations.shape[1]
+    index = np.minimum(np.arange(steps) + horizon_steps, steps)
+    targets = np.concatenate([data.hand_pos_m[:, index], data.hand_vel_m_s()[:, index]], axis=-1)
+    mask = (np.arange(steps)[None] + horizon_steps) <= data.lengths[:, None]
+    return targets.astype(np.float32), mask
+
+
+def constant_velocity_prediction(data: TrajectoryDataset, horizon_steps: int) -> np.ndarray:
+    """(E, T, 4) constant-velocity extrapolation from the seen hand: the velocity of the last two
+    seen positions, carried over the visual delay plus the horizon."""
+    seen = data.observations[..., SEEN_HAND].astype(np.float64)
+    velocity = np.zeros_like(seen)
+    velocity[:, 1:] = np.diff(seen, axis=1) / data.dt_s
+    lead_s = (horizon_steps + data.metadata["visual_delay_ms"] / data.metadata["control_step_ms"]) * data.dt_s
+    return np.concatenate([seen + velocity * lead_s, velocity], axis=-1)
+
+
+def prediction_errors(predicted: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Root-mean-square position (mm) and velocity (mm/s) errors over the valid steps."""
+    error = (predicted - targets)[mask]
+    return {
+        "position_rmse_mm": float(np.sqrt(np.mean(np.sum(error[:, :2] ** 2, axis=-1)))) * 1000,
+        "velocity_rmse_mm_s": float(np.sqrt(np.mean(np.sum(error[:, 2:] ** 2, axis=-1)))) * 1000,
+    }
+
+
+def split_episodes(episodes: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(episodes)
+    n_val = max(1, int(round(episodes * val_fraction)))
+    if n_val >= episodes:
+        raise ValueError(f"{episodes} episode(s) cannot be split into training and validation sets")
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _tensors(data: TrajectoryDataset, horizon: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """(T, E, ...) observation, action, target and mask tensors."""
+    targets, mask = prediction_targets(data, horizon)
+    return tuple(
+        torch.as_tensor(np.swapaxes(a, 0, 1), device=device)
+        for a in (data.observations, data.actions, targets, mask.astype(np.float32))
+    )
+
+
+def _masked_mse(predicted: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (((predicted - targets) ** 2).mean(-1) * mask).sum() / mask.sum().clamp(min=1)
+
+
+def pretrain(config: PretrainConfig, run_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Train a trajectory predictor into ``run_dir``; return its validation summary."""
+    run_dir = Path(run_dir)
+    if (run_dir / PREDICTOR_NAME).exists():
+        raise FileExistsError(f"{run_dir} already holds a pretrained predictor; choose another --out")
+    data = load_dataset(config.data)
+    write_run_config(run_dir, {"algo": "pretrain", **asdict(config)})
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    torch.manual_seed(config.seed)
+    device = torch.device(config.device)
+    train_ids, val_ids = split_episodes(len(data), config.val_fraction, config.seed)
+    train_data, val_data = data.subset(train_ids), data.subset(val_ids)
+    obs_dim, action_dim = data.observations.shape[2], data.actions.shape[2]
+    model = TrajectoryPredictor(obs_dim, action_dim, config.cell, config.hidden_size).to(device)
+
+    # Statistics of the training set: observations (the normaliser), actions, targets.
+    obs, actions, targets, mask = _tensors(train_data, config.horizon_steps, device)
+    valid = mask.bool()
+    model.obs_normalizer.update(obs[_step_mask(train_data, device)])
+    low, high = data.actions.reshape(-1, action_dim).min(0), data.actions.reshape(-1, action_dim).max(0)
+    model.action_center.copy_(torch.as_tensor((low + high) / 2))
+    model.action_half_range.copy_(torch.as_tensor(np.maximum((high - low) / 2, 1e-6)))
+    model.target_mean.copy_(targets[valid].mean(0))
+    model.target_std.copy_(targets[valid].std(0).clamp(min=1e-6))
+    val_tensors = _tensors(val_data, config.horizon_steps, device)
+    val_targets_np, val_mask_np = prediction_targets(val_data, config.horizon_steps)
+    baseline = prediction_errors(
+        constant_velocity_prediction(val_data, config.horizon_steps), val_targets_np, val_mask_np
+    )
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    metrics = MetricsLog(run_dir)
+    generator = torch.Generator().manual_seed(config.seed)
+    best: dict[str, Any] = {"val_loss": math.inf}
+    started, stale = time.perf_counter(), 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.epochs, unit="epoch", desc=f"pretrain {data.metadata['env_id']}", dynamic_ncols=True)
+    try:
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            order = torch.randperm(len(train_ids), generator=generator)
+            losses = []
+            for begin in range(0, len(order), config.batch_episodes):
+                idx = order[begin : begin + config.batch_episodes].to(device)
+                normalized_targets = (targets[:, idx] - model.target_mean) / model.target_std
+                loss = _masked_mse(model(obs[:, idx], actions[:, idx]), normalized_targets, mask[:, idx])
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                losses.append(loss.item())
+            val_loss, val_errors = _validate(model, val_tensors, val_targets_np, val_mask_np)
+            row = {
+                "update": epoch,
+                "global_step": epoch * len(train_ids),
+                "time_s": round(time.perf_counter() - started, 3),
+                "train_loss": float(np.mean(losses)),
+                "val_loss": val_loss,
+                **{f"val_{k}": v for k, v in val_errors.items()},
+                **{f"baseline_{k}": v for k, v in baseline.items()},
+            }
+            metrics.write(row)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(val_loss=f"{val_loss:.4f}", pos_mm=f"{val_errors['position_rmse_mm']:.1f}")
+            if val_loss < best["val_loss"]:
+                best = {"val_loss": val_loss, "epoch": epoch, **val_errors}
+                stale = 0
+                _save(model, config, data, best, baseline, run_dir)
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+    finally:
+        if bar is not None:
+            bar.close()
+        metrics.close()
+    plot_losses(run_dir)
+    return {"best": best, "baseline": baseline}
+
+
+def _step_mask(data: TrajectoryDataset, device: torch.device) -> torch.Tensor:
+    """(T, E) mask of the steps inside each episode."""
+    steps = data.observations.shape[1]
+    return torch.as_tensor((np.arange(steps)[:, None] < data.lengths[None]), device=device)
+
+
+@torch.no_grad()
+def _validate(
+    model: TrajectoryPredictor, tensors: tuple[torch.Tensor, ...], targets: np.ndarray, mask: np.ndarray
+) -> tuple[float, dict[str, float]]:
+    model.eval()
+    obs, actions, targets_t, mask_t = tensors
+    standardized = model(obs, actions)
+    loss = _masked_mse(standardized, (targets_t - model.target_mean) / model.target_std, mask_t)
+    predicted = standardized * model.target_std + model.target_mean
+    return loss.item(), prediction_errors(np.swapaxes(predicted.cpu().numpy(), 0, 1), targets, mask)
+
+
+def _save(
+    model: TrajectoryPredictor,
+    config: PretrainConfig,
+    data: TrajectoryDataset,
+    best: dict[str, Any],
+    baseline: dict[str, float],
+    run_dir: Path,
+) -> None:
+    save_checkpoint(
+        run_dir / PREDICTOR_NAME,
+        tensors={"predictor": model.state_dict()},
+        metadata={
+            "config": asdict(config),
+            "obs_dim": data.observations.shape[2],
+            "action_dim": data.actions.shape[2],
+            "dataset": data.metadata,
+            "best": best,
+            "baseline": baseline,
+            "motorgym_version": motorgym.__version__,
+        },
+    )
+
+
+def load_predictor(run_dir: str | Path, device: str = "cpu") -> tuple[TrajectoryPredictor, dict[str, Any]]:
+    """The pretrained predictor of a run directory and its checkpoint metadata."""
+    path = Path(run_dir) / PREDICTOR_NAME
+    tensors, meta = load_checkpoint(path, device=device)
+    try:
+        config = PretrainConfig(**meta["config"])
+        model = TrajectoryPredictor(meta["obs_dim"], meta["action_dim"], config.cell, config.hidden_size)
+        model.load_state_dict(tensors["predictor"])
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise CheckpointError(f"{path} is not a trajectory-predictor checkpoint: {error}") from error
+    return model.to(device).eval(), meta
+
+
+def pretrained_core(run_dir: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The core tensors (normaliser, encoder, cell) of a pretraining run, for ``--init-from``."""
+    model, meta = load_predictor(run_dir)
+    return core_state_dict(model), meta
+
+
+def plot_losses(run_dir: Path) -> Path:
+    """losses.png: training and validation loss, and validation errors beside the baseline's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(run_dir)
+    epochs = [r["update"] for r in rows]
+    figure, (loss_axis, error_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
+    loss_axis.plot(epochs, [r["train_loss"] for r in rows], label="training")
+    loss_axis.plot(epochs, [r["val_loss"] for r in rows], label="validation")
+    loss_axis.set(xlabel="epoch", ylabel="loss (standardised MSE)", yscale="log", title="trajectory prediction")
+    loss_axis.legend()
+    error_axis.plot(epochs, [r["val_position_rmse_mm"] for r in rows], label="predictor")
+    error_axis.axhline(rows[0]["baseline_position_rmse_mm"], color="gray", ls="--", label="constant velocity")
+    error_axis.set(xlabel="epoch", ylabel="hand position RMSE (mm)", title="validation, position error")
+    error_axis.legend()
+    for axis in (loss_axis, error_axis):
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    path = run_dir / "losses.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+__all__ = [
+    "PretrainConfig",
+    "TrajectoryPredictor",
+    "constant_velocity_prediction",
+    "load_predictor",
+    "pretrain",
+    "pretrained_core",
+]
