@@ -35,10 +35,22 @@ def complete(path: Path) -> bool:
     return finished(path) and evaluation.exists() and evaluation.stat().st_mtime >= _checkpoint(path).stat().st_mtime
 
 
-def train_command(env_id: str, algo: str, minutes: float, seed: int, out: Path, one_core: bool) -> list[str]:
-    """``motorgym train`` with a wall-clock budget (one core for physics and torch if ``one_core``)."""
+def train_command(
+    env_id: str,
+    algo: str,
+    minutes: float,
+    seed: int,
+    out: Path,
+    one_core: bool,
+    total_steps: int | None = None,
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """``motorgym train`` with a wall-clock budget (and a step budget if given; one core for
+    physics and torch if ``one_core``)."""
     command = [sys.executable, "-m", "motorgym.train.cli", "train", "--algo", algo, "--env", env_id]
-    command += ["--minutes", f"{minutes:g}", "--seed", str(seed), "--out", str(out), "--no-progress"]
+    command += ["--minutes", f"{minutes:g}", "--seed", str(seed), "--out", str(out), "--no-progress", *extra]
+    if total_steps is not None:
+        command += ["--total-steps", str(total_steps)]
     if one_core:
         command += ["--physics-threads", "1", "--torch-threads", "1"]
     return command
