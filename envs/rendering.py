@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,9 @@ TARGET_CUED_RGBA = (0.95, 0.45, 0.0, 0.8)
 TARGET_GO_RGBA = (0.0, 0.6, 0.15, 0.8)
 HAND_RGBA = (0.1, 0.1, 0.1, 1.0)
 _MARKER_HEIGHT_M = 0.003
+#: Rendered frames of hand positions kept in the fading trail behind the hand.
+TRAIL_FRAMES = 40
+PHASE_LABELS = {Phase.DELAY: "delay", Phase.MOVE: "move", Phase.HOLD: "hold"}
 
 
 @dataclass(frozen=True)
@@ -51,13 +56,34 @@ def _add_disc(scene: mujoco.MjvScene, pos: np.ndarray, radius_m: float, rgba: tu
     scene.ngeom += 1
 
 
-def add_markers(scene: mujoco.MjvScene, markers: TrialMarkers, hand_pos: np.ndarray) -> None:
-    """Append the start zone, target and hand marker to an already-updated scene."""
+def add_markers(
+    scene: mujoco.MjvScene, markers: TrialMarkers, hand_pos: np.ndarray, trail: Sequence[np.ndarray] = ()
+) -> None:
+    """Append the start zone, target, hand trail (oldest faintest) and hand marker to an
+    already-updated scene."""
     if np.isfinite(markers.start_radius_m):
         _add_disc(scene, markers.start_pos, markers.start_radius_m, START_ZONE_RGBA, 0.04)
     waiting = markers.phase == Phase.DELAY or markers.catch_trial
     _add_disc(scene, markers.target_pos, markers.target_radius_m, TARGET_CUED_RGBA if waiting else TARGET_GO_RGBA, 0.05)
+    for i, position in enumerate(trail):
+        _add_disc(scene, position, 0.003, (*HAND_RGBA[:3], 0.1 + 0.6 * (i + 1) / len(trail)), 0.055)
     _add_disc(scene, hand_pos, 0.005, HAND_RGBA, 0.06)
+
+
+def phase_label(markers: TrialMarkers, time_ms: float) -> str:
+    """The text drawn on a frame: the trial phase and the time in the trial."""
+    phase = "catch" if markers.catch_trial else PHASE_LABELS.get(Phase(markers.phase), str(markers.phase))
+    return f"{phase}  {time_ms:.0f} ms"
+
+
+def draw_label(frame: np.ndarray, text: str) -> np.ndarray:
+    """``frame`` with ``text`` written in its top-left corner."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.fromarray(frame)
+    size = max(8, frame.shape[1] // 18)
+    ImageDraw.Draw(image).text((size // 2, size // 3), text, fill=(20, 20, 20), font=ImageFont.load_default(size))
+    return np.asarray(image)
 
 
 class ArmRenderer:
@@ -75,10 +101,12 @@ class ArmRenderer:
             ) from error
         self._camera = "top"
 
-    def render(self, data: mujoco.MjData, markers: TrialMarkers, hand_pos: np.ndarray) -> np.ndarray:
+    def render(
+        self, data: mujoco.MjData, markers: TrialMarkers, hand_pos: np.ndarray, trail: Sequence[np.ndarray] = ()
+    ) -> np.ndarray:
         """An (height, width, 3) uint8 frame of ``data`` with the trial markers drawn in."""
         self._renderer.update_scene(data, camera=self._camera)
-        add_markers(self._renderer.scene, markers, hand_pos)
+        add_markers(self._renderer.scene, markers, hand_pos, trail)
         return self._renderer.render()
 
     def close(self) -> None:
@@ -86,19 +114,24 @@ class ArmRenderer:
 
 
 class EnvFrames:
-    """Frames of one environment of a core, with the renderer or window made on first use."""
+    """Frames of one environment of a core, with the renderer or window made on first use. RGB
+    frames show the hand's trail over the last :data:`TRAIL_FRAMES` rendered frames of the trial
+    and, written in, the trial phase and time."""
 
     def __init__(self, core: ArmTaskCore, render_mode: str, width_px: int, height_px: int) -> None:
         self.core, self.render_mode = core, render_mode
         self._size = (width_px, height_px)
         self._renderer: ArmRenderer | None = None
         self._viewer: ArmViewer | None = None
+        self._trail: deque[np.ndarray] = deque(maxlen=TRAIL_FRAMES)
+        self._trail_env = -1
 
     def render(self, env: int = 0) -> np.ndarray | None:
         """An RGB frame (``rgb_array``), or None after updating the window (``human``)."""
         arm = self.core.arm
         data = arm.mj_data(env)
         markers, hand = self.core.trial_markers(env), arm.hand_pos[env]
+        steps = int(self.core.task.steps[env])
         if self.render_mode == "human":
             if self._viewer is None:
                 self._viewer = ArmViewer(arm.model, data)
@@ -106,7 +139,12 @@ class EnvFrames:
             return None
         if self._renderer is None:
             self._renderer = ArmRenderer(arm.model, *self._size)
-        return self._renderer.render(data, markers, hand)
+        if steps == 0 or env != self._trail_env:  # a new trial starts a new trail
+            self._trail.clear()
+            self._trail_env = env
+        frame = self._renderer.render(data, markers, hand, list(self._trail))
+        self._trail.append(hand.copy())
+        return draw_label(frame, phase_label(markers, steps * self.core.config.control_step_ms))
 
     def close(self) -> None:
         for closable in (self._renderer, self._viewer):

@@ -4,6 +4,7 @@
     motorgym train --resume runs/co --minutes 20          # continue a run where it stopped
     motorgym train --env motorgym/CenterOut-v0 --algo sb3-rppo --minutes 10 --out runs/co_rppo
     motorgym evaluate runs/co --episodes 200 --json results.json
+    motorgym render runs/co --episodes 8 --out runs/co/reaches.mp4
     motorgym collect --env motorgym/CenterOut-v0 --episodes 2000 --out data/co.npz
     motorgym pretrain --data data/co.npz --out runs/co_pretrained       # a trajectory predictor
     motorgym train --env motorgym/CenterOut-v0 --init-from runs/co_pretrained --out runs/co_init
@@ -116,6 +117,16 @@ def build_parser(algo: str = "lstm-ppo") -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, help="also write the results to this file")
     evaluate.add_argument("--device", default="cpu")
 
+    from motorgym.train import render
+
+    render_parser = commands.add_parser(
+        "render",
+        help="render a run's (or the scripted controller's) episodes to a video",
+        description=render.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    render.add_arguments(render_parser)
+
     collect = commands.add_parser("collect", help="collect rollouts under exploratory commands (for pretraining)")
     collect.add_argument("--env", default="motorgym/CenterOut-v0", help="a motorgym env id")
     collect.add_argument("--episodes", type=int, required=True, help="number of episodes")
@@ -171,6 +182,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, algo: str) -
         return _collect(parser, args)
     if args.command == "pretrain":
         return _pretrain(parser, args)
+    if args.command == "render":
+        from motorgym.train import render
+
+        return render.run(parser, args)
     from motorgym.train.evaluate import evaluate, format_table
 
     results = evaluate(args.run_dir, episodes=args.episodes, seed=args.seed, json_path=args.json, device=args.device)

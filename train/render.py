@@ -1,16 +1,22 @@
 """Render rollouts of a motorgym env to a video (GIF or MP4) and a PNG contact sheet.
 
-    python -m motorgym.train.render --env motorgym/CenterOut-v0 --episodes 8 --out demo.gif
-    python -m motorgym.train.render --run runs/center_out --episodes 8 --out runs/center_out/reaches.gif
+    motorgym render runs/center_out --episodes 8 --out runs/center_out/reaches.mp4
+    motorgym render runs/center_out --episodes 8 --grid --out reaches_grid.gif
+    motorgym render --env motorgym/CenterOut-v0 --episodes 8 --out demo.gif      # the scripted controller
 
-With ``--run`` it renders a trained run's policy (deterministic actions) in the run's own env
-settings; without, the scripted controller (``motorgym.agents.scripted``). In centre-out tasks
-episode k reaches target k.
+Given a run directory (of any algorithm: ours or SB3's) it renders the run's policy (deterministic
+actions) in the run's own env settings (``--env-kwargs`` overrides some); without, the scripted
+controller (``motorgym.agents.scripted``) on ``--env``. Frames come from the env's own renderer:
+start zone, target (amber while cued, green after the go cue), the hand's fading trail and the
+trial phase. ``--grid`` shows the episodes side by side in one video instead of one after another.
+In centre-out tasks episode k reaches target k. ``python -m motorgym.train.render`` takes the same
+arguments (the run directory also as ``--run``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,43 +103,60 @@ def contact_sheet(images: list[np.ndarray], columns: int = 4) -> np.ndarray:
     return sheet
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="motorgym/CenterOut-v0", help="a motorgym env id (ignored with --run)")
-    parser.add_argument("--run", type=Path, default=None, help="a run directory: render its trained policy")
+def grid_frames(episodes: list[list[np.ndarray]], columns: int = 4) -> list[np.ndarray]:
+    """One video of the episodes side by side: frame i tiles every episode's frame i (an episode
+    that has ended holds its last frame)."""
+    length = max(len(frames) for frames in episodes)
+    return [contact_sheet([frames[min(i, len(frames) - 1)] for frames in episodes], columns) for i in range(length)]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, nargs="?", help="a run directory (omit: the scripted controller)")
+    parser.add_argument("--run", type=Path, dest="run_option", help=argparse.SUPPRESS)  # older spelling
+    parser.add_argument("--env", default="motorgym/CenterOut-v0", help="env id for the scripted controller")
+    parser.add_argument("--env-kwargs", type=json.loads, default={}, metavar="JSON", help="env keyword arguments")
     parser.add_argument("--episodes", type=int, default=8, help="number of episodes to render")
     parser.add_argument("--out", type=Path, default=Path("demo_output/center_out.gif"), help="output .gif or .mp4")
+    parser.add_argument("--grid", action="store_true", help="episodes side by side in one video")
     parser.add_argument(
-        "--png",
-        type=Path,
-        default=None,
-        help="also write a PNG contact sheet of each episode's last frame (default: beside --out)",
+        "--png", type=Path, default=None, help="PNG contact sheet of each episode's last frame (default: beside --out)"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=320, help="frame width and height in pixels")
     parser.add_argument("--frame-every", type=int, default=2, help="keep one frame every N control steps")
-    args = parser.parse_args(argv)
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.out.suffix not in VIDEO_SUFFIXES:
         parser.error(f"--out must end in one of {VIDEO_SUFFIXES} (got {args.out.name!r})")
-
-    if args.run is not None:
+    if args.episodes < 1:
+        parser.error(f"--episodes must be >= 1 (got {args.episodes})")
+    run_dir = args.run_dir or args.run_option
+    size = {"render_width_px": args.size, "render_height_px": args.size}
+    if run_dir is not None:
         from motorgym.train.evaluate import load_agent
 
-        agent, env_id, env_kwargs = load_agent(args.run)
-        env = gym.make(
-            env_id, render_mode="rgb_array", render_width_px=args.size, render_height_px=args.size, **env_kwargs
-        )
+        agent, env_id, env_kwargs = load_agent(run_dir)
+        env = gym.make(env_id, render_mode="rgb_array", **{**env_kwargs, **args.env_kwargs, **size})
         policy: Policy = SingleEnvAgent(agent)
     else:
-        env = gym.make(args.env, render_mode="rgb_array", render_width_px=args.size, render_height_px=args.size)
+        env = gym.make(args.env, render_mode="rgb_array", **{**args.env_kwargs, **size})
         policy = ScriptedReacher(env)
     episodes = record_episodes(env, policy, args.episodes, args.seed, args.frame_every)
     fps = env.metadata["render_fps"] / args.frame_every
-    save_video([frame for frames in episodes for frame in frames], args.out, fps)
+    env.close()
+    frames = grid_frames(episodes) if args.grid else [frame for frames in episodes for frame in frames]
+    save_video(frames, args.out, fps)
     png = args.png or args.out.with_suffix(".png")
     iio.imwrite(png, contact_sheet([frames[-1] for frames in episodes]))
-    env.close()
-    print(f"wrote {args.out} ({sum(map(len, episodes))} frames, {fps:g} fps) and {png}")
+    print(f"wrote {args.out} ({len(frames)} frames, {fps:g} fps) and {png}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser, parser.parse_args(argv))
 
 
 if __name__ == "__main__":
