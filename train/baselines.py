@@ -374,6 +374,10 @@ class SB3Agent:
         scaled = (obs - n["obs_mean"]) / np.sqrt(n["obs_var"] + n["epsilon"])
         return np.clip(scaled, -n["clip_obs"], n["clip_obs"]).astype(np.float32)
 
+    def hidden_state(self) -> np.ndarray | None:
+        """RecurrentPPO's actor LSTM output h (last layer); None for the feed-forward PPO."""
+        return None if self.state is None else np.asarray(self.state[0][-1])
+
     def act(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
         actions, self.state = self.policy.predict(
             self.normalize(obs), state=self.state, episode_start=episode_start.astype(bool), deterministic=True

@@ -5,6 +5,7 @@
     motorgym train --env motorgym/CenterOut-v0 --algo sb3-rppo --minutes 10 --out runs/co_rppo
     motorgym evaluate runs/co --episodes 200 --json results.json
     motorgym render runs/co --episodes 8 --out runs/co/reaches.mp4
+    motorgym analyze runs/co --out runs/co/figures                       # PCA, jPCA, tuning, kinematics
     motorgym collect --env motorgym/CenterOut-v0 --episodes 2000 --out data/co.npz
     motorgym pretrain --data data/co.npz --out runs/co_pretrained       # a trajectory predictor
     motorgym train --env motorgym/CenterOut-v0 --init-from runs/co_pretrained --out runs/co_init
@@ -127,6 +128,13 @@ def build_parser(algo: str = "lstm-ppo") -> argparse.ArgumentParser:
     )
     render.add_arguments(render_parser)
 
+    analyze = commands.add_parser("analyze", help="figures and analyses of a run: kinematics, PCA, jPCA, tuning")
+    analyze.add_argument("run_dir", type=Path)
+    analyze.add_argument("--out", type=Path, help="figure directory (default: RUN_DIR/figures)")
+    analyze.add_argument("--episodes", type=int, default=200, help="centre-out trials to roll out (default: 200)")
+    analyze.add_argument("--seed", type=int, default=2024)
+    analyze.add_argument("--device", default="cpu")
+
     collect = commands.add_parser("collect", help="collect rollouts under exploratory commands (for pretraining)")
     collect.add_argument("--env", default="motorgym/CenterOut-v0", help="a motorgym env id")
     collect.add_argument("--episodes", type=int, required=True, help="number of episodes")
@@ -182,6 +190,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, algo: str) -
         return _collect(parser, args)
     if args.command == "pretrain":
         return _pretrain(parser, args)
+    if args.command == "analyze":
+        from motorgym.train.analyze import analyze
+
+        out = args.out or args.run_dir / "figures"
+        result = analyze(args.run_dir, out, args.episodes, args.seed, args.device)
+        shown = {k: result[k] for k in ("jpca_r2_skew", "jpca_r2_unconstrained", "jpca_ratio") if k in result}
+        tuned = result.get("tuning", {}).get("tuned_fraction")
+        print(f"{result['aligned_reaches']} aligned reaches; {json.dumps(shown)}; tuned fraction {tuned}")
+        print(f"wrote the figures and analysis.json in {out}")
+        return 0
     if args.command == "render":
         from motorgym.train import render
 

@@ -43,6 +43,10 @@ class Agent(Protocol):
 
     def act(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray: ...
 
+    def hidden_state(self) -> np.ndarray | None:
+        """(num_envs, units) recurrent hidden state after the last ``act`` (None: no recurrent state)."""
+        ...
+
 
 class RecurrentAgent:
     """A :class:`RecurrentActorCritic` that keeps its recurrent state between calls."""
@@ -59,6 +63,10 @@ class RecurrentAgent:
         actions, self.state = self.policy.act(obs, self.state, episode_start, self.deterministic)
         return actions
 
+    def hidden_state(self) -> np.ndarray | None:
+        """The cell's output h (an LSTM's state is [h, c])."""
+        return None if self.state is None else self.state[:, : self.policy.hidden_size].cpu().numpy()
+
 
 @dataclass
 class Episode:
@@ -67,6 +75,8 @@ class Episode:
     hand_pos: list[np.ndarray] = field(default_factory=list)
     go: list[bool] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    hidden: list[np.ndarray] = field(default_factory=list)
+    """The agent's hidden state after acting on each step's observation (if it has one)."""
 
 
 def rollout(
@@ -92,9 +102,13 @@ def rollout(
     done_by_env: list[list[Episode]] = [[] for _ in range(num_envs)]
     start = np.ones(num_envs, dtype=np.float32)
     while min(len(d) for d in done_by_env) < per_env:
-        obs, _, terminated, truncated, info = envs.step(agent.act(obs, start))
+        actions = agent.act(obs, start)
+        hidden = agent.hidden_state() if hasattr(agent, "hidden_state") else None
+        obs, _, terminated, truncated, info = envs.step(actions)
         ended = terminated | truncated
         for i in range(num_envs):
+            if hidden is not None:
+                current[i].hidden.append(hidden[i].copy())
             row = env_info(info["final_info"], i) if ended[i] else env_info(info, i)
             current[i].hand_pos.append(row["hand_pos"])
             current[i].go.append(bool(row["go_cue"]))

@@ -114,3 +114,38 @@ def test_contact_sheet_tiles_images() -> None:
     sheet = contact_sheet(tiles, columns=2)
     assert sheet.shape == (6, 6, 3)
     assert sheet[0, 0, 0] == 0 and sheet[0, 3, 0] == 1 and sheet[4, 0, 0] == 4 and sheet[4, 3, 0] == 255
+
+
+def test_motorgym_render_writes_an_mp4_grid_of_the_scripted_controller(tmp_path) -> None:
+    from motorgym.train.cli import main
+
+    out = tmp_path / "grid.mp4"
+    argv = ["render", "--env", "motorgym/CenterOut-v0", "--episodes", "4", "--grid", "--size", "128"]
+    assert main([*argv, "--frame-every", "4", "--out", str(out)]) == 0
+    frames = iio.imread(out)  # read back through ffmpeg
+    assert frames.shape[1:] == (128, 4 * 128, 3) and 20 < len(frames) < 60  # 4 episodes side by side, ~1-2 s
+    # The target is visible in every tile: cued (amber) at first, green once the go cue comes.
+    first, last = frames[0], frames[-1]
+    for tile in range(4):
+        assert amber_pixels(first[:, tile * 128 : (tile + 1) * 128]) > 3
+        assert green_pixels(last[:, tile * 128 : (tile + 1) * 128]) > 3
+
+
+def test_frames_show_the_hand_trail_and_the_phase(tmp_path) -> None:
+    env = gym.make("motorgym/CenterOut-v0", render_mode="rgb_array", render_width_px=SIZE, render_height_px=SIZE)
+    policy = ScriptedReacher(env)
+    obs, _ = env.reset(seed=0, options={"catch_trial": False})
+    first = env.render()
+    label_area = (slice(0, SIZE // 8), slice(0, SIZE // 2))
+    assert (first[label_area] < 100).all(axis=-1).sum() > 10  # dark text on the light background
+    for _ in range(80):
+        obs, *_ = env.step(policy(obs))
+        moving = env.render()
+    unwrapped = env.unwrapped
+    frames = unwrapped._frames
+    assert len(frames._trail) > 10  # one trail point per rendered frame of this trial
+    obs, _ = env.reset(seed=1)
+    env.render()
+    assert len(frames._trail) == 1  # a new trial starts a new trail
+    assert np.abs(moving.astype(int) - first.astype(int)).sum() > 0
+    env.close()

@@ -177,3 +177,18 @@ def test_help_lists_the_sb3_options(capsys) -> None:
         main(["train", "--algo", "sb3-rppo", "--help"])
     text = capsys.readouterr().out
     assert "--lstm-hidden-size" in text and "Units of the LSTM" in text and "--rollout-steps" not in text
+
+
+def test_render_and_rollout_work_on_an_sb3_run(rppo_run, tmp_path) -> None:
+    import imageio.v3 as iio
+
+    from motorgym.train.evaluate import rollout
+
+    out = tmp_path / "rppo.gif"
+    assert main(["render", str(rppo_run), "--episodes", "1", "--size", "64", "--out", str(out)]) == 0
+    frames = iio.imread(out)
+    assert frames.shape[1:3] == (64, 64) and len(frames) > 10
+    agent, env_id, env_kwargs = load_agent(rppo_run)
+    episodes = rollout(env_id, env_kwargs, agent, 2, seed=0)
+    # The LSTM's hidden state is recorded for every step the agent acted on (for motorgym analyze).
+    assert all(len(e.hidden) == len(e.hand_pos) - 1 and e.hidden[0].shape == (256,) for e in episodes)
