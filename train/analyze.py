@@ -11,8 +11,9 @@ and writes PNG figures and ``analysis.json``:
 - ``pca.png``: variance explained by the principal components of the condition-averaged hidden
   states (participation ratio in analysis.json) and their trajectories in PC1-PC2 by target;
 - ``jpca.png``: trajectories in the first jPC plane over the movement epoch (50 ms before to
-  150 ms after onset, as Churchland et al. 2012), with R2 of the skew-symmetric and unconstrained
-  fits, their ratio and the rotation frequency;
+  150 ms after onset), with R2 of the skew-symmetric and unconstrained fits, their ratio and the
+  rotation frequency; as Churchland et al. (2012) prepared firing rates, the condition averages
+  are smoothed (Gaussian, 20 ms) and soft-normalised (range + 0.1) first;
 - ``tuning.png``: each unit's activity around onset fitted by a cosine of reach direction:
   preferred directions and R2 (``tuned_fraction``: R2 > 0.7);
 - ``kinematics.png``: the evaluation measures beside human values.
@@ -33,7 +34,7 @@ import gymnasium as gym
 import numpy as np
 
 from motorgym.train.analysis.kinematics import movement_onset, speed_profile
-from motorgym.train.analysis.population import cosine_tuning, jpca, pca
+from motorgym.train.analysis.population import cosine_tuning, jpca, pca, smooth_gaussian, soft_normalize
 from motorgym.train.evaluate import Episode, load_agent, rollout, summarize
 from motorgym.train.runs import METRICS_NAME, read_metrics
 
@@ -41,6 +42,10 @@ from motorgym.train.runs import METRICS_NAME, read_metrics
 WINDOW_MS = (-200, 250)
 #: jPCA's movement epoch around onset (ms), after Churchland et al. (2012).
 JPCA_EPOCH_MS = (-50, 150)
+#: jPCA's preprocessing of the condition-averaged hidden states, as Churchland et al. (2012) did
+#: for firing rates: Gaussian smoothing (ms) and soft normalisation (range + this; tanh units).
+JPCA_SMOOTHING_MS = 20.0
+JPCA_SOFTENING = 0.1
 #: Human (or minimum-jerk) reference values of the kinematic measures.
 HUMAN = {
     "path_linearity": (0.05, 0.10, "human reaches (motor-science reference)"),
@@ -217,8 +222,9 @@ def _population(
     _save(figure, out_dir / "pca.png")
 
     epoch = (time_ms >= JPCA_EPOCH_MS[0]) & (time_ms <= JPCA_EPOCH_MS[1])
-    rotation = jpca(activity[:, epoch], dt_s)
-    projected = rotation.project(activity[:, epoch])
+    prepared = soft_normalize(smooth_gaussian(activity, JPCA_SMOOTHING_MS / 1000 / dt_s), JPCA_SOFTENING)
+    rotation = jpca(prepared[:, epoch], dt_s)
+    projected = rotation.project(prepared[:, epoch])
     figure, axis = plt.subplots(figsize=(4.5, 4.5))
     for trajectory, target in zip(projected, conditions, strict=True):
         axis.plot(trajectory[:, 0], trajectory[:, 1], color=colors[target])
@@ -252,6 +258,12 @@ def _population(
         "jpca_r2_unconstrained": rotation.r2_unconstrained,
         "jpca_ratio": rotation.ratio,
         "jpca_rotation_frequency_hz": rotation.rotation_frequency_hz,
+        "jpca_preprocessing": {
+            "epoch_ms_from_onset": list(JPCA_EPOCH_MS),
+            "smoothing_sigma_ms": JPCA_SMOOTHING_MS,
+            "soft_normalization": JPCA_SOFTENING,
+            "pcs": rotation.dims,
+        },
         "tuning": {
             "tuned_fraction": tuning.tuned_fraction,
             "median_r2": float(np.median(tuning.r2)),

@@ -74,3 +74,15 @@ def test_bad_shapes_are_clear_errors() -> None:
         jpca(np.zeros((1, 10, 4)), DT)
     with pytest.raises(ValueError, match="at least 3 distinct"):
         cosine_tuning(np.zeros((4, 2)), np.array([0.0, 0.0, 1.0, 1.0]))
+
+
+def test_smoothing_keeps_levels_and_removes_jitter() -> None:
+    from motorgym.train.analysis.population import smooth_gaussian, soft_normalize
+
+    rng = np.random.default_rng(5)
+    constant = np.full((2, 50, 3), 4.0)
+    np.testing.assert_allclose(smooth_gaussian(constant, 2.0), 4.0)  # edges included
+    jitter = rng.normal(size=(2, 500, 3))
+    assert smooth_gaussian(jitter, 2.0).std() < 0.5 * jitter.std()
+    normalized = soft_normalize(np.stack([np.linspace(0, 10, 20), np.linspace(0, 0.1, 20)], axis=-1)[None], 0.1)
+    assert np.ptp(normalized[..., 0]) == pytest.approx(10 / 10.1) and np.ptp(normalized[..., 1]) == pytest.approx(0.5)

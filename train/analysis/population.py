@@ -40,6 +40,26 @@ def pca(samples: np.ndarray) -> PCAResult:
     return PCAResult(vt, ratio, participation, mean)
 
 
+def smooth_gaussian(activity: np.ndarray, sigma_steps: float, axis: int = 1) -> np.ndarray:
+    """Gaussian smoothing along ``axis`` (the kernel renormalised at the edges, so ends keep their level)."""
+    if sigma_steps <= 0:
+        return activity
+    half = int(np.ceil(3 * sigma_steps))
+    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_steps) ** 2)
+
+    def smooth(values: np.ndarray) -> np.ndarray:
+        return np.convolve(values, kernel, mode="same") / np.convolve(np.ones_like(values), kernel, mode="same")
+
+    return np.apply_along_axis(smooth, axis, activity)
+
+
+def soft_normalize(activity: np.ndarray, softening: float) -> np.ndarray:
+    """Each unit (last axis) divided by its range plus ``softening``, so that strongly modulated
+    units count alike and weak ones do not dominate by noise (Churchland et al. 2012 used +5 spikes/s)."""
+    flat = activity.reshape(-1, activity.shape[-1])
+    return activity / (flat.max(axis=0) - flat.min(axis=0) + softening)
+
+
 @dataclass
 class JPCAResult:
     r2_skew: float
@@ -159,4 +179,13 @@ def cosine_tuning(activity: np.ndarray, directions_rad: np.ndarray, threshold: f
     )
 
 
-__all__ = ["JPCAResult", "PCAResult", "TuningResult", "cosine_tuning", "jpca", "pca"]
+__all__ = [
+    "JPCAResult",
+    "PCAResult",
+    "TuningResult",
+    "cosine_tuning",
+    "jpca",
+    "pca",
+    "smooth_gaussian",
+    "soft_normalize",
+]
