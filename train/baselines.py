@@ -54,6 +54,8 @@ from motorgym.train.runs import (
     ProgressBar,
     TrainResult,
     read_run_config,
+    require_fields,
+    run_field_checks,
     write_run_config,
 )
 
@@ -119,16 +121,9 @@ class SB3Config:
             "n_steps": (self.n_steps >= 1, ">= 1"),
             "batch_size": (1 <= self.batch_size <= self.num_envs * self.n_steps, "in [1, num_envs * n_steps]"),
             "n_epochs": (self.n_epochs >= 1, ">= 1"),
-            "total_steps": (self.total_steps >= 1, ">= 1"),
-            "minutes": (self.minutes >= 0, ">= 0"),
-            "device": (self.device == "cpu" or self.device.startswith("cuda"), "cpu or cuda[:N]"),
-            "checkpoint_every": (self.checkpoint_every >= 1, ">= 1"),
-            "physics_threads": (self.physics_threads >= 0, ">= 0"),
-            "torch_threads": (self.torch_threads >= 0, ">= 0"),
+            **run_field_checks(self),
         }
-        for name, (ok, allowed) in checks.items():
-            if not ok:
-                raise ValueError(f"{name} must be {allowed} (got {getattr(self, name)!r})")
+        require_fields(self, checks)
 
     @property
     def steps_per_update(self) -> int:

@@ -34,7 +34,16 @@ from torch import nn
 import motorgym
 from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, RunningMeanStd, load_core
-from motorgym.train.runs import Budget, EpisodeStats, MetricsLog, ProgressBar, TrainResult, write_run_config
+from motorgym.train.runs import (
+    Budget,
+    EpisodeStats,
+    MetricsLog,
+    ProgressBar,
+    TrainResult,
+    require_fields,
+    run_field_checks,
+    write_run_config,
+)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -107,16 +116,9 @@ class PPOConfig:
                 1 <= self.num_minibatches <= self.num_envs and self.num_envs % self.num_minibatches == 0,
                 f"a divisor of num_envs={self.num_envs}",
             ),
-            "total_steps": (self.total_steps >= 1, ">= 1"),
-            "minutes": (self.minutes >= 0, ">= 0"),
-            "device": (self.device == "cpu" or self.device.startswith("cuda"), "cpu or cuda[:N]"),
-            "checkpoint_every": (self.checkpoint_every >= 1, ">= 1"),
-            "physics_threads": (self.physics_threads >= 0, ">= 0"),
-            "torch_threads": (self.torch_threads >= 0, ">= 0"),
+            **run_field_checks(self),
         }
-        for name, (ok, allowed) in checks.items():
-            if not ok:
-                raise ValueError(f"{name} must be {allowed} (got {getattr(self, name)!r})")
+        require_fields(self, checks)
 
     @property
     def steps_per_update(self) -> int:

@@ -39,7 +39,7 @@ import motorgym
 from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from motorgym.agents.recurrent import RecurrentCore, core_state_dict, layer_init
 from motorgym.train.collect import TrajectoryDataset, load_dataset
-from motorgym.train.runs import MetricsLog, read_metrics, write_run_config
+from motorgym.train.runs import MetricsLog, read_metrics, require_fields, write_run_config
 
 PREDICTOR_NAME = "predictor.pt"
 #: Observation entries of the seen hand position (``motorgym.envs.batched.VISION_NAMES``).
@@ -88,9 +88,7 @@ class PretrainConfig:
             "patience": (self.patience >= 1, ">= 1"),
             "device": (self.device == "cpu" or self.device.startswith("cuda"), "cpu or cuda[:N]"),
         }
-        for name, (ok, allowed) in checks.items():
-            if not ok:
-                raise ValueError(f"{name} must be {allowed} (got {getattr(self, name)!r})")
+        require_fields(self, checks)
 
 
 class TrajectoryPredictor(RecurrentCore):

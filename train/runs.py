@@ -37,6 +37,26 @@ class TrainResult:
     """The last metrics row."""
 
 
+def require_fields(config: Any, checks: dict[str, tuple[bool, str]]) -> None:
+    """Raise a ValueError naming the first field whose check fails and the values it allows.
+    ``checks`` maps field name -> (ok, allowed values)."""
+    for name, (ok, allowed) in checks.items():
+        if not ok:
+            raise ValueError(f"{name} must be {allowed} (got {getattr(config, name)!r})")
+
+
+def run_field_checks(config: Any) -> dict[str, tuple[bool, str]]:
+    """The checks of the fields every training config has: budget, device, threads, checkpoints."""
+    return {
+        "total_steps": (config.total_steps >= 1, ">= 1"),
+        "minutes": (config.minutes >= 0, ">= 0"),
+        "device": (config.device == "cpu" or config.device.startswith("cuda"), "cpu or cuda[:N]"),
+        "checkpoint_every": (config.checkpoint_every >= 1, ">= 1"),
+        "physics_threads": (config.physics_threads >= 0, ">= 0"),
+        "torch_threads": (config.torch_threads >= 0, ">= 0"),
+    }
+
+
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     """The ``config.json`` of a run directory, with ``algo`` filled in (clear error if missing)."""
     path = Path(run_dir) / CONFIG_NAME
