@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import shutil
+import statistics
 import sys
 from pathlib import Path
 
@@ -102,18 +103,16 @@ def report(root: Path, seeds: list[int], minutes: float, parallel: int) -> str:
         for algo in ("sb3-rppo", "sb3-ppo"):
             theirs = [read_metrics(run_dir(root, task, algo, s))[-1] for s in seeds if _done(root, task, algo, s)]
             if ours and theirs:
-                sps = _median([r["steps_per_s"] for r in ours]) / _median([r["steps_per_s"] for r in theirs])
-                steps = _median([r["global_step"] for r in ours]) / _median([r["global_step"] for r in theirs])
+                sps, steps = (
+                    statistics.median([r[key] for r in ours]) / statistics.median([r[key] for r in theirs])
+                    for key in ("steps_per_s", "global_step")
+                )
                 lines.append(f"| {env_id} | {ALGOS[algo]} | {sps:.1f}x | {steps:.1f}x |")
     return "\n".join(lines) + "\n"
 
 
 def _done(root: Path, task: str, algo: str, seed: int) -> bool:
     return complete(run_dir(root, task, algo, seed))
-
-
-def _median(values: list[float]) -> float:
-    return float(torch.tensor(values, dtype=torch.float64).median())
 
 
 def plot(root: Path, seeds: list[int], out: Path) -> None:

@@ -36,7 +36,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.policies import BasePolicy
@@ -45,7 +44,7 @@ from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 import motorgym
 from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from motorgym.envs.sb3 import SB3VecEnv
+from motorgym.envs.sb3 import make_sb3_vec_env
 from motorgym.train.runs import (
     SB3_ALGOS,
     Budget,
@@ -142,16 +141,9 @@ def _algorithm(config: SB3Config) -> tuple[type[BaseAlgorithm], str, dict[str, A
 
 
 def make_env(config: SB3Config, seed: int) -> VecNormalize | VecMonitor:
-    vector_env = gym.make_vec(
-        config.env_id,
-        num_envs=config.num_envs,
-        vectorization_mode="vector_entry_point",
-        autoreset_mode=AutoresetMode.SAME_STEP,
-        num_threads=config.physics_threads,
-        **config.env_kwargs,
+    venv = make_sb3_vec_env(
+        config.env_id, config.num_envs, seed, num_threads=config.physics_threads, **config.env_kwargs
     )
-    venv = SB3VecEnv(vector_env)
-    venv.seed(seed)
     monitored = VecMonitor(venv)  # episode returns of the raw rewards, under the normaliser
     return VecNormalize(monitored, gamma=config.gamma) if config.normalize else monitored
 

@@ -159,9 +159,10 @@ def split_episodes(episodes: int, val_fraction: float, seed: int) -> tuple[np.nd
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def _tensors(data: TrajectoryDataset, horizon: int, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """(T, E, ...) observation, action, target and mask tensors."""
-    targets, mask = prediction_targets(data, horizon)
+def _tensors(
+    data: TrajectoryDataset, targets: np.ndarray, mask: np.ndarray, device: torch.device
+) -> tuple[torch.Tensor, ...]:
+    """(T, E, ...) observation, action, target and mask tensors (from (E, T, ...) arrays)."""
     return tuple(
         torch.as_tensor(np.swapaxes(a, 0, 1), device=device)
         for a in (data.observations, data.actions, targets, mask.astype(np.float32))
@@ -189,7 +190,7 @@ def pretrain(config: PretrainConfig, run_dir: str | Path, progress: bool = True)
     model = TrajectoryPredictor(obs_dim, action_dim, config.cell, config.hidden_size).to(device)
 
     # Statistics of the training set: observations (the normaliser), actions, targets.
-    obs, actions, targets, mask = _tensors(train_data, config.horizon_steps, device)
+    obs, actions, targets, mask = _tensors(train_data, *prediction_targets(train_data, config.horizon_steps), device)
     valid = mask.bool()
     model.obs_normalizer.update(obs[_step_mask(train_data, device)])
     low, high = data.actions.reshape(-1, action_dim).min(0), data.actions.reshape(-1, action_dim).max(0)
@@ -197,8 +198,8 @@ def pretrain(config: PretrainConfig, run_dir: str | Path, progress: bool = True)
     model.action_half_range.copy_(torch.as_tensor(np.maximum((high - low) / 2, 1e-6)))
     model.target_mean.copy_(targets[valid].mean(0))
     model.target_std.copy_(targets[valid].std(0).clamp(min=1e-6))
-    val_tensors = _tensors(val_data, config.horizon_steps, device)
     val_targets_np, val_mask_np = prediction_targets(val_data, config.horizon_steps)
+    val_tensors = _tensors(val_data, val_targets_np, val_mask_np, device)
     baseline = prediction_errors(
         constant_velocity_prediction(val_data, config.horizon_steps), val_targets_np, val_mask_np
     )
