@@ -167,6 +167,20 @@ class Arm:
             return [f"{n}_length_lopt" for n in self.muscle_names] + [f"{n}_velocity_lopt_s" for n in self.muscle_names]
         return ["shoulder_angle_rad", "elbow_angle_rad", "shoulder_velocity_rad_s", "elbow_velocity_rad_s"]
 
+    def sensed_state(self) -> np.ndarray:
+        """The arm's state as its sensors report it, undelayed and noiseless: hand position (m),
+        proprioception and the actuators' activations (muscles; none for motors), shape
+        (num_arms, 2 + P + A). It fixes the next step's state given the command (it holds joint
+        angles and speeds, or linear maps of them, and the activations), which is what the learned
+        arm of ``motorgym.train.model_based`` learns."""
+        return np.concatenate([self.hand_pos, self.proprioception(), self.act], axis=1)
+
+    @property
+    def sensed_state_names(self) -> list[str]:
+        """Names (with units) of the columns of :meth:`sensed_state`."""
+        activations = [f"{n}_activation" for n in self.muscle_names] if self.act.shape[1] else []
+        return ["hand_x_m", "hand_y_m", *self.proprioception_names, *activations]
+
     def proprioception_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Bounds of :meth:`proprioception` that a stable simulation stays within (joint speeds
         beyond MAX_JOINT_SPEED_RAD_S are flagged unstable): angles within a turn either way, fibre

@@ -13,8 +13,10 @@ the data also holds reaches to the targets.
 The file (``np.savez_compressed``) holds, for E episodes padded to T steps:
 ``observations`` (E, T, obs_dim) and ``actions`` (E, T, action_dim), float32, step t's
 observation and the action taken on it; ``hand_pos_m`` (E, T + 1, 2), the true hand position
-after the reset and after each step; ``lengths`` (E,), each episode's steps; ``metadata``, JSON:
-format, env id and kwargs, seed, command settings, control step and visual delay, observation
+after the reset and after each step; ``states`` (E, T + 1, S), the arm's true sensed state at the
+same times (:meth:`motorgym.envs.arm.Arm.sensed_state`: hand, undelayed noiseless proprioception,
+muscle activations); ``lengths`` (E,), each episode's steps; ``metadata``, JSON: format, env id
+and kwargs, seed, command settings, control step and visual delay, observation, action and state
 names, motorgym version. :func:`load_dataset` checks all of it and names what is wrong.
 """
 
@@ -33,8 +35,8 @@ import numpy as np
 import motorgym
 from motorgym.agents.scripted import ScriptedReacher
 
-FORMAT = "motorgym-trajectories-v1"
-ARRAYS = ("observations", "actions", "hand_pos_m", "lengths", "metadata")
+FORMAT = "motorgym-trajectories-v2"
+ARRAYS = ("observations", "actions", "hand_pos_m", "states", "lengths", "metadata")
 
 
 class DatasetError(ValueError):
@@ -48,6 +50,7 @@ class TrajectoryDataset:
     observations: np.ndarray
     actions: np.ndarray
     hand_pos_m: np.ndarray
+    states: np.ndarray
     lengths: np.ndarray
     metadata: dict[str, Any]
 
@@ -69,6 +72,7 @@ class TrajectoryDataset:
             self.observations[episodes],
             self.actions[episodes],
             self.hand_pos_m[episodes],
+            self.states[episodes],
             self.lengths[episodes],
             self.metadata,
         )
@@ -121,22 +125,25 @@ def collect(
     observations = np.zeros((episodes, max_steps, obs_dim), dtype=np.float32)
     actions = np.zeros((episodes, max_steps, len(low)), dtype=np.float32)
     hand = np.zeros((episodes, max_steps + 1, 2), dtype=np.float32)
+    arm = unwrapped.arm
+    states = np.zeros((episodes, max_steps + 1, len(arm.sensed_state_names)), dtype=np.float32)
     lengths = np.zeros(episodes, dtype=np.int64)
     for e in range(episodes):
         obs, info = env.reset(seed=seed * 1_000_003 + e)
         ou.reset()
         use_scripted = scripted is not None and rng.random() < scripted_fraction
-        hand[e, 0] = info["hand_pos"]
+        hand[e, 0], states[e, 0] = info["hand_pos"], arm.sensed_state()[0]
         for t in range(max_steps):
             base = (np.asarray(scripted(obs), dtype=np.float64) - center) / half_range if use_scripted else 0.0
             action = center + half_range * np.clip(base + ou.step(), -1.0, 1.0)
             observations[e, t], actions[e, t] = obs, action
             obs, _, terminated, truncated, info = env.step(action.astype(np.float32))
-            hand[e, t + 1] = info["hand_pos"]
+            hand[e, t + 1], states[e, t + 1] = info["hand_pos"], arm.sensed_state()[0]
             if terminated or truncated:
                 break
         lengths[e] = t + 1
-        hand[e, t + 2 :] = hand[e, t + 1]  # padding: the hand stays where the episode left it
+        # Padding: the arm stays where the episode left it.
+        hand[e, t + 2 :], states[e, t + 2 :] = hand[e, t + 1], states[e, t + 1]
     env.close()
     metadata = {
         "format": FORMAT,
@@ -149,9 +156,10 @@ def collect(
         "visual_delay_ms": config.visual_delay_ms,
         "observation_names": list(unwrapped.obs_names),
         "action_names": list(unwrapped.action_names),
+        "state_names": arm.sensed_state_names,
         "motorgym_version": motorgym.__version__,
     }
-    return TrajectoryDataset(observations, actions, hand, lengths, metadata)
+    return TrajectoryDataset(observations, actions, hand, states, lengths, metadata)
 
 
 def save_dataset(dataset: TrajectoryDataset, path: str | Path) -> Path:
@@ -167,6 +175,7 @@ def save_dataset(dataset: TrajectoryDataset, path: str | Path) -> Path:
             observations=dataset.observations,
             actions=dataset.actions,
             hand_pos_m=dataset.hand_pos_m,
+            states=dataset.states,
             lengths=dataset.lengths,
             metadata=np.array(json.dumps(dataset.metadata)),
         )
@@ -181,43 +190,50 @@ def load_dataset(path: str | Path, env_id: str | None = None) -> TrajectoryDatas
         raise DatasetError(f"no trajectory file at {path}")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            missing = [name for name in ARRAYS if name not in archive.files]
-            if missing:
-                raise DatasetError(f"{path} is not a motorgym trajectory file: it lacks {missing}")
-            arrays = {name: archive[name] for name in ARRAYS}
-    except DatasetError:
-        raise
+            arrays = {name: archive[name] for name in ARRAYS if name in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise DatasetError(f"{path} is not a readable trajectory file (truncated or corrupt): {error}") from error
+    missing = [name for name in ARRAYS if name not in arrays]
+    if "metadata" in missing:
+        raise DatasetError(f"{path} is not a motorgym trajectory file: it lacks {missing}")
     try:
         metadata = json.loads(str(arrays["metadata"]))
     except json.JSONDecodeError as error:
         raise DatasetError(f"{path}: its metadata is not valid JSON: {error}") from error
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise DatasetError(f"{path}: expected format {FORMAT!r}, found {metadata.get('format')!r}")
+        found = metadata.get("format") if isinstance(metadata, dict) else None
+        raise DatasetError(
+            f"{path}: expected format {FORMAT!r}, found {found!r} (collect it again with motorgym collect)"
+        )
+    if missing:
+        raise DatasetError(f"{path} is not a motorgym trajectory file: it lacks {missing}")
     if env_id is not None and metadata["env_id"] != env_id:
         raise DatasetError(f"{path} holds {metadata['env_id']} data, not {env_id}")
-    obs, actions, hand, lengths = (arrays[k] for k in ("observations", "actions", "hand_pos_m", "lengths"))
+    obs, actions, hand, states, lengths = (
+        arrays[k] for k in ("observations", "actions", "hand_pos_m", "states", "lengths")
+    )
     episodes, steps = obs.shape[:2] if obs.ndim == 3 else (-1, -1)
     obs_dim, action_dim = len(metadata["observation_names"]), len(metadata["action_names"])
+    state_dim = len(metadata["state_names"])
     expected = {
         "observations": (episodes, steps, obs_dim),
         "actions": (episodes, steps, action_dim),
         "hand_pos_m": (episodes, steps + 1, 2),
+        "states": (episodes, steps + 1, state_dim),
         "lengths": (episodes,),
     }
     for name, shape in expected.items():
         if arrays[name].shape != shape or episodes < 1:
             raise DatasetError(
                 f"{path}: {name} has shape {arrays[name].shape}, expected {shape} "
-                "(E episodes, T steps, as the metadata's observation and action names say)"
+                "(E episodes, T steps, as the metadata's observation, action and state names say)"
             )
     if lengths.min() < 1 or lengths.max() > steps:
         raise DatasetError(f"{path}: episode lengths must be in [1, {steps}] (found {lengths.min()}..{lengths.max()})")
-    for name in ("observations", "actions", "hand_pos_m"):
+    for name in ("observations", "actions", "hand_pos_m", "states"):
         if not np.isfinite(arrays[name]).all():
             raise DatasetError(f"{path}: {name} holds NaN or inf")
-    return TrajectoryDataset(obs, actions, hand, lengths, metadata)
+    return TrajectoryDataset(obs, actions, hand, states, lengths, metadata)
 
 
 __all__ = ["DatasetError", "TrajectoryDataset", "collect", "load_dataset", "save_dataset"]

@@ -52,6 +52,10 @@ def test_collected_data_holds_consistent_trajectories(data_file) -> None:
     delay = int(data.metadata["visual_delay_ms"] / data.metadata["control_step_ms"])
     t = np.arange(delay, 40)
     np.testing.assert_allclose(data.observations[:, t, :2], data.hand_pos_m[:, t - delay], atol=1e-6)
+    # The true states hold the hand, then what proprioception reports 20 ms (2 steps) later.
+    assert data.metadata["state_names"][:3] == ["hand_x_m", "hand_y_m", "shoulder_angle_rad"]
+    np.testing.assert_allclose(data.states[..., :2], data.hand_pos_m, atol=1e-6)
+    np.testing.assert_allclose(data.observations[:, t, 5:], data.states[:, t - 2, 2:], atol=1e-5)
     # Commands wander with a 200 ms correlation time: alike from one 10 ms step to the next,
     # unrelated half a second apart.
     ou_only = collect(ENV_ID, 20, seed=2, env_kwargs=QUIET).actions[:, :100].reshape(20, 100, -1)
@@ -84,7 +88,7 @@ def test_constant_velocity_baseline_is_exact_for_uniform_motion() -> None:
     seen = np.zeros((1, steps, 9))
     seen[0, 5:, :2] = true[0, : steps - 5]  # a 50 ms visual delay
     meta = {"control_step_ms": 10.0, "visual_delay_ms": 50.0}
-    data = TrajectoryDataset(seen, np.zeros((1, steps, 2)), true, np.array([steps]), meta)
+    data = TrajectoryDataset(seen, np.zeros((1, steps, 2)), true, np.zeros((1, steps + 1, 6)), np.array([steps]), meta)
     targets, mask = prediction_targets(data, 3)
     mask[:, :7] = False  # before the delayed view has two moving samples
     errors = prediction_errors(constant_velocity_prediction(data, 3), targets, mask)
@@ -166,9 +170,13 @@ def test_bad_data_files_give_clear_errors(data_file, tmp_path) -> None:
         ),
         "other format": (
             _write(tmp_path / "f.npz", **{**good, "metadata": np.array(json.dumps({**meta, "format": "x"}))}),
-            "expected format 'motorgym-trajectories-v1'",
+            "expected format 'motorgym-trajectories-v2'",
         ),
         "bad lengths": (_write(tmp_path / "l.npz", **{**good, "lengths": good["lengths"] * 0}), "episode lengths"),
+        "wrong state size": (
+            _write(tmp_path / "st.npz", **{**good, "states": good["states"][..., :3]}),
+            "states has shape (120, 201, 3), expected (120, 201, 6)",
+        ),
         "nan": (
             _write(tmp_path / "n.npz", **{**good, "hand_pos_m": good["hand_pos_m"] * np.nan}),
             "hand_pos_m holds NaN",
