@@ -157,17 +157,26 @@ class RecurrentCore(nn.Module):
 
 #: Parameter-name prefixes of a :class:`RecurrentCore` inside any network built on it.
 CORE_PREFIXES = ("obs_normalizer.", "encoder.", "rnn.")
+#: Those of a policy's actor: its core and the mean of its action distribution (not the action
+#: noise's log standard deviation, nor the critic).
+ACTOR_PREFIXES = (*CORE_PREFIXES, "actor_mean.")
 
 
-def core_state_dict(network: nn.Module) -> dict[str, torch.Tensor]:
-    """The core's tensors (normaliser, encoder, cell) of a network built on :class:`RecurrentCore`."""
-    return {k: v for k, v in network.state_dict().items() if k.startswith(CORE_PREFIXES)}
+def core_state_dict(network: nn.Module, prefixes: tuple[str, ...] = CORE_PREFIXES) -> dict[str, torch.Tensor]:
+    """The core's tensors (normaliser, encoder, cell) of a network built on :class:`RecurrentCore`
+    (or those under other parameter-name ``prefixes``)."""
+    return {k: v for k, v in network.state_dict().items() if k.startswith(prefixes)}
 
 
-def load_core(network: RecurrentCore, core: dict[str, torch.Tensor], source: str = "the pretrained core") -> None:
-    """Copy a core's tensors into ``network``; a different cell type or size is a clear error that
-    names both shapes."""
-    own = core_state_dict(network)
+def load_core(
+    network: RecurrentCore,
+    core: dict[str, torch.Tensor],
+    source: str = "the pretrained core",
+    prefixes: tuple[str, ...] = CORE_PREFIXES,
+) -> None:
+    """Copy a core's tensors (or those under ``prefixes``) into ``network``; a different cell type
+    or size is a clear error that names both shapes."""
+    own = core_state_dict(network, prefixes)
     mine = f"the policy's ({network.cell}, hidden {network.hidden_size})"
     if set(core) != set(own):
         raise ValueError(f"{source} does not match {mine}: its tensors are {sorted(core)}, the policy's {sorted(own)}")

@@ -1,18 +1,21 @@
-"""Does trajectory-prediction pretraining speed up control learning? Env steps to 90% success,
-from scratch against ``--init-from`` a pretrained trajectory predictor.
+"""Does pretraining speed up control learning? Env steps to 90% success, from scratch against
+``--init-from`` each pretraining variant: a trajectory predictor (motorgym pretrain) and a policy
+trained by backpropagation through a learned arm (motorgym pretrain-policy).
 
     python benchmarks/pretraining.py --root runs/pretraining --tasks center_out --seeds 0 1 2
     python benchmarks/pretraining.py --root runs/pretraining --tasks muscle_center_out --seeds 0
+    python benchmarks/pretraining.py --root runs/pretraining --conditions model_based --seeds 0 1 2
     python benchmarks/pretraining.py --root runs/pretraining --report-only
 
 For each task: ``motorgym collect`` (``--episodes`` episodes, half driven by the scripted reacher,
 all with Ornstein-Uhlenbeck commands), ``motorgym pretrain`` (LSTM 128, the policy's size; hand
-position and velocity 10 steps ahead), then for each seed ``motorgym train`` from scratch and
-``--init-from`` the predictor, with the same step cap, two runs at a time with one core each.
-Reports, per run, the env steps and wall-clock time at which the rolling training success (last
-100 training episodes) first reached 90%, the medians and their ratio (target: >= 30% fewer
-steps), the predictor's validation errors beside constant-velocity extrapolation, and plots
-success against env steps (``results/pretraining.png``).
+position and velocity 10 steps ahead) and ``motorgym pretrain-policy`` (defaults), once per task;
+then for each seed ``motorgym train`` from scratch and ``--init-from`` each, with the same step
+cap, two runs at a time with one core each. Reports, per run, the env steps and wall-clock time at
+which the rolling training success (last 100 training episodes) first reached 90%, the medians and
+their ratio to scratch (target: >= 30% fewer steps), what the pretraining cost (env steps collected
+or evaluated, wall-clock), the predictor's and the learned arm's validation errors beside their
+naive references, and plots success against env steps (``results/pretraining.png``).
 """
 
 from __future__ import annotations
@@ -43,25 +46,31 @@ TASKS = {
     "muscle_center_out": ("motorgym/MuscleCenterOut-v0", 7_000_000, ("--no-anneal-lr",)),
 }
 THRESHOLD = 0.90
-CONDITIONS = ("scratch", "pretrained")
+#: Conditions, and the pretraining run directory (under ROOT/TASK) each initialises from.
+CONDITIONS = {"scratch": None, "pretrained": "predictor", "model_based": "model_based"}
 RESULTS = Path(__file__).parent / "results"
 PRETRAIN_OPTIONS = ["--epochs", "40", "--patience", "5", "--horizon-steps", "10", "--torch-threads", "1"]
+PRETRAIN_POLICY_OPTIONS = ["--torch-threads", "1", "--no-progress"]
+LABELS = {"scratch": "from scratch", "pretrained": "trajectory predictor", "model_based": "BPTT through a learned arm"}
 
 
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "motorgym.train.cli", *args]
 
 
-def prepare(root: Path, task: str, episodes: int) -> Path:
-    """Collect the data and pretrain the predictor of a task (once); return the pretraining run."""
+def prepare(root: Path, task: str, episodes: int) -> None:
+    """Collect the data and run both pretrainings of a task (each once)."""
     env_id = TASKS[task][0]
-    data, pretrained = root / task / "data.npz", root / task / "predictor"
+    data = root / task / "data.npz"
     if not data.exists():
         command = ["collect", "--env", env_id, "--episodes", str(episodes), "--scripted-fraction", "0.5"]
         subprocess.run(cli(*command, "--out", str(data)), check=True)
-    if not (pretrained / "predictor.pt").exists():
-        subprocess.run(cli("pretrain", "--data", str(data), "--out", str(pretrained), *PRETRAIN_OPTIONS), check=True)
-    return pretrained
+    predictor, model_based = (root / task / CONDITIONS[c] for c in ("pretrained", "model_based"))
+    if not (predictor / "predictor.pt").exists():
+        subprocess.run(cli("pretrain", "--data", str(data), "--out", str(predictor), *PRETRAIN_OPTIONS), check=True)
+    if not (model_based / "policy.pt").exists():
+        command = cli("pretrain-policy", "--data", str(data), "--out", str(model_based), *PRETRAIN_POLICY_OPTIONS)
+        subprocess.run(command, check=True)
 
 
 def run_dir(root: Path, task: str, condition: str, seed: int) -> Path:
@@ -74,26 +83,43 @@ def reached(rows: list[dict[str, float]]) -> tuple[float, float]:
     return (hit["global_step"], hit["time_s"]) if hit else (math.inf, math.inf)
 
 
+def _pretraining_rows(root: Path) -> list[str]:
+    """What each pretraining learned, beside its naive reference, and what it cost."""
+    lines = [
+        "| task | variant | validation error | naive reference | env steps used | wall-clock |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for task, (env_id, _, _) in TASKS.items():
+        predictor, model_based = (root / task / CONDITIONS[c] for c in ("pretrained", "model_based"))
+        if (predictor / "predictor.pt").exists():
+            meta = load_checkpoint(predictor / "predictor.pt")[1]
+            best, baseline = meta["best"], meta["baseline"]
+            collected = read_metrics(predictor)
+            lines.append(
+                f"| {env_id} | {LABELS['pretrained']}: hand 10 steps ahead | {best['position_rmse_mm']:.1f} mm "
+                f"(epoch {best['epoch']}) | {baseline['position_rmse_mm']:.1f} mm (constant velocity) | "
+                f"{meta['dataset']['episodes']} collected episodes | {collected[-1]['time_s']:.0f} s |"
+            )
+        if (model_based / "policy.pt").exists():
+            summary = load_checkpoint(model_based / "policy.pt")[1]["summary"]
+            arm = summary["arm"]
+            lines.append(
+                f"| {env_id} | {LABELS['model_based']}: hand after 20 open-loop steps | "
+                f"{arm['arm_hand_rmse_mm']:.1f} mm | {arm['still_hand_rmse_mm']:.1f} mm (arm kept still) | "
+                f"{summary['collected_env_steps']:,} collected + {summary['evaluation_env_steps']:,} evaluated; "
+                f"policy alone: {summary['real_success']:.0%} success | {summary['total_s']:.0f} s |"
+            )
+    return lines
+
+
 def report(root: Path, seeds: list[int]) -> str:
     lines = [
-        "# Trajectory-prediction pretraining: env steps to 90% success",
+        "# Pretraining: env steps to 90% success",
         "",
         f"Command: `python benchmarks/pretraining.py --root ROOT --tasks TASK --seeds {' '.join(map(str, seeds))}`  ",
         f"Machine: {machine_line()}; torch {torch.__version__}; two runs at a time, one core each.",
         "",
-        "| task | predictor: hand position error 10 steps ahead (validation) | constant-velocity extrapolation |",
-        "|---|---:|---:|",
-    ]
-    for task, (env_id, _, _) in TASKS.items():
-        path = root / task / "predictor" / "predictor.pt"
-        if path.exists():
-            meta = load_checkpoint(path)[1]
-            lines.append(
-                f"| {env_id} | {meta['best']['position_rmse_mm']:.1f} mm, {meta['best']['velocity_rmse_mm_s']:.0f} "
-                f"mm/s (epoch {meta['best']['epoch']}) | {meta['baseline']['position_rmse_mm']:.1f} mm, "
-                f"{meta['baseline']['velocity_rmse_mm_s']:.0f} mm/s |"
-            )
-    lines += [
+        *_pretraining_rows(root),
         "",
         "| task | condition | seed | step cap | env steps to 90% | time to 90% | final rolling success |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -113,22 +139,24 @@ def report(root: Path, seeds: list[int]) -> str:
                 shown = "never" if math.isinf(at_steps) else f"{at_steps / 1e6:.2f} M"
                 when = "never" if math.isinf(at_s) else f"{at_s:.0f} s"
                 lines.append(
-                    f"| {env_id} | {condition} | {seed} | {cap / 1e6:.1f} M | {shown} | {when} | "
+                    f"| {env_id} | {LABELS[condition]} | {seed} | {cap / 1e6:.1f} M | {shown} | {when} | "
                     f"{rows[-1]['episode_success']:.0%} |"
                 )
             if steps:
                 medians[condition] = (statistics.median(steps), len(steps))
-        if len(medians) == 2 and not math.isinf(medians["scratch"][0]):
-            ratio = medians["pretrained"][0] / medians["scratch"][0]
+        scratch = medians.pop("scratch", None)
+        if scratch is None or math.isinf(scratch[0]):
+            continue
+        for condition, (median, count) in medians.items():
+            ratio = median / scratch[0]
             summary.append(
-                f"| {env_id} | {medians['scratch'][0] / 1e6:.2f} M ({medians['scratch'][1]} seeds) | "
-                f"{medians['pretrained'][0] / 1e6:.2f} M ({medians['pretrained'][1]} seeds) | {ratio:.2f} | "
-                f"{'met' if ratio <= 0.7 else 'not met'} |"
+                f"| {env_id} | {LABELS[condition]} | {scratch[0] / 1e6:.2f} M ({scratch[1]} seeds) | "
+                f"{median / 1e6:.2f} M ({count} seeds) | {ratio:.2f} | {'met' if ratio <= 0.7 else 'not met'} |"
             )
     lines += [
         "",
-        "| task | scratch: median steps to 90% | pretrained | ratio | target (<= 0.70) |",
-        "|---|---:|---:|---:|---|",
+        "| task | variant | scratch: median steps to 90% | variant: median | ratio | target (<= 0.70) |",
+        "|---|---|---:|---:|---:|---|",
         *summary,
     ]
     return "\n".join(lines) + "\n"
@@ -141,7 +169,7 @@ def plot(root: Path, seeds: list[int], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, len(TASKS), figsize=(5.5 * len(TASKS), 4), squeeze=False)
-    colors = {"scratch": "tab:gray", "pretrained": "tab:purple"}
+    colors = {"scratch": "tab:gray", "pretrained": "tab:purple", "model_based": "tab:green"}
     for axis, (task, (env_id, _, _)) in zip(axes[0], TASKS.items(), strict=True):
         for condition in CONDITIONS:
             for k, seed in enumerate(seeds):
@@ -152,7 +180,7 @@ def plot(root: Path, seeds: list[int], out: Path) -> None:
                         [r["global_step"] / 1e6 for r in rows],
                         [100 * r["episode_success"] for r in rows],
                         color=colors[condition],
-                        label=condition if k == 0 else None,
+                        label=LABELS[condition] if k == 0 else None,
                     )
         axis.axhline(100 * THRESHOLD, color="black", lw=0.8, ls=":")
         axis.set(xlabel="environment steps (millions)", ylabel="rolling training success (%)", title=env_id)
@@ -169,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=1000, help="episodes collected per task")
+    parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), default=list(CONDITIONS))
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--note", default="", help="a paragraph on how the runs were made, added to the report")
@@ -177,14 +206,15 @@ def main(argv: list[str] | None = None) -> None:
         commands = []
         for task in args.tasks:
             env_id, cap, options = TASKS[task]
-            predictor = prepare(args.root, task, args.episodes)
+            prepare(args.root, task, args.episodes)
             for seed in args.seeds:
-                for condition in CONDITIONS:
+                for condition, pretrained in CONDITIONS.items():
                     path = run_dir(args.root, task, condition, seed)
-                    extra = (*options, *(("--init-from", str(predictor)) if condition == "pretrained" else ()))
-                    if not path.exists():
+                    init = ("--init-from", str(args.root / task / pretrained)) if pretrained else ()
+                    if condition in args.conditions and not path.exists():
                         one_core = args.parallel > 1
-                        commands.append(train_command(env_id, "lstm-ppo", 60, seed, path, one_core, cap, extra))
+                        command = train_command(env_id, "lstm-ppo", 60, seed, path, one_core, cap, (*options, *init))
+                        commands.append(command)
         run_in_parallel(commands, args.parallel)
     all_seeds = sorted({int(p.name.rsplit("seed", 1)[1]) for p in args.root.glob("*/*_seed*")}) or args.seeds
     text = report(args.root, all_seeds) + (f"\n{args.note}\n" if args.note else "")

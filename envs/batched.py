@@ -85,7 +85,8 @@ class ArmTaskCore:
         self.action_low, self.action_high = self.arm.ctrl_low, self.arm.ctrl_high
         self._vision = DelayLine(num_envs, len(VISION_NAMES), self.visual_delay_steps)
         self._proprio = DelayLine(num_envs, len(proprio_names), self.proprio_delay_steps)
-        self._obs_noise_std = np.concatenate(
+        #: Standard deviation of the Gaussian noise on each observation entry.
+        self.obs_noise_std = np.concatenate(
             [
                 np.where(_VISION_NOISY, config.visual_noise_std_m, 0.0),
                 np.full(len(proprio_names), config.proprio_noise_std),
@@ -99,7 +100,7 @@ class ArmTaskCore:
         self.action_space = spaces.Box(
             self.action_low.astype(np.float32), self.action_high.astype(np.float32), dtype=np.float32
         )
-        self._noisy_obs = bool(self._obs_noise_std.any())
+        self._noisy_obs = bool(self.obs_noise_std.any())
         self._noisy_motor = config.motor_noise_coef > 0
         # One noise row per env and step: motor noise for each actuator, then observation noise.
         self._noise = NoiseSource(num_envs, len(self.action_names) + len(self.obs_names))
@@ -115,7 +116,7 @@ class ArmTaskCore:
     def _observe(self, vision: np.ndarray, proprio: np.ndarray, eps: np.ndarray | None) -> np.ndarray:
         obs = np.concatenate([vision, proprio], axis=1)
         if eps is not None:
-            obs += self._obs_noise_std * eps
+            obs += self.obs_noise_std * eps
         obs = obs.astype(np.float32)
         # Clipping only bites on noise at a bound; minimum/maximum in place cost less than np.clip.
         np.maximum(obs, self.obs_low, out=obs)

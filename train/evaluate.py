@@ -188,10 +188,16 @@ def format_table(results: dict[str, Any]) -> str:
 
 def load_agent(run_dir: str | Path, device: str = "cpu") -> tuple[Agent, str, dict[str, Any]]:
     """(agent, env id, env kwargs) of a run directory of any algorithm."""
-    if (Path(run_dir) / CONFIG_NAME).exists() and read_run_config(run_dir)["algo"] in SB3_ALGOS:
+    algo = read_run_config(run_dir)["algo"] if (Path(run_dir) / CONFIG_NAME).exists() else None
+    if algo in SB3_ALGOS:
         from motorgym.train import baselines
 
         return baselines.load_agent(run_dir, device=device)
+    if algo == "model-based":
+        from motorgym.train.model_based import load_pretrained_policy
+
+        pretrained, meta = load_pretrained_policy(run_dir, device=device)
+        return RecurrentAgent(pretrained), meta["env_id"], dict(meta["env_kwargs"])
     from motorgym.train.ppo import load_policy
 
     policy, config = load_policy(run_dir, device=device)

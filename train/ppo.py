@@ -33,13 +33,21 @@ from torch import nn
 
 import motorgym
 from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, RunningMeanStd, load_core
+from motorgym.agents.recurrent import (
+    ACTOR_PREFIXES,
+    PolicySpec,
+    RecurrentActorCritic,
+    RunningMeanStd,
+    core_state_dict,
+    load_core,
+)
 from motorgym.train.runs import (
     Budget,
     EpisodeStats,
     MetricsLog,
     ProgressBar,
     TrainResult,
+    read_run_config,
     require_fields,
     run_field_checks,
     write_run_config,
@@ -104,8 +112,9 @@ class PPOConfig:
     checkpoint_every: int = 50
     """Write a checkpoint every this many updates (and always at the end)."""
     init_from: str = ""
-    """A pretraining run directory (motorgym pretrain): its core (observation normaliser, encoder,
-    recurrent cell) initialises the policy. Empty: train from scratch."""
+    """A pretraining run directory: from motorgym pretrain, its core (observation normaliser,
+    encoder, recurrent cell) initialises the policy; from motorgym pretrain-policy, its core and
+    action mean. Empty: train from scratch."""
 
     def __post_init__(self) -> None:
         checks = {
@@ -413,7 +422,20 @@ def train(
 
 
 def init_from_pretrained(policy: RecurrentActorCritic, run_dir: str | Path) -> None:
-    """Copy a pretraining run's core into ``policy`` (clear error on a cell or size mismatch)."""
+    """Copy a pretraining run's weights into ``policy`` (clear error on a cell or size mismatch):
+    the core of a trajectory predictor (motorgym pretrain), or the core and action mean of a
+    policy trained through a learned arm (motorgym pretrain-policy)."""
+    if read_run_config(run_dir)["algo"] == "model-based":
+        from motorgym.train.model_based import load_pretrained_policy
+
+        pretrained, _ = load_pretrained_policy(run_dir)
+        spec = pretrained.spec
+        parts = core_state_dict(pretrained, ACTOR_PREFIXES)
+        source = f"the pretrained policy in {run_dir} ({spec.cell}, hidden {spec.hidden_size})"
+        if (spec.action_low, spec.action_high) != (policy.spec.action_low, policy.spec.action_high):
+            raise ValueError(f"{source} acts in [{spec.action_low}, {spec.action_high}], not the env's bounds")
+        load_core(policy, parts, source, ACTOR_PREFIXES)
+        return
     from motorgym.train.pretrain import pretrained_core
 
     core, meta = pretrained_core(run_dir)

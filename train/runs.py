@@ -24,6 +24,9 @@ RECENT_EPISODES = 100
 #: Algorithms of ``motorgym train --algo``: ours (train.ppo) and the SB3 baselines (train.baselines).
 OUR_ALGOS = {"lstm-ppo": "lstm", "gru-ppo": "gru"}
 SB3_ALGOS = ("sb3-rppo", "sb3-ppo")
+#: Pretraining runs: the trajectory predictor (train.pretrain) and the policy trained through a
+#: learned arm (train.model_based).
+PRETRAIN_ALGOS = ("pretrain", "model-based")
 
 
 @dataclass
@@ -68,8 +71,9 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
     if "algo" not in config:  # our PPO's config names its cell instead
         config["algo"] = f"{config.get('cell', 'lstm')}-ppo"
-    if config["algo"] not in (*OUR_ALGOS, *SB3_ALGOS):
-        raise ValueError(f"{path}: unknown algo {config['algo']!r}; known: {', '.join((*OUR_ALGOS, *SB3_ALGOS))}")
+    known = (*OUR_ALGOS, *SB3_ALGOS, *PRETRAIN_ALGOS)
+    if config["algo"] not in known:
+        raise ValueError(f"{path}: unknown algo {config['algo']!r}; known: {', '.join(known)}")
     return config
 
 
@@ -103,10 +107,10 @@ class EpisodeStats:
 class MetricsLog:
     """metrics.csv (flushed every row) and TensorBoard event files in the run directory."""
 
-    def __init__(self, run_dir: Path, keep_until_update: int | None = None) -> None:
+    def __init__(self, run_dir: Path, keep_until_update: int | None = None, name: str = METRICS_NAME) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        path = run_dir / METRICS_NAME
+        path = run_dir / name
         rows: list[dict[str, str]] = []
         if keep_until_update is not None and path.exists():
             # A resumed run drops rows logged after its checkpoint, which it will log again.
@@ -134,9 +138,9 @@ class MetricsLog:
         self._tensorboard.close()
 
 
-def read_metrics(run_dir: str | Path) -> list[dict[str, float]]:
-    """The rows of a run's metrics.csv as floats (empty cells as NaN)."""
-    with open(Path(run_dir) / METRICS_NAME, newline="") as file:
+def read_metrics(run_dir: str | Path, name: str = METRICS_NAME) -> list[dict[str, float]]:
+    """The rows of a run's metrics.csv (or another metrics file) as floats (empty cells as NaN)."""
+    with open(Path(run_dir) / name, newline="") as file:
         rows = list(csv.DictReader(file))
     return [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()} for row in rows]
 

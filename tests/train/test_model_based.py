@@ -1,0 +1,185 @@
+"""Model-based pretraining: the learned arm, imagined trials that mirror the env, policy training
+through the learned arm, and --init-from with its policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from motorgym.agents.recurrent import ACTOR_PREFIXES, PolicySpec, RecurrentActorCritic
+from motorgym.train import ppo
+from motorgym.train.cli import main
+from motorgym.train.collect import collect, load_dataset, save_dataset
+from motorgym.train.model_based import (
+    POLICY_NAME,
+    ModelBasedConfig,
+    TrialSource,
+    arm_errors,
+    imagine,
+    load_learned_arm,
+    load_pretrained_policy,
+    policy_for,
+    pretrain_policy,
+)
+from motorgym.train.pretrain import split_episodes
+from motorgym.train.runs import read_metrics
+from tests.conftest import QUIET
+
+ENV_ID = "motorgym/CenterOut-v0"
+SMALL = dict(
+    hidden_size=32,
+    arm_hidden_size=128,
+    arm_iterations=400,
+    arm_batch_windows=128,
+    policy_iterations=40,
+    batch_trials=16,
+    policy_learning_rate=3e-3,
+    eval_every=20,
+    eval_episodes=8,
+    torch_threads=1,
+)
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "center_out.npz"
+    save_dataset(collect(ENV_ID, 80, seed=3, env_kwargs=QUIET, scripted_fraction=0.5), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pretrained(data_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("model_based") / "run"
+    return out, pretrain_policy(ModelBasedConfig(data=str(data_file), **SMALL), out, progress=False)
+
+
+class MuJoCoArm:
+    """A perfect "learned arm": steps a real env with the command and reports its sensed state."""
+
+    def __init__(self, env: gym.Env) -> None:
+        self.env, self.observations, self.rewards = env, [], []
+
+    def __call__(self, state: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
+        obs, reward, *_ = self.env.step(command[0].detach().numpy())
+        self.observations.append(obs)
+        self.rewards.append(reward)
+        return torch.as_tensor(self.env.unwrapped.arm.sensed_state(), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("env_id", ["motorgym/CenterOut-v0", "motorgym/MuscleCenterOut-v0"])
+def test_imagined_trials_see_and_cost_what_the_env_does(env_id: str) -> None:
+    """With MuJoCo itself as the arm, an imagined trial's observations (delays, go cue, layout,
+    bounds) are the env's, step for step, and its cost is the env's mean negative reward."""
+    source = TrialSource(env_id, QUIET, 1, torch.device("cpu"))
+    rng = np.random.default_rng(5)
+    trials = source.draw(rng)
+    task = source.core.task
+    while task.catch_trial[0]:
+        trials = source.draw(rng)
+    env = gym.make(env_id, **QUIET)
+    delay_ms = (task.end_step[0] - task.response_steps) * source.config.control_step_ms
+    first_obs, _ = env.reset(
+        seed=0,
+        options={"target_index": int(task.target_index[0]), "delay_ms": float(delay_ms), "catch_trial": False},
+    )
+    policy = RecurrentActorCritic(
+        PolicySpec(len(first_obs), tuple(env.action_space.low), tuple(env.action_space.high), hidden_size=16)
+    )
+    torch.nn.init.normal_(policy.actor_mean.weight, std=1.0)  # a policy that moves the arm
+    seen = []
+    normalize = policy.obs_normalizer.normalize
+    policy.obs_normalizer.normalize = lambda obs: seen.append(obs.detach().clone()) or normalize(obs)
+    arm = MuJoCoArm(env)
+    with torch.no_grad():
+        loss, stats = imagine(policy, arm, trials, source)
+    steps = len(arm.rewards)
+    assert steps == int(trials.in_trial.sum()) > 80  # the whole trial: delay and response window
+    imagined = torch.cat(seen).numpy()
+    env_obs = np.array([first_obs, *arm.observations[:-1]])
+    np.testing.assert_allclose(imagined, env_obs, atol=1e-5)
+    go = env_obs[:, 4]
+    assert go[0] == 0 and go[-1] == 1  # the go cue came, and was seen late by the visual delay
+    assert float(loss) == pytest.approx(-np.mean(arm.rewards), rel=1e-5)
+    env.close()
+    source.close()
+
+
+def test_learned_arm_predicts_far_better_than_a_still_arm(pretrained, data_file) -> None:
+    out, summary = pretrained
+    errors = summary["arm"]
+    # Hand position 20 steps (200 ms) of open-loop commands ahead, on held-out episodes.
+    assert errors["arm_hand_rmse_mm"] < 0.5 * errors["still_hand_rmse_mm"]
+    rows = read_metrics(out, "arm_metrics.csv")
+    assert rows[-1]["val_arm_hand_rmse_mm"] < 0.5 * rows[0]["val_arm_hand_rmse_mm"]
+    # Recomputed from the saved model on the same held-out episodes: the checkpoint is that model.
+    arm, meta = load_learned_arm(out)
+    assert meta["validation"] == errors
+    val = load_dataset(data_file).subset(split_episodes(80, 0.2, 0)[1])
+    assert arm_errors(arm, val, 20)["arm_hand_rmse_mm"] == pytest.approx(errors["arm_hand_rmse_mm"], rel=1e-4)
+
+
+def test_policy_learns_in_imagination(pretrained, data_file) -> None:
+    """On the same imagined trials and noise, the trained policy's cost is far below a fresh one's."""
+    out, summary = pretrained
+    arm, _ = load_learned_arm(out)
+    trained, _ = load_pretrained_policy(out)
+    source = TrialSource(ENV_ID, QUIET, 64, torch.device("cpu"))
+    trials = source.draw(np.random.default_rng(0))
+    fresh = policy_for(load_dataset(data_file), source, ModelBasedConfig(data="", hidden_size=32))
+    costs = {}
+    for name, policy in (("trained", trained), ("fresh", fresh)):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            costs[name] = float(imagine(policy, arm, trials, source)[0])
+    source.close()
+    assert costs["trained"] < 0.6 * costs["fresh"], costs
+    rows = read_metrics(out)
+    assert summary["imagined_steps"] == rows[-1]["global_step"] > 0
+    evaluated = [r for r in rows if not np.isnan(r["real_success"])]
+    assert [r["update"] for r in evaluated] == [20, 40]
+    assert summary["evaluation_env_steps"] == evaluated[-1]["real_env_steps"] > 0
+    assert summary["real_final_distance_mm"] == evaluated[-1]["real_final_distance_mm"]
+    assert (out / "losses.png").stat().st_size > 20_000
+
+
+def test_evaluate_and_init_from_a_pretrained_policy(pretrained, tmp_path, capsys) -> None:
+    out, _ = pretrained
+    assert main(["evaluate", str(out), "--episodes", "4"]) == 0
+    assert "success" in capsys.readouterr().out
+    policy, meta = load_pretrained_policy(out)
+    assert meta["env_id"] == ENV_ID and meta["env_kwargs"] == QUIET
+
+    fresh = RecurrentActorCritic(PolicySpec(9, (-1.0, -1.0), (1.0, 1.0), hidden_size=32, init_log_std=-1.0))
+    untouched = {k: v.clone() for k, v in fresh.state_dict().items() if not k.startswith(ACTOR_PREFIXES)}
+    ppo.init_from_pretrained(fresh, out)
+    for name, tensor in fresh.state_dict().items():
+        expected = policy.state_dict()[name] if name.startswith(ACTOR_PREFIXES) else untouched[name]
+        torch.testing.assert_close(tensor, expected, rtol=0, atol=0, msg=name)
+    assert fresh.log_std.detach()[0].item() == -1.0  # the new run's exploration noise, not the pretrained one
+
+    argv = ["train", "--env", ENV_ID, "--out", str(tmp_path / "run"), "--init-from", str(out), "--hidden-size", "64"]
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "(lstm, hidden 32) does not match the policy's (lstm, hidden 64)" in capsys.readouterr().err
+
+
+def test_pretrain_policy_errors(data_file, pretrained, tmp_path, capsys) -> None:
+    out, _ = pretrained
+    with pytest.raises(SystemExit):
+        main(["pretrain-policy", "--data", str(data_file), "--out", str(tmp_path / "p"), "--batch-trials", "0"])
+    assert "batch_trials must be >= 1 (got 0)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["pretrain-policy", "--data", str(tmp_path / "none.npz"), "--out", str(tmp_path / "p")])
+    assert "motorgym pretrain-policy: error: no trajectory file at" in capsys.readouterr().err
+    with pytest.raises(FileExistsError, match="already holds a pretrained policy"):
+        pretrain_policy(ModelBasedConfig(data=str(data_file)), out, progress=False)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text('{"algo": "model-based"}')
+    (tmp_path / "bad" / POLICY_NAME).write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(tmp_path / "bad")])
+    assert "motorgym evaluate: error:" in capsys.readouterr().err

@@ -1,0 +1,564 @@
+"""Model-based pretraining: learn the arm, then train the policy by backpropagation through it.
+
+    motorgym collect --env motorgym/CenterOut-v0 --episodes 1000 --scripted-fraction 0.5 --out data/co.npz
+    motorgym pretrain-policy --data data/co.npz --out runs/co_model_based
+    motorgym evaluate runs/co_model_based               # the pretrained policy alone, in MuJoCo
+    motorgym train --env motorgym/CenterOut-v0 --init-from runs/co_model_based --out runs/co_finetuned
+
+MotorNet trains recurrent policies by backpropagation through time (BPTT) through an analytic,
+differentiable arm. Here the differentiable arm is learned from rollouts, then stands in for MuJoCo:
+
+1. **The learned arm** (:class:`LearnedArm`): an MLP from the arm's sensed state (hand position,
+   undelayed proprioception and muscle activations: :meth:`motorgym.envs.arm.Arm.sensed_state`) and
+   the command to the change of that state over one control step, in standardised units. It is
+   fitted on the collected rollouts by running it open-loop for ``arm_unroll_steps`` steps from a
+   true state under the recorded commands (a multi-step loss, so that its errors do not compound
+   when it later runs closed-loop for a whole trial).
+2. **Imagined trials** (:func:`imagine`): the real task draws the trials (targets, instructed
+   delays, catch trials, start posture: its own ``sample_trials``, through the env's batched core),
+   which then run in torch. The policy sees observations built as the env builds them
+   (:class:`motorgym.envs.batched.ArmTaskCore`): the hand, target and go cue delayed by the visual
+   delay, proprioception by the proprioceptive delay, Gaussian noise, clipped to the observation
+   bounds. Its mean action, with the env's signal-dependent motor noise, drives the learned arm.
+   The loss is the env's per-step cost, the negative of its reward (:meth:`ReachingTask.reward`):
+   distance_weight x the distance from the hand to the goal (the start before the go cue, the
+   target after it) + effort_weight x sum(u^2), averaged over the trials' steps.
+3. **Policy training**: Adam on that loss through whole trials, policy and learned arm unrolled
+   together (the learned arm's weights frozen). Every ``eval_every`` iterations the policy runs in
+   MuJoCo (deterministic actions) and its real success rate is logged.
+
+The run directory holds ``config.json``, ``arm_metrics.csv`` (the learned arm's fit),
+``metrics.csv`` and ``tensorboard/`` (policy training), ``learned_arm.pt``, ``policy.pt`` (the
+safe checkpoint format) and ``losses.png``. ``motorgym evaluate``, ``render`` and ``analyze`` take
+the run directory; ``motorgym train --init-from`` copies its policy's core and action head (not
+the exploration noise, which is the new run's ``init_log_std``, nor the untrained critic).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+import motorgym
+from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic
+from motorgym.envs.batched import ArmTaskCore
+from motorgym.train.collect import TrajectoryDataset, load_dataset
+from motorgym.train.evaluate import RecurrentAgent, rollout
+from motorgym.train.pretrain import split_episodes
+from motorgym.train.runs import MetricsLog, read_metrics, require_fields, write_run_config
+
+ARM_NAME = "learned_arm.pt"
+POLICY_NAME = "policy.pt"
+ARM_METRICS_NAME = "arm_metrics.csv"
+
+
+@dataclass
+class ModelBasedConfig:
+    """Everything a model-based pretraining run depends on (saved as config.json in the run directory)."""
+
+    data: str = ""
+    """Trajectory file written by motorgym collect (.npz); its env is the one the policy learns."""
+    cell: str = "lstm"
+    """Recurrent cell of the policy: lstm or gru (as the PPO run it will initialise)."""
+    hidden_size: int = 128
+    """Units of the policy's encoder and recurrent cell (as the PPO run it will initialise)."""
+    arm_hidden_size: int = 256
+    """Units of each of the learned arm's two hidden layers."""
+    arm_unroll_steps: int = 20
+    """Control steps the learned arm runs open-loop in each training window."""
+    arm_iterations: int = 4000
+    """Adam steps fitting the learned arm."""
+    arm_batch_windows: int = 256
+    """Windows of arm_unroll_steps steps per minibatch of the arm fit."""
+    arm_learning_rate: float = 1e-3
+    """Adam learning rate of the arm fit (decayed by cosine to 0)."""
+    policy_iterations: int = 1500
+    """Adam steps training the policy through the learned arm."""
+    batch_trials: int = 64
+    """Imagined trials per policy iteration."""
+    policy_learning_rate: float = 1e-3
+    """Adam learning rate of the policy."""
+    max_grad_norm: float = 1.0
+    """Clip the global gradient norm to this (both fits)."""
+    eval_every: int = 100
+    """Run the policy in MuJoCo every this many policy iterations (and at the end)."""
+    eval_episodes: int = 64
+    """Episodes of each evaluation in MuJoCo."""
+    val_fraction: float = 0.2
+    """Fraction of the episodes held out to validate the learned arm."""
+    seed: int = 0
+    """Seeds the split, the initialisations, the trials and the noise."""
+    device: str = "cpu"
+    """Torch device: cpu or cuda."""
+    torch_threads: int = 0
+    """Torch CPU threads (0: torch's default)."""
+
+    def __post_init__(self) -> None:
+        positive = (
+            "hidden_size",
+            "arm_hidden_size",
+            "arm_unroll_steps",
+            "arm_iterations",
+            "arm_batch_windows",
+            "policy_iterations",
+            "batch_trials",
+            "eval_every",
+            "eval_episodes",
+        )
+        checks = {
+            "cell": (self.cell in ("lstm", "gru"), "lstm or gru"),
+            **{name: (getattr(self, name) >= 1, ">= 1") for name in positive},
+            "val_fraction": (0.0 < self.val_fraction < 1.0, "in (0, 1)"),
+            "device": (self.device == "cpu" or self.device.startswith("cuda"), "cpu or cuda[:N]"),
+            "torch_threads": (self.torch_threads >= 0, ">= 0"),
+        }
+        require_fields(self, checks)
+
+
+# ------------------------------------------------------------------------------ the learned arm
+class LearnedArm(nn.Module):
+    """Sensed state and command now -> sensed state one control step later (see the module docstring)."""
+
+    def __init__(self, state_dim: int, action_dim: int, hidden_size: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(state_dim + action_dim, hidden_size),
+            nn.SiLU(),
+            nn.Linear(hidden_size, hidden_size),
+            nn.SiLU(),
+            nn.Linear(hidden_size, state_dim),
+        )
+        for name, size in (("state", state_dim), ("delta", state_dim), ("action", action_dim)):
+            self.register_buffer(f"{name}_mean", torch.zeros(size))
+            self.register_buffer(f"{name}_std", torch.ones(size))
+        # The states the data visited, widened by 10% of their range: the model is not trusted far
+        # outside them, and clamping keeps a closed-loop rollout from running away.
+        self.register_buffer("state_low", torch.full((state_dim,), -math.inf))
+        self.register_buffer("state_high", torch.full((state_dim,), math.inf))
+
+    def forward(self, state: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
+        inputs = torch.cat(
+            [(state - self.state_mean) / self.state_std, (command - self.action_mean) / self.action_std], dim=-1
+        )
+        next_state = state + self.delta_mean + self.net(inputs) * self.delta_std
+        return torch.maximum(torch.minimum(next_state, self.state_high), self.state_low)
+
+    def unroll(self, state: torch.Tensor, commands: torch.Tensor) -> torch.Tensor:
+        """Run open-loop from ``state`` (B, S) under ``commands`` (K, B, A); return the (K, B, S) states."""
+        states = []
+        for command in commands:
+            state = self(state, command)
+            states.append(state)
+        return torch.stack(states)
+
+
+def _windows(
+    data: TrajectoryDataset, steps: int, count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` random (episode, first step) pairs of windows of ``steps`` transitions inside episodes."""
+    long_enough = np.flatnonzero(data.lengths >= steps)
+    if len(long_enough) == 0:
+        raise ValueError(
+            f"no episode has {steps} steps: lower arm_unroll_steps (episodes: {data.lengths.max()} at most)"
+        )
+    episodes = rng.choice(long_enough, size=count)
+    starts = (rng.random(count) * (data.lengths[episodes] - steps + 1)).astype(np.int64)
+    return episodes, starts
+
+
+def _window_tensors(
+    data: TrajectoryDataset, episodes: np.ndarray, starts: np.ndarray, steps: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Start states (B, S), commands (K, B, A) and the true following states (K, B, S) of windows."""
+    offsets = starts[:, None] + np.arange(steps)[None]
+    first = torch.as_tensor(data.states[episodes, starts], device=device)
+    commands = torch.as_tensor(np.swapaxes(data.actions[episodes[:, None], offsets], 0, 1), device=device)
+    following = torch.as_tensor(np.swapaxes(data.states[episodes[:, None], offsets + 1], 0, 1), device=device)
+    return first, commands, following
+
+
+def _transitions(data: TrajectoryDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """States, commands and next states of every step inside an episode, flattened."""
+    inside = np.arange(data.actions.shape[1])[None] < data.lengths[:, None]
+    return data.states[:, :-1][inside], data.actions[inside], data.states[:, 1:][inside]
+
+
+def arm_errors(model: LearnedArm, data: TrajectoryDataset, steps: int, seed: int = 0) -> dict[str, float]:
+    """Hand position error (RMSE, mm) after ``steps`` open-loop steps of the learned arm on
+    windows of ``data``, beside that of assuming the arm stays where it is."""
+    episodes, starts = _windows(data, steps, 1024, np.random.default_rng(seed))
+    first, commands, following = _window_tensors(data, episodes, starts, steps, model.state_mean.device)
+    with torch.no_grad():
+        predicted = model.unroll(first, commands)[-1]
+    rmse = lambda hand: float(torch.sqrt(((hand - following[-1, :, :2]) ** 2).sum(-1).mean())) * 1000  # noqa: E731
+    return {"arm_hand_rmse_mm": rmse(predicted[:, :2]), "still_hand_rmse_mm": rmse(first[:, :2])}
+
+
+def fit_learned_arm(
+    data: TrajectoryDataset, config: ModelBasedConfig, run_dir: Path, progress: bool = True
+) -> tuple[LearnedArm, dict[str, float]]:
+    """Fit the learned arm on the training episodes; return it and its validation errors."""
+    device = torch.device(config.device)
+    train_ids, val_ids = split_episodes(len(data), config.val_fraction, config.seed)
+    train_data, val_data = data.subset(train_ids), data.subset(val_ids)
+    states, commands, next_states = _transitions(train_data)
+    model = LearnedArm(states.shape[1], commands.shape[1], config.arm_hidden_size).to(device)
+    deltas = next_states - states
+    low, high = data.states.min(axis=(0, 1)), data.states.max(axis=(0, 1))
+    for name, values in (("state", states), ("delta", deltas), ("action", commands)):
+        getattr(model, f"{name}_mean").copy_(torch.as_tensor(values.mean(0)))
+        getattr(model, f"{name}_std").copy_(torch.as_tensor(np.maximum(values.std(0), 1e-6)))
+    model.state_low.copy_(torch.as_tensor(low - 0.1 * (high - low)))
+    model.state_high.copy_(torch.as_tensor(high + 0.1 * (high - low)))
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.arm_learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.arm_iterations)
+    rng = np.random.default_rng(config.seed)
+    log = MetricsLog(run_dir, name=ARM_METRICS_NAME)
+    bar = _bar(config.arm_iterations, "learned arm", progress)
+    started = time.perf_counter()
+    report_every = max(1, config.arm_iterations // 40)
+    try:
+        for iteration in range(1, config.arm_iterations + 1):
+            episodes, starts = _windows(train_data, config.arm_unroll_steps, config.arm_batch_windows, rng)
+            first, window_commands, following = _window_tensors(
+                train_data, episodes, starts, config.arm_unroll_steps, device
+            )
+            predicted = model.unroll(first, window_commands)
+            loss = (((predicted - following) / model.delta_std) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            schedule.step()
+            if iteration % report_every == 0 or iteration == config.arm_iterations:
+                errors = arm_errors(model, val_data, config.arm_unroll_steps, config.seed)
+                log.write(
+                    {
+                        "update": iteration,
+                        "global_step": iteration,
+                        "time_s": round(time.perf_counter() - started, 3),
+                        "arm_train_loss": loss.item(),
+                        **{f"val_{k}": v for k, v in errors.items()},
+                    }
+                )
+                if bar is not None:
+                    bar.set_postfix(loss=f"{loss.item():.3f}", hand_mm=f"{errors['arm_hand_rmse_mm']:.1f}")
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        log.close()
+    return model.eval().requires_grad_(False), arm_errors(model, val_data, config.arm_unroll_steps, config.seed)
+
+
+# ------------------------------------------------------------------------------ imagined trials
+@dataclass
+class ImaginedTrials:
+    """A batch of trials drawn by the real task, as tensors (B trials, T steps)."""
+
+    start_state: torch.Tensor
+    """(B, S) sensed state of the arm at the trial's start."""
+    start_pos: torch.Tensor
+    """(B, 2) start position, m."""
+    target_pos: torch.Tensor
+    """(B, 2) target position, m."""
+    go_cue: torch.Tensor
+    """(T + 1, B) 1.0 from the go cue's step on (the go cue as the task counts steps)."""
+    in_trial: torch.Tensor
+    """(T, B) 1.0 for the steps inside the trial (the trial ends at its end step)."""
+
+
+class TrialSource:
+    """Draws trials with the real task (its batched core, ``batch_trials`` envs) and holds what the
+    imagined observations need: delays, noise levels, bounds, costs."""
+
+    def __init__(self, env_id: str, env_kwargs: dict[str, Any], batch_trials: int, device: torch.device) -> None:
+        env = gym.make(env_id, **env_kwargs)
+        unwrapped = env.unwrapped
+        self.max_steps = int(env.spec.max_episode_steps) if env.spec and env.spec.max_episode_steps else 1000
+        self.core = ArmTaskCore(unwrapped.task_cls, unwrapped.config, unwrapped.arm_kind, batch_trials)
+        env.close()
+        core, self.device, self.batch_trials = self.core, device, batch_trials
+        self.config = core.config
+        self.visual_delay_steps, self.proprio_delay_steps = core.visual_delay_steps, core.proprio_delay_steps
+        as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
+        self.obs_noise_std, self.obs_low, self.obs_high = (
+            as_tensor(a) for a in (core.obs_noise_std, core.obs_low, core.obs_high)
+        )
+        self.action_low, self.action_high = as_tensor(core.action_low), as_tensor(core.action_high)
+        self.proprio_dim = len(core.arm.proprioception_names)
+
+    def draw(self, rng: np.random.Generator) -> ImaginedTrials:
+        core = self.core
+        seeds = rng.integers(2**63, size=self.batch_trials)
+        core.reset(np.arange(self.batch_trials), [np.random.default_rng(s) for s in seeds])
+        task = core.task
+        length = int(min(task.end_step.max(), self.max_steps))
+        steps = np.arange(length + 1)[:, None]
+        as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32, device=self.device)  # noqa: E731
+        return ImaginedTrials(
+            start_state=as_tensor(core.arm.sensed_state()),
+            start_pos=as_tensor(task.start_pos),
+            target_pos=as_tensor(task.target_pos),
+            go_cue=as_tensor(steps >= task.go_step[None]),
+            in_trial=as_tensor(steps[1:] <= np.minimum(task.end_step, self.max_steps)[None]),
+        )
+
+    def close(self) -> None:
+        self.core.close()
+
+
+def imagine(
+    policy: RecurrentActorCritic, arm: LearnedArm, trials: ImaginedTrials, source: TrialSource
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Run imagined trials closed-loop through ``policy`` and the learned ``arm``; return the mean
+    per-step cost (differentiable) and statistics (see the module docstring)."""
+    config = source.config
+    state, starts = trials.start_state, torch.zeros(1, len(trials.start_state), device=source.device)
+    recurrent = policy.initial_state(len(state), source.device)
+    seen_vision: list[torch.Tensor] = []
+    seen_proprio: list[torch.Tensor] = []
+    costs = []
+    proprio = slice(2, 2 + source.proprio_dim)
+    for t in range(trials.in_trial.shape[0]):
+        # What the sensors send now, and what reaches the policy: the sample from the delay ago
+        # (the first one before that, as the env's delay lines start filled with it).
+        seen_vision.append(torch.cat([state[:, :2], trials.target_pos, trials.go_cue[t, :, None]], dim=-1))
+        seen_proprio.append(state[:, proprio])
+        obs = torch.cat(
+            [seen_vision[max(0, t - source.visual_delay_steps)], seen_proprio[max(0, t - source.proprio_delay_steps)]],
+            dim=-1,
+        )
+        obs = obs + source.obs_noise_std * torch.randn_like(obs)
+        obs = torch.maximum(torch.minimum(obs, source.obs_high), source.obs_low)
+        hidden, recurrent = policy.unroll(policy.obs_normalizer.normalize(obs)[None], recurrent, starts)
+        action = policy.clip_action(policy.distribution(hidden[0]).mean)
+        noisy = action * (1.0 + config.motor_noise_coef * torch.randn_like(action))
+        state = arm(state, torch.maximum(torch.minimum(noisy, source.action_high), source.action_low))
+        goal = torch.where(trials.go_cue[t + 1, :, None] > 0, trials.target_pos, trials.start_pos)
+        # sqrt(x + tiny): the hand resting exactly on its goal would otherwise give an infinite gradient.
+        distance_m = (((state[:, :2] - goal) ** 2).sum(-1) + 1e-12).sqrt()
+        effort = (action**2).sum(-1)
+        costs.append((config.distance_weight * distance_m + config.effort_weight * effort) * trials.in_trial[t])
+    loss = torch.stack(costs).sum() / trials.in_trial.sum()
+    final_m = torch.where(trials.go_cue[-1, :, None] > 0, trials.target_pos, trials.start_pos)
+    final_error_mm = float(((state.detach()[:, :2] - final_m) ** 2).sum(-1).sqrt().mean()) * 1000
+    return loss, {"imagined_cost": loss.item(), "imagined_final_error_mm": final_error_mm}
+
+
+# ------------------------------------------------------------------------------ the policy
+def policy_for(data: TrajectoryDataset, source: TrialSource, config: ModelBasedConfig) -> RecurrentActorCritic:
+    """A new policy for the data's env, its observation normaliser set from the data."""
+    spec = PolicySpec(
+        obs_dim=data.observations.shape[2],
+        action_low=tuple(source.core.action_low),
+        action_high=tuple(source.core.action_high),
+        cell=config.cell,  # type: ignore[arg-type]
+        hidden_size=config.hidden_size,
+    )
+    policy = RecurrentActorCritic(spec).to(source.device)
+    inside = np.arange(data.observations.shape[1])[None] < data.lengths[:, None]
+    policy.obs_normalizer.update(torch.as_tensor(data.observations[inside], device=source.device))
+    return policy
+
+
+def real_performance(
+    policy: RecurrentActorCritic, env_id: str, env_kwargs: dict[str, Any], episodes: int, seed: int
+) -> tuple[dict[str, float], int]:
+    """Success rate and mean final hand-to-target distance (mm) of ``policy`` (deterministic) over
+    ``episodes`` MuJoCo episodes, and the env steps they took."""
+    was_training = policy.training
+    policy.eval()
+    done = rollout(env_id, env_kwargs, RecurrentAgent(policy), episodes, seed=seed)
+    policy.train(was_training)
+    performance = {
+        "real_success": float(np.mean([e.info["success"] for e in done])),
+        "real_final_distance_mm": float(np.mean([e.info["distance_m"] for e in done])) * 1000,
+    }
+    return performance, sum(len(e.hand_pos) - 1 for e in done)
+
+
+def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Fit the learned arm and train a policy through it into ``run_dir``; return a summary."""
+    run_dir = Path(run_dir)
+    if (run_dir / POLICY_NAME).exists():
+        raise FileExistsError(f"{run_dir} already holds a pretrained policy; choose another --out")
+    data = load_dataset(config.data)
+    write_run_config(run_dir, {"algo": "model-based", **asdict(config)})
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    torch.manual_seed(config.seed)
+    device = torch.device(config.device)
+    env_id, env_kwargs = data.metadata["env_id"], dict(data.metadata["env_kwargs"])
+    started = time.perf_counter()
+    arm, arm_summary = fit_learned_arm(data, config, run_dir, progress)
+    save_checkpoint(
+        run_dir / ARM_NAME,
+        tensors={"arm": arm.state_dict()},
+        metadata={
+            "config": asdict(config),
+            "state_names": data.metadata["state_names"],
+            "action_names": data.metadata["action_names"],
+            "validation": arm_summary,
+            "motorgym_version": motorgym.__version__,
+        },
+    )
+    arm_seconds = time.perf_counter() - started
+
+    source = TrialSource(env_id, env_kwargs, config.batch_trials, device)
+    policy = policy_for(data, source, config)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=config.policy_learning_rate)
+    rng = np.random.default_rng(config.seed)
+    log = MetricsLog(run_dir)
+    bar = _bar(config.policy_iterations, "policy through the learned arm", progress)
+    imagined_steps, eval_steps = 0, 0
+    performance = {"real_success": math.nan, "real_final_distance_mm": math.nan}
+    try:
+        for iteration in range(1, config.policy_iterations + 1):
+            trials = source.draw(rng)
+            loss, stats = imagine(policy, arm, trials, source)
+            optimizer.zero_grad()
+            loss.backward()
+            grad_norm = float(nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm))
+            optimizer.step()
+            imagined_steps += int(trials.in_trial.sum())
+            row = {
+                "update": iteration,
+                "global_step": imagined_steps,
+                "time_s": round(time.perf_counter() - started, 3),
+                **stats,
+                "grad_norm": grad_norm,
+                "real_success": math.nan,
+                "real_final_distance_mm": math.nan,
+                "real_env_steps": math.nan,
+            }
+            if iteration % config.eval_every == 0 or iteration == config.policy_iterations:
+                performance, steps = real_performance(
+                    policy, env_id, env_kwargs, config.eval_episodes, config.seed + iteration
+                )
+                eval_steps += steps
+                row.update(performance, real_env_steps=eval_steps)
+            log.write(row)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(
+                    cost=f"{stats['imagined_cost']:.4f}",
+                    error_mm=f"{stats['imagined_final_error_mm']:.0f}",
+                    real_success="-"
+                    if math.isnan(performance["real_success"])
+                    else f"{performance['real_success']:.0%}",
+                )
+    finally:
+        if bar is not None:
+            bar.close()
+        log.close()
+        source.close()
+    summary = {
+        "env_id": env_id,
+        "arm": arm_summary,
+        **performance,
+        "collected_env_steps": int(data.lengths.sum()),
+        "evaluation_env_steps": eval_steps,
+        "imagined_steps": imagined_steps,
+        "arm_fit_s": round(arm_seconds, 1),
+        "total_s": round(time.perf_counter() - started, 1),
+    }
+    save_checkpoint(
+        run_dir / POLICY_NAME,
+        tensors={"policy": policy.state_dict()},
+        metadata={
+            "policy_spec": asdict(policy.spec),
+            "config": asdict(config),
+            "env_id": env_id,
+            "env_kwargs": env_kwargs,
+            "summary": summary,
+            "motorgym_version": motorgym.__version__,
+        },
+    )
+    plot_losses(run_dir)
+    return summary
+
+
+def load_pretrained_policy(run_dir: str | Path, device: str = "cpu") -> tuple[RecurrentActorCritic, dict[str, Any]]:
+    """The policy of a model-based pretraining run and its checkpoint metadata."""
+    path = Path(run_dir) / POLICY_NAME
+    tensors, meta = load_checkpoint(path, device=device)
+    try:
+        policy = RecurrentActorCritic(PolicySpec(**meta["policy_spec"]))
+        policy.load_state_dict(tensors["policy"])
+        meta["env_id"], meta["env_kwargs"]  # noqa: B018 (both must be there)
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise CheckpointError(f"{path} is not a model-based pretraining checkpoint: {error}") from error
+    return policy.to(device).eval(), meta
+
+
+def load_learned_arm(run_dir: str | Path, device: str = "cpu") -> tuple[LearnedArm, dict[str, Any]]:
+    """The learned arm of a model-based pretraining run (frozen) and its checkpoint metadata."""
+    path = Path(run_dir) / ARM_NAME
+    tensors, meta = load_checkpoint(path, device=device)
+    try:
+        arm = LearnedArm(len(meta["state_names"]), len(meta["action_names"]), meta["config"]["arm_hidden_size"])
+        arm.load_state_dict(tensors["arm"])
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise CheckpointError(f"{path} is not a learned-arm checkpoint: {error}") from error
+    return arm.to(device).eval().requires_grad_(False), meta
+
+
+def _bar(total: int, description: str, enabled: bool):  # noqa: ANN202 (tqdm or None)
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, dynamic_ncols=True)
+
+
+def plot_losses(run_dir: Path) -> Path:
+    """losses.png: the learned arm's validation error, the imagined cost and the real success."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arm_rows, rows = read_metrics(run_dir, ARM_METRICS_NAME), read_metrics(run_dir)
+    figure, (arm_axis, cost_axis, success_axis) = plt.subplots(1, 3, figsize=(14, 3.8))
+    iterations = [r["update"] for r in arm_rows]
+    arm_axis.plot(iterations, [r["val_arm_hand_rmse_mm"] for r in arm_rows], label="learned arm")
+    arm_axis.axhline(arm_rows[-1]["val_still_hand_rmse_mm"], color="gray", ls="--", label="arm stays still")
+    arm_axis.set(xlabel="iteration", ylabel="hand error (mm)", title="learned arm: open-loop error (validation)")
+    cost_axis.plot([r["update"] for r in rows], [r["imagined_cost"] for r in rows], lw=0.8)
+    cost_axis.set(xlabel="policy iteration", ylabel="mean per-step cost", yscale="log", title="imagined trials")
+    evaluated = [r for r in rows if not math.isnan(r["real_success"])]
+    success_axis.plot([r["update"] for r in evaluated], [100 * r["real_success"] for r in evaluated], marker="o")
+    success_axis.set(xlabel="policy iteration", ylabel="success (%)", ylim=(-2, 102), title="the policy in MuJoCo")
+    for axis in (arm_axis, cost_axis, success_axis):
+        axis.grid(alpha=0.3)
+    arm_axis.legend()
+    figure.tight_layout()
+    path = run_dir / "losses.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+__all__ = [
+    "ImaginedTrials",
+    "LearnedArm",
+    "ModelBasedConfig",
+    "TrialSource",
+    "fit_learned_arm",
+    "imagine",
+    "load_learned_arm",
+    "load_pretrained_policy",
+    "pretrain_policy",
+]
