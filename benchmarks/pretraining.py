@@ -11,7 +11,8 @@ For each task: ``motorgym collect`` (``--episodes`` episodes, half driven by the
 all with Ornstein-Uhlenbeck commands), ``motorgym pretrain`` (LSTM 128, the policy's size; hand
 position and velocity 10 steps ahead) and ``motorgym pretrain-policy`` (defaults), once per task;
 then for each seed ``motorgym train`` from scratch and ``--init-from`` each, with the same step
-cap, two runs at a time with one core each. Reports, per run, the env steps and wall-clock time at
+cap, two runs at a time with one core each; runs stop once they reach 90% (``--stop-success``,
+added after the first runs, which ran to the cap). Reports, per run, the env steps and wall-clock time at
 which the rolling training success (last 100 training episodes) first reached 90%, the medians and
 their ratio to scratch (target: >= 30% fewer steps), what the pretraining cost (env steps collected
 or evaluated, wall-clock), the predictor's and the learned arm's validation errors beside their
@@ -213,7 +214,8 @@ def main(argv: list[str] | None = None) -> None:
                     init = ("--init-from", str(args.root / task / pretrained)) if pretrained else ()
                     if condition in args.conditions and not path.exists():
                         one_core = args.parallel > 1
-                        command = train_command(env_id, "lstm-ppo", 60, seed, path, one_core, cap, (*options, *init))
+                        extra = (*options, *init, "--stop-success", str(THRESHOLD))
+                        command = train_command(env_id, "lstm-ppo", 60, seed, path, one_core, cap, extra)
                         commands.append(command)
         run_in_parallel(commands, args.parallel)
     all_seeds = sorted({int(p.name.rsplit("seed", 1)[1]) for p in args.root.glob("*/*_seed*")}) or args.seeds

@@ -76,6 +76,8 @@ class PPOConfig:
     """Stop after this many environment steps in total."""
     minutes: float = 0.0
     """Also stop after this many minutes of wall-clock time (0: no time limit)."""
+    stop_success: float = 0.0
+    """Also stop once the success rate of the last 100 training episodes reaches this (0: never)."""
     learning_rate: float = 3e-4
     """Adam learning rate (at the start, with annealing)."""
     anneal_lr: bool = True
@@ -121,6 +123,7 @@ class PPOConfig:
             "cell": (self.cell in ("lstm", "gru"), "lstm or gru"),
             "num_envs": (self.num_envs >= 1, ">= 1"),
             "rollout_steps": (self.rollout_steps >= 1, ">= 1"),
+            "stop_success": (0.0 <= self.stop_success <= 1.0, "in [0, 1]"),
             "num_minibatches": (
                 1 <= self.num_minibatches <= self.num_envs and self.num_envs % self.num_minibatches == 0,
                 f"a divisor of num_envs={self.num_envs}",
@@ -413,6 +416,8 @@ def train(
             bar.update(row)
             if update % config.checkpoint_every == 0:
                 save()
+            if config.stop_success > 0 and row["episode_success"] >= config.stop_success:
+                break
         save(final=True)
     finally:
         bar.close()

@@ -107,3 +107,17 @@ def test_config_errors_name_the_field() -> None:
         PPOConfig(num_envs=16, num_minibatches=3)
     with pytest.raises(ValueError, match=r"cell must be lstm or gru \(got 'rnn'\)"):
         PPOConfig(cell="rnn")
+
+
+def test_stop_success_ends_the_run_once_reached(tmp_path) -> None:
+    """Catch trials only, and a policy that barely moves: nearly every trial succeeds, so the run
+    stops long before its step budget, at the first update whose rolling success reached the bar."""
+    still = dict(TINY, env_kwargs={"catch_fraction": 1.0}, init_log_std=-6.0, learning_rate=1e-6)
+    result = train(PPOConfig(**still, total_steps=100 * 512, stop_success=0.9), tmp_path / "run", progress=False)
+    logged = rows(result.run_dir)
+    successes = [float(r["episode_success"]) for r in logged]
+    assert result.global_step < 30 * 512 and result.metrics["episode_success"] >= 0.9
+    assert all(not s >= 0.9 for s in successes[:-1])  # NaN before the first episode ends
+    assert load_checkpoint(result.run_dir / "checkpoint.pt")[1]["final"]
+    with pytest.raises(ValueError, match=r"stop_success must be in \[0, 1\] \(got 1.5\)"):
+        PPOConfig(stop_success=1.5)
