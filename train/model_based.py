@@ -54,7 +54,7 @@ from motorgym.envs.batched import ArmTaskCore
 from motorgym.train.collect import TrajectoryDataset, load_dataset
 from motorgym.train.evaluate import RecurrentAgent, rollout
 from motorgym.train.pretrain import split_episodes
-from motorgym.train.runs import MetricsLog, read_metrics, require_fields, write_run_config
+from motorgym.train.runs import MetricsLog, progress_bar, read_metrics, require_fields, write_run_config
 
 ARM_NAME = "learned_arm.pt"
 POLICY_NAME = "policy.pt"
@@ -224,7 +224,7 @@ def fit_learned_arm(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.arm_iterations)
     rng = np.random.default_rng(config.seed)
     log = MetricsLog(run_dir, name=ARM_METRICS_NAME)
-    bar = _bar(config.arm_iterations, "learned arm", progress)
+    bar = progress_bar(config.arm_iterations, "learned arm", progress)
     started = time.perf_counter()
     report_every = max(1, config.arm_iterations // 40)
     try:
@@ -251,13 +251,10 @@ def fit_learned_arm(
                         **{f"val_{k}": v for k, v in errors.items()},
                     }
                 )
-                if bar is not None:
-                    bar.set_postfix(loss=f"{loss.item():.3f}", hand_mm=f"{errors['arm_hand_rmse_mm']:.1f}")
-            if bar is not None:
-                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}", hand_mm=f"{errors['arm_hand_rmse_mm']:.1f}")
+            bar.update(1)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         log.close()
     return model.eval().requires_grad_(False), arm_errors(model, val_data, config.arm_unroll_steps, config.seed)
 
@@ -421,7 +418,7 @@ def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: boo
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.policy_learning_rate)
     rng = np.random.default_rng(config.seed)
     log = MetricsLog(run_dir)
-    bar = _bar(config.policy_iterations, "policy through the learned arm", progress)
+    bar = progress_bar(config.policy_iterations, "policy through the learned arm", progress)
     imagined_steps, eval_steps = 0, 0
     performance = {"real_success": math.nan, "real_final_distance_mm": math.nan}
     try:
@@ -450,18 +447,15 @@ def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: boo
                 eval_steps += steps
                 row.update(performance, real_env_steps=eval_steps)
             log.write(row)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(
-                    cost=f"{stats['imagined_cost']:.4f}",
-                    error_mm=f"{stats['imagined_final_error_mm']:.0f}",
-                    real_success="-"
-                    if math.isnan(performance["real_success"])
-                    else f"{performance['real_success']:.0%}",
-                )
+            bar.update(1)
+            success = performance["real_success"]
+            bar.set_postfix(
+                cost=f"{stats['imagined_cost']:.4f}",
+                error_mm=f"{stats['imagined_final_error_mm']:.0f}",
+                real_success="-" if math.isnan(success) else f"{success:.0%}",
+            )
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         log.close()
         source.close()
     summary = {
@@ -513,14 +507,6 @@ def load_learned_arm(run_dir: str | Path, device: str = "cpu") -> tuple[LearnedA
     except (KeyError, TypeError, RuntimeError) as error:
         raise CheckpointError(f"{path} is not a learned-arm checkpoint: {error}") from error
     return arm.to(device).eval().requires_grad_(False), meta
-
-
-def _bar(total: int, description: str, enabled: bool):  # noqa: ANN202 (tqdm or None)
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=description, dynamic_ncols=True)
 
 
 def plot_losses(run_dir: Path) -> Path:

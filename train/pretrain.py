@@ -39,7 +39,7 @@ import motorgym
 from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from motorgym.agents.recurrent import RecurrentCore, core_state_dict, layer_init
 from motorgym.train.collect import TrajectoryDataset, load_dataset
-from motorgym.train.runs import MetricsLog, read_metrics, require_fields, write_run_config
+from motorgym.train.runs import MetricsLog, progress_bar, read_metrics, require_fields, write_run_config
 
 PREDICTOR_NAME = "predictor.pt"
 #: Observation entries of the seen hand position (``motorgym.envs.batched.VISION_NAMES``).
@@ -209,11 +209,7 @@ def pretrain(config: PretrainConfig, run_dir: str | Path, progress: bool = True)
     generator = torch.Generator().manual_seed(config.seed)
     best: dict[str, Any] = {"val_loss": math.inf}
     started, stale = time.perf_counter(), 0
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=config.epochs, unit="epoch", desc=f"pretrain {data.metadata['env_id']}", dynamic_ncols=True)
+    bar = progress_bar(config.epochs, f"pretrain {data.metadata['env_id']}", progress, unit="epoch")
     try:
         for epoch in range(1, config.epochs + 1):
             model.train()
@@ -239,9 +235,8 @@ def pretrain(config: PretrainConfig, run_dir: str | Path, progress: bool = True)
                 **{f"baseline_{k}": v for k, v in baseline.items()},
             }
             metrics.write(row)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(val_loss=f"{val_loss:.4f}", pos_mm=f"{val_errors['position_rmse_mm']:.1f}")
+            bar.update(1)
+            bar.set_postfix(val_loss=f"{val_loss:.4f}", pos_mm=f"{val_errors['position_rmse_mm']:.1f}")
             if val_loss < best["val_loss"]:
                 best = {"val_loss": val_loss, "epoch": epoch, **val_errors}
                 stale = 0
@@ -251,8 +246,7 @@ def pretrain(config: PretrainConfig, run_dir: str | Path, progress: bool = True)
                 if stale >= config.patience:
                     break
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         metrics.close()
     plot_losses(run_dir)
     return {"best": best, "baseline": baseline}

@@ -163,6 +163,13 @@ class Budget:
         return global_step < self.total_steps and self.time_left()
 
 
+def progress_bar(total: int, description: str, enabled: bool = True, unit: str = "it") -> Any:
+    """A tqdm bar for the supervised fits (pretraining); when not ``enabled`` every call is a no-op."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit=unit, dynamic_ncols=True, disable=not enabled)
+
+
 class ProgressBar:
     """A tqdm bar over the budget (seconds under a wall-clock budget, else steps) that shows
     steps, steps/s, mean episode return and success rate."""
