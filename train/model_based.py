@@ -22,10 +22,12 @@ differentiable arm. Here the differentiable arm is learned from rollouts, then s
    bounds. Its mean action, with the env's signal-dependent motor noise, drives the learned arm.
    The loss is the env's per-step cost, the negative of its reward (:meth:`ReachingTask.reward`):
    distance_weight x the distance from the hand to the goal (the start before the go cue, the
-   target after it) + effort_weight x sum(u^2), averaged over the trials' steps.
+   target after it) + effort_weight x sum(u^2), averaged over the trials' steps. A trial runs to its
+   end step (the env ends it at success; here holding on simply goes on costing the distance).
 3. **Policy training**: Adam on that loss through whole trials, policy and learned arm unrolled
-   together (the learned arm's weights frozen). Every ``eval_every`` iterations the policy runs in
-   MuJoCo (deterministic actions) and its real success rate is logged.
+   together (the learned arm's weights frozen). The policy's observation normaliser is set from the
+   collected observations and stays fixed here (PPO goes on updating it). Every ``eval_every``
+   iterations the policy runs in MuJoCo (deterministic actions) and its real success rate is logged.
 
 The run directory holds ``config.json``, ``arm_metrics.csv`` (the learned arm's fit),
 ``metrics.csv`` and ``tensorboard/`` (policy training), ``learned_arm.pt``, ``policy.pt`` (the
