@@ -99,6 +99,13 @@ def _colors(n: int) -> list[Any]:
     return [matplotlib.colormaps["hsv"](i / max(n, 1)) for i in range(n)]
 
 
+def training_metrics(run_dir: Path) -> list[dict[str, float]] | None:
+    """The rows of a training run's metrics.csv, for the learning curve; None for a run without
+    episode statistics (a pretraining run logs its fit instead: see its losses.png)."""
+    rows = read_metrics(run_dir) if (run_dir / METRICS_NAME).exists() else []
+    return rows if rows and "episode_success" in rows[0] else None
+
+
 def analyze(
     run_dir: str | Path, out_dir: str | Path, episodes: int = 200, seed: int = 2024, device: str = "cpu"
 ) -> dict[str, Any]:
@@ -110,7 +117,7 @@ def analyze(
     if not hasattr(config, "catch_fraction"):
         raise ValueError(f"motorgym analyze needs a centre-out task (got {env_id})")
     trials = rollout(env_id, {**env_kwargs, "catch_fraction": 0.0}, agent, episodes, seed)
-    metrics = read_metrics(run_dir) if (run_dir / METRICS_NAME).exists() else None
+    metrics = training_metrics(run_dir)
     result = analyze_trials(
         trials, config.control_step_ms / 1000, config.target_radius_m, config.n_targets, out_dir, env_id, metrics
     )

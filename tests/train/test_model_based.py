@@ -12,6 +12,7 @@ import torch
 
 from motorgym.agents.recurrent import ACTOR_PREFIXES, PolicySpec, RecurrentActorCritic
 from motorgym.train import ppo
+from motorgym.train.analyze import training_metrics
 from motorgym.train.cli import main
 from motorgym.train.collect import collect, load_dataset, save_dataset
 from motorgym.train.model_based import (
@@ -150,6 +151,8 @@ def test_evaluate_and_init_from_a_pretrained_policy(pretrained, tmp_path, capsys
     out, _ = pretrained
     assert main(["evaluate", str(out), "--episodes", "4"]) == 0
     assert "success" in capsys.readouterr().out
+    # analyze takes the run too; its metrics.csv is the fit's, so no learning curve comes from it.
+    assert training_metrics(out) is None and len(read_metrics(out)) == SMALL["policy_iterations"]
     policy, meta = load_pretrained_policy(out)
     assert meta["env_id"] == ENV_ID and meta["env_kwargs"] == QUIET
 
