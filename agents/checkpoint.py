@@ -14,8 +14,9 @@ import json
 import os
 import pickle
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -26,15 +27,16 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing pieces, corrupt, or holds something other than tensors and JSON."""
 
 
-def save_checkpoint(path: str | Path, tensors: dict[str, Any], metadata: dict[str, Any]) -> Path:
-    """Write ``tensors`` (nested containers of tensors and numbers) and JSON ``metadata`` atomically."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
+    """Write a file through ``write(file)`` atomically: into a temporary file in the same folder,
+    flushed to disk, then renamed over ``path`` (and the rename made durable), so a crash never
+    leaves a half-written file. Every file motorgym saves for later goes through here."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "metadata_json": json.dumps(metadata), "tensors": tensors}
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as file:
-            torch.save(payload, file)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -46,6 +48,12 @@ def save_checkpoint(path: str | Path, tensors: dict[str, Any], metadata: dict[st
     finally:
         os.close(directory)
     return path
+
+
+def save_checkpoint(path: str | Path, tensors: dict[str, Any], metadata: dict[str, Any]) -> Path:
+    """Write ``tensors`` (nested containers of tensors and numbers) and JSON ``metadata`` atomically."""
+    payload = {"format": FORMAT, "metadata_json": json.dumps(metadata), "tensors": tensors}
+    return atomic_write(path, lambda file: torch.save(payload, file))
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:

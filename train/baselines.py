@@ -43,7 +43,7 @@ from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 import motorgym
-from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from motorgym.agents.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from motorgym.envs.sb3 import make_sb3_vec_env
 from motorgym.train.runs import (
     SB3_ALGOS,
@@ -305,9 +305,7 @@ def train(
 
     def checkpoint(at_update: int, final: bool = False) -> None:
         # The model first: a crash between the two files leaves the older normaliser with newer weights.
-        tmp = run_dir / f".tmp_{MODEL_NAME}"
-        model.save(tmp)
-        tmp.replace(run_dir / MODEL_NAME)
+        atomic_write(run_dir / MODEL_NAME, model.save)
         save_checkpoint(
             run_dir / NORMALIZER_NAME,
             tensors={**_normalizer_state(env), "torch_rng": torch.get_rng_state()},

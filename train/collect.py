@@ -33,6 +33,7 @@ import gymnasium as gym
 import numpy as np
 
 import motorgym
+from motorgym.agents.checkpoint import atomic_write
 from motorgym.agents.scripted import ScriptedReacher
 
 FORMAT = "motorgym-trajectories-v2"
@@ -60,6 +61,10 @@ class TrajectoryDataset:
     @property
     def dt_s(self) -> float:
         return self.metadata["control_step_ms"] / 1000.0
+
+    def step_mask(self) -> np.ndarray:
+        """(E, T) bool: which padded steps lie inside their episode."""
+        return np.arange(self.observations.shape[1])[None] < self.lengths[:, None]
 
     def hand_vel_m_s(self) -> np.ndarray:
         """(E, T + 1, 2) hand velocity by backward differences (0 at the first sample)."""
@@ -167,20 +172,9 @@ def save_dataset(dataset: TrajectoryDataset, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"the dataset file must end in .npz (got {path.name!r})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp_{path.name}")
-    with open(tmp, "wb") as file:
-        np.savez_compressed(
-            file,
-            observations=dataset.observations,
-            actions=dataset.actions,
-            hand_pos_m=dataset.hand_pos_m,
-            states=dataset.states,
-            lengths=dataset.lengths,
-            metadata=np.array(json.dumps(dataset.metadata)),
-        )
-    tmp.replace(path)
-    return path
+    arrays = {name: getattr(dataset, name) for name in ARRAYS if name != "metadata"}
+    metadata = np.array(json.dumps(dataset.metadata))
+    return atomic_write(path, lambda file: np.savez_compressed(file, **arrays, metadata=metadata))
 
 
 def load_dataset(path: str | Path, env_id: str | None = None) -> TrajectoryDataset:
