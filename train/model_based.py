@@ -190,15 +190,22 @@ def _window_tensors(
 
 def _transitions(data: TrajectoryDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """States, commands and next states of every step inside an episode, flattened."""
-    inside = np.arange(data.actions.shape[1])[None] < data.lengths[:, None]
+    inside = data.step_mask()
     return data.states[:, :-1][inside], data.actions[inside], data.states[:, 1:][inside]
 
 
-def arm_errors(model: LearnedArm, data: TrajectoryDataset, steps: int, seed: int = 0) -> dict[str, float]:
-    """Hand position error (RMSE, mm) after ``steps`` open-loop steps of the learned arm on
-    windows of ``data``, beside that of assuming the arm stays where it is."""
+def validation_windows(
+    data: TrajectoryDataset, steps: int, device: torch.device, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The 1024 windows of ``steps`` steps on which :func:`arm_errors` measures (fixed by ``seed``)."""
     episodes, starts = _windows(data, steps, 1024, np.random.default_rng(seed))
-    first, commands, following = _window_tensors(data, episodes, starts, steps, model.state_mean.device)
+    return _window_tensors(data, episodes, starts, steps, device)
+
+
+def arm_errors(model: LearnedArm, windows: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> dict[str, float]:
+    """Hand position error (RMSE, mm) after the open-loop steps of :func:`validation_windows`
+    ``windows``, beside that of assuming the arm stays where it is."""
+    first, commands, following = windows
     with torch.no_grad():
         predicted = model.unroll(first, commands)[-1]
     rmse = lambda hand: float(torch.sqrt(((hand - following[-1, :, :2]) ** 2).sum(-1).mean())) * 1000  # noqa: E731
@@ -222,6 +229,7 @@ def fit_learned_arm(
     model.state_low.copy_(torch.as_tensor(low - 0.1 * (high - low)))
     model.state_high.copy_(torch.as_tensor(high + 0.1 * (high - low)))
 
+    val_windows = validation_windows(val_data, config.arm_unroll_steps, device, config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.arm_learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.arm_iterations)
     rng = np.random.default_rng(config.seed)
@@ -243,7 +251,7 @@ def fit_learned_arm(
             optimizer.step()
             schedule.step()
             if iteration % report_every == 0 or iteration == config.arm_iterations:
-                errors = arm_errors(model, val_data, config.arm_unroll_steps, config.seed)
+                errors = arm_errors(model, val_windows)
                 log.write(
                     {
                         "update": iteration,
@@ -258,7 +266,7 @@ def fit_learned_arm(
     finally:
         bar.close()
         log.close()
-    return model.eval().requires_grad_(False), arm_errors(model, val_data, config.arm_unroll_steps, config.seed)
+    return model.eval().requires_grad_(False), errors  # the last iteration always reports
 
 
 # ------------------------------------------------------------------------------ imagined trials
@@ -367,8 +375,7 @@ def policy_for(data: TrajectoryDataset, source: TrialSource, config: ModelBasedC
         hidden_size=config.hidden_size,
     )
     policy = RecurrentActorCritic(spec).to(source.device)
-    inside = np.arange(data.observations.shape[1])[None] < data.lengths[:, None]
-    policy.obs_normalizer.update(torch.as_tensor(data.observations[inside], device=source.device))
+    policy.obs_normalizer.update(torch.as_tensor(data.observations[data.step_mask()], device=source.device))
     return policy
 
 
@@ -377,10 +384,7 @@ def real_performance(
 ) -> tuple[dict[str, float], int]:
     """Success rate and mean final hand-to-target distance (mm) of ``policy`` (deterministic) over
     ``episodes`` MuJoCo episodes, and the env steps they took."""
-    was_training = policy.training
-    policy.eval()
     done = rollout(env_id, env_kwargs, RecurrentAgent(policy), episodes, seed=seed)
-    policy.train(was_training)
     performance = {
         "real_success": float(np.mean([e.info["success"] for e in done])),
         "real_final_distance_mm": float(np.mean([e.info["distance_m"] for e in done])) * 1000,
@@ -493,7 +497,9 @@ def load_pretrained_policy(run_dir: str | Path, device: str = "cpu") -> tuple[Re
     try:
         policy = RecurrentActorCritic(PolicySpec(**meta["policy_spec"]))
         policy.load_state_dict(tensors["policy"])
-        meta["env_id"], meta["env_kwargs"]  # noqa: B018 (both must be there)
+        missing = {"env_id", "env_kwargs"} - set(meta)
+        if missing:
+            raise KeyError(f"its metadata lacks {sorted(missing)}")
     except (KeyError, TypeError, RuntimeError) as error:
         raise CheckpointError(f"{path} is not a model-based pretraining checkpoint: {error}") from error
     return policy.to(device).eval(), meta

@@ -192,7 +192,7 @@ def pretrain(config: PretrainConfig, run_dir: str | Path, progress: bool = True)
     # Statistics of the training set: observations (the normaliser), actions, targets.
     obs, actions, targets, mask = _tensors(train_data, *prediction_targets(train_data, config.horizon_steps), device)
     valid = mask.bool()
-    model.obs_normalizer.update(obs[_step_mask(train_data, device)])
+    model.obs_normalizer.update(obs[torch.as_tensor(train_data.step_mask().T, device=device)])
     low, high = data.actions.reshape(-1, action_dim).min(0), data.actions.reshape(-1, action_dim).max(0)
     model.action_center.copy_(torch.as_tensor((low + high) / 2))
     model.action_half_range.copy_(torch.as_tensor(np.maximum((high - low) / 2, 1e-6)))
@@ -250,12 +250,6 @@ def pretrain(config: PretrainConfig, run_dir: str | Path, progress: bool = True)
         metrics.close()
     plot_losses(run_dir)
     return {"best": best, "baseline": baseline}
-
-
-def _step_mask(data: TrajectoryDataset, device: torch.device) -> torch.Tensor:
-    """(T, E) mask of the steps inside each episode."""
-    steps = data.observations.shape[1]
-    return torch.as_tensor((np.arange(steps)[:, None] < data.lengths[None]), device=device)
 
 
 @torch.no_grad()

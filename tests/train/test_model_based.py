@@ -25,6 +25,7 @@ from motorgym.train.model_based import (
     load_pretrained_policy,
     policy_for,
     pretrain_policy,
+    validation_windows,
 )
 from motorgym.train.pretrain import split_episodes
 from motorgym.train.runs import read_metrics
@@ -120,7 +121,8 @@ def test_learned_arm_predicts_far_better_than_a_still_arm(pretrained, data_file)
     arm, meta = load_learned_arm(out)
     assert meta["validation"] == errors
     val = load_dataset(data_file).subset(split_episodes(80, 0.2, 0)[1])
-    assert arm_errors(arm, val, 20)["arm_hand_rmse_mm"] == pytest.approx(errors["arm_hand_rmse_mm"], rel=1e-4)
+    windows = validation_windows(val, 20, torch.device("cpu"))
+    assert arm_errors(arm, windows)["arm_hand_rmse_mm"] == pytest.approx(errors["arm_hand_rmse_mm"], rel=1e-4)
 
 
 def test_policy_learns_in_imagination(pretrained, data_file) -> None:
