@@ -14,7 +14,8 @@ import json
 import os
 import pickle
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,27 +28,38 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing pieces, corrupt, or holds something other than tensors and JSON."""
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
-    """Write a file through ``write(file)`` atomically: into a temporary file in the same folder,
-    flushed to disk, then renamed over ``path`` (and the rename made durable), so a crash never
-    leaves a half-written file. Every file motorgym saves for later goes through here."""
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix) to write a file into; when the block ends
+    without error, the file is flushed to disk and renamed over ``path`` (the rename made durable),
+    so a crash never leaves a half-written file. On an error the temporary file is removed and an
+    OSError names ``path`` (e.g. a full disk). Every file motorgym saves goes through here."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
-        with open(temporary, "wb") as file:
-            write(file)
-            file.flush()
+        yield temporary
+        with open(temporary, "rb+") as file:
             os.fsync(file.fileno())
         os.replace(temporary, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # make the rename itself durable
+        finally:
+            os.close(directory)
+    except OSError as error:
+        failure = OSError(f"could not write {path}: {error.strerror or error}")
+        failure.errno = error.errno
+        raise failure from error
     finally:
         temporary.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # make the rename itself durable
-    finally:
-        os.close(directory)
-    return path
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> Path:
+    """Write a file through ``write(file)`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        write(file)
+    return Path(path)
 
 
 def save_checkpoint(path: str | Path, tensors: dict[str, Any], metadata: dict[str, Any]) -> Path:

@@ -92,7 +92,7 @@ def layer_init(layer: nn.Linear, std: float = float(np.sqrt(2)), bias: float = 0
 class RecurrentCore(nn.Module):
     """The part of a network that turns an observation history into hidden states: a running
     observation normaliser, a linear+tanh encoder and one LSTM or GRU cell. Shared by the
-    actor-critic and the trajectory predictor (``motorgym.train.pretrain``), so that a pretrained
+    actor-critic and the trajectory predictor (:mod:`motorgym.agents.predictor`), so that a pretrained
     core loads into a policy under the same parameter names (:data:`CORE_PREFIXES`)."""
 
     def __init__(self, obs_dim: int, cell: str, hidden_size: int) -> None:

@@ -15,9 +15,8 @@ from gymnasium import spaces
 
 from motorgym.envs.arm import Arm, ArmKind
 from motorgym.envs.config import EnvConfig
-from motorgym.envs.rendering import TrialMarkers
 from motorgym.envs.sensors import DelayLine, NoiseSource, delay_in_steps
-from motorgym.envs.task import ReachingTask
+from motorgym.envs.task import ReachingTask, TrialMarkers
 
 #: Visual observation entries, in order. The go cue is 1.0 once given (always, in Reach tasks).
 VISION_NAMES = ["hand_x_m", "hand_y_m", "target_x_m", "target_y_m", "go_cue"]
@@ -28,18 +27,29 @@ _VISION_HIGH = np.array([1.0, 1.0, 1.0, 1.0, 1.0])
 
 
 def check_actions(actions: Any, shape: tuple[int, ...], low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Return ``actions`` as float64 clipped to [low, high]; reject a wrong shape or NaN/inf."""
+    """Return ``actions`` as float64 clipped to [low, high]; reject a wrong shape or NaN/inf with a
+    short message that names the envs at fault (for a batch of shape (num_envs, action_dim))."""
     try:
         array = np.asarray(actions, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise TypeError(f"action must be an array of numbers of shape {shape} (got {actions!r})") from error
+        raise TypeError(
+            f"action must be an array of numbers of shape {shape} (got a {type(actions).__name__})"
+        ) from error
     if array.shape != shape:
         raise ValueError(
             f"action must have shape {shape}, between low={low.tolist()} and high={high.tolist()} "
             f"(got shape {array.shape})"
         )
-    if not np.isfinite(array).all():
-        raise ValueError(f"action must be finite: NaN and inf are not allowed (got {array.tolist()})")
+    finite = np.isfinite(array)
+    if not finite.all():
+        if array.ndim == 1:
+            raise ValueError(f"action must be finite: NaN and inf are not allowed (got {array.tolist()})")
+        bad = np.flatnonzero(~finite.all(axis=1))
+        shown = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise ValueError(
+            f"actions must be finite: NaN or inf in the actions of env(s) {shown} "
+            f"(env {bad[0]}: {array[bad[0]].tolist()})"
+        )
     return np.clip(array, low, high)
 
 

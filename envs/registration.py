@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import importlib
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 
+from motorgym.envs.config import EnvConfig
+from motorgym.envs.single import ArmTaskEnv
 from motorgym.envs.tasks import center_out, reach
 
 
@@ -35,3 +38,23 @@ def register_envs() -> None:
     for env_id, registration in ENV_IDS.items():
         if env_id not in gym.registry:
             gym.register(id=env_id, **registration._asdict())
+
+
+def env_class(env_id: str) -> type[ArmTaskEnv]:
+    """The env class of a motorgym id; a ValueError listing the ids for any other."""
+    if env_id not in ENV_IDS:
+        raise ValueError(f"env_id must be a motorgym id: one of {', '.join(ENV_IDS)} (got {env_id!r})")
+    module, _, name = ENV_IDS[env_id].entry_point.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def check_env_arguments(env_id: str, env_kwargs: Any) -> EnvConfig:
+    """The task config ``gym.make(env_id, **env_kwargs)`` would build, without building the arm; a
+    ValueError naming the id or the argument (and what it allows) if it would fail."""
+    cls = env_class(env_id)
+    if not isinstance(env_kwargs, dict):
+        raise ValueError(f"env_kwargs must be a JSON object of keyword arguments (got {env_kwargs!r})")
+    try:
+        return cls.config_cls.from_kwargs(cls.env_name, env_kwargs)
+    except TypeError as error:  # an unknown argument name, or a value of the wrong type
+        raise ValueError(str(error)) from None

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
 
-from motorgym.envs.task import Phase
+from motorgym.envs.task import Phase, TrialMarkers
 
 if TYPE_CHECKING:
     from motorgym.envs.batched import ArmTaskCore
@@ -26,18 +25,6 @@ _MARKER_HEIGHT_M = 0.003
 #: Rendered frames of hand positions kept in the fading trail behind the hand.
 TRAIL_FRAMES = 40
 PHASE_LABELS = {Phase.DELAY: "delay", Phase.MOVE: "move", Phase.HOLD: "hold"}
-
-
-@dataclass(frozen=True)
-class TrialMarkers:
-    """What to draw over the arm for one environment."""
-
-    start_pos: np.ndarray
-    start_radius_m: float
-    target_pos: np.ndarray
-    target_radius_m: float
-    phase: int
-    catch_trial: bool
 
 
 def _add_disc(scene: mujoco.MjvScene, pos: np.ndarray, radius_m: float, rgba: tuple[float, ...], z: float) -> None:

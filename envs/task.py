@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Generic, TypeVar
 
@@ -33,6 +34,18 @@ class Phase(IntEnum):
     """Go cue given, hand outside the target."""
     HOLD = 2
     """Go cue given, hand inside the target."""
+
+
+@dataclass(frozen=True)
+class TrialMarkers:
+    """What a renderer draws over the arm for one environment: start zone, target and trial state."""
+
+    start_pos: np.ndarray
+    start_radius_m: float
+    target_pos: np.ndarray
+    target_radius_m: float
+    phase: int
+    catch_trial: bool
 
 
 class ReachingTask(ABC, Generic[ConfigT]):

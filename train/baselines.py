@@ -29,115 +29,24 @@ our PPO a resumed SB3 run is not bit-identical to an uninterrupted one.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 import motorgym
 from motorgym.agents.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
+from motorgym.agents.sb3 import sb3_algorithm
 from motorgym.envs.sb3 import make_sb3_vec_env
-from motorgym.train.runs import (
-    SB3_ALGOS,
-    Budget,
-    EpisodeStats,
-    MetricsLog,
-    ProgressBar,
-    TrainResult,
-    read_run_config,
-    require_fields,
-    run_field_checks,
-    write_run_config,
-)
-
-MODEL_NAME = "model.zip"
-NORMALIZER_NAME = "normalizer.pt"
-
-
-@dataclass
-class SB3Config:
-    """Everything an SB3 baseline run depends on (saved as config.json in the run directory)."""
-
-    algo: str = "sb3-rppo"
-    """sb3-rppo (sb3-contrib RecurrentPPO, MlpLstmPolicy) or sb3-ppo (SB3 PPO, MlpPolicy)."""
-    env_id: str = "motorgym/CenterOut-v0"
-    """Gymnasium id of the task."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments of the env (e.g. {"catch_fraction": 0.2}); JSON on the command line."""
-    num_envs: int = 16
-    """Environments stepped together (one native batched env behind the SB3 adapter)."""
-    n_steps: int = 512
-    """Steps per environment in each rollout."""
-    batch_size: int = 512
-    """Minibatch size in steps."""
-    n_epochs: int = 5
-    """Passes over each rollout."""
-    learning_rate: float = 1.04019e-4
-    """Adam learning rate (constant)."""
-    gamma: float = 0.99
-    """Discount factor."""
-    gae_lambda: float = 1.0
-    """GAE lambda."""
-    clip_range: float = 0.3
-    """PPO's probability-ratio clip."""
-    ent_coef: float = 7.52585e-08
-    """Weight of the entropy bonus."""
-    vf_coef: float = 0.950368
-    """Weight of the value loss."""
-    max_grad_norm: float = 0.9
-    """Clip the global gradient norm to this."""
-    normalize: bool = True
-    """Normalise observations and rewards with SB3's VecNormalize."""
-    lstm_hidden_size: int = 256
-    """Units of the LSTM (sb3-rppo only)."""
-    total_steps: int = 2_000_000
-    """Stop after this many environment steps in total."""
-    minutes: float = 0.0
-    """Also stop after this many minutes of wall-clock time (0: no time limit)."""
-    seed: int = 0
-    """Seeds the environments, the network initialisation and the sampling."""
-    device: str = "cpu"
-    """Torch device for the network: cpu or cuda."""
-    physics_threads: int = 0
-    """MuJoCo threads stepping the arms (0: one per core)."""
-    torch_threads: int = 0
-    """Torch CPU threads for the network (0: torch's default)."""
-    checkpoint_every: int = 10
-    """Write a checkpoint every this many updates (and always at the end)."""
-
-    def __post_init__(self) -> None:
-        checks = {
-            "algo": (self.algo in SB3_ALGOS, " or ".join(SB3_ALGOS)),
-            "num_envs": (self.num_envs >= 1, ">= 1"),
-            "n_steps": (self.n_steps >= 1, ">= 1"),
-            "batch_size": (1 <= self.batch_size <= self.num_envs * self.n_steps, "in [1, num_envs * n_steps]"),
-            "n_epochs": (self.n_epochs >= 1, ">= 1"),
-            **run_field_checks(self),
-        }
-        require_fields(self, checks)
-
-    @property
-    def steps_per_update(self) -> int:
-        return self.num_envs * self.n_steps
-
-
-def _algorithm(config: SB3Config) -> tuple[type[BaseAlgorithm], str, dict[str, Any]]:
-    """(algorithm class, policy alias, policy kwargs) of a config."""
-    if config.algo == "sb3-rppo":
-        from sb3_contrib import RecurrentPPO
-
-        return RecurrentPPO, "MlpLstmPolicy", {"lstm_hidden_size": config.lstm_hidden_size}
-    from stable_baselines3 import PPO
-
-    return PPO, "MlpPolicy", {}
+from motorgym.train import kinds
+from motorgym.train.configs import SB3Config
+from motorgym.train.progress import Budget, EpisodeStats, MetricsLog, ProgressBar, TrainResult
+from motorgym.train.run_dir import SB3_MODEL, SB3_NORMALIZER, new_run_dir
 
 
 def make_env(config: SB3Config, seed: int) -> VecNormalize | VecMonitor:
@@ -149,7 +58,7 @@ def make_env(config: SB3Config, seed: int) -> VecNormalize | VecMonitor:
 
 
 def build_model(config: SB3Config, env: Any) -> BaseAlgorithm:
-    algorithm, policy, policy_kwargs = _algorithm(config)
+    algorithm, policy, policy_kwargs = sb3_algorithm(config.algo, config.lstm_hidden_size)
     return algorithm(
         policy,
         env,
@@ -165,7 +74,7 @@ def build_model(config: SB3Config, env: Any) -> BaseAlgorithm:
         max_grad_norm=config.max_grad_norm,
         policy_kwargs=policy_kwargs,
         seed=config.seed,
-        device=config.device,
+        device=config.torch_device(),
         verbose=0,
     )
 
@@ -198,15 +107,18 @@ class RunCallback(BaseCallback):
     wall-clock budget and checkpoints.
 
     SB3 trains on a rollout after collecting it; the next rollout's start (or the end of training)
-    is the first moment that update's losses are known, so its row is written then.
+    is the first moment that update's losses are known, so its row is written then. The steps
+    trained on are those of the finished rollouts (a rollout cut short by the time budget is not
+    trained on, so it is not counted).
     """
 
     def __init__(
-        self, config: SB3Config, budget: Budget, metrics: MetricsLog, bar: ProgressBar, checkpoint: Any, update: int
+        self, config: SB3Config, budget: Budget, metrics: MetricsLog, bar: ProgressBar, run_dir: Path, update: int
     ) -> None:
         super().__init__()
-        self.config, self.budget, self.metrics, self.bar, self.checkpoint = config, budget, metrics, bar, checkpoint
+        self.config, self.budget, self.metrics, self.bar, self.run_dir = config, budget, metrics, bar, run_dir
         self.update, self.episodes = update, EpisodeStats()
+        self.trained_steps = update * config.steps_per_update
         self._row_pending = False
         self.row: dict[str, float] = {}
         self._rollout_started = time.perf_counter()
@@ -223,8 +135,11 @@ class RunCallback(BaseCallback):
         return self.budget.time_left()  # SB3's loop stops at the step budget itself
 
     def _on_rollout_end(self) -> None:
+        # Only a whole rollout gets here (one cut short by the time budget ends SB3's loop before
+        # it), and SB3 trains on it next.
         self._rollout_s = time.perf_counter() - self._rollout_started
         self.update += 1
+        self.trained_steps += self.config.steps_per_update
         self._row_pending = True
 
     def _on_training_end(self) -> None:
@@ -238,9 +153,9 @@ class RunCallback(BaseCallback):
         elapsed = self.budget.elapsed_s()
         row = {
             "update": self.update,
-            "global_step": self.num_timesteps,
+            "global_step": self.trained_steps,
             "time_s": round(elapsed, 3),
-            "steps_per_s": round(self.num_timesteps / max(elapsed, 1e-9), 1),
+            "steps_per_s": round(self.trained_steps / max(elapsed, 1e-9), 1),
             "rollout_steps_per_s": round(self.config.steps_per_update / max(self._rollout_s, 1e-9), 1),
             "learning_rate": logged.get("train/learning_rate", self.config.learning_rate),
             **self.episodes.means(),
@@ -254,7 +169,25 @@ class RunCallback(BaseCallback):
         self.metrics.write(row)
         self.bar.update(row)
         if self.update % self.config.checkpoint_every == 0:
-            self.checkpoint(self.update)
+            self.checkpoint()
+
+    def checkpoint(self, final: bool = False) -> None:
+        """model.zip and normalizer.pt (with the run's progress). The model first: a crash between
+        the two files leaves the older normaliser with newer weights."""
+        atomic_write(self.run_dir / SB3_MODEL, self.model.save)
+        save_checkpoint(
+            self.run_dir / SB3_NORMALIZER,
+            tensors={**_normalizer_state(self.training_env), "torch_rng": torch.get_rng_state()},
+            metadata={
+                "config": asdict(self.config),
+                "global_step": self.trained_steps,
+                "update": self.update,
+                "elapsed_s": self.budget.elapsed_s(),
+                "recent": self.episodes.state_dict(),
+                "motorgym_version": motorgym.__version__,
+                "final": final,
+            },
+        )
 
 
 def train(
@@ -267,134 +200,62 @@ def train(
 ) -> TrainResult:
     """Train (or, with ``resume``, continue training) an SB3 baseline into ``run_dir``."""
     run_dir = Path(run_dir)
-    saved: tuple[dict[str, Any], dict[str, Any]] | None = None
-    if resume:
-        saved = load_checkpoint(run_dir / NORMALIZER_NAME)
-        config = SB3Config(**saved[1]["config"])
-        if not (run_dir / MODEL_NAME).exists():
-            raise CheckpointError(f"{run_dir / MODEL_NAME} is missing: the run cannot be resumed")
-    else:
-        config = config or SB3Config()
-        if (run_dir / MODEL_NAME).exists():
-            raise FileExistsError(f"{run_dir} already holds a run; resume it (--resume) or choose another --out")
-    if total_steps is not None:
-        config.total_steps = total_steps
-    if minutes is not None:
-        config.minutes = minutes
-    write_run_config(run_dir, asdict(config))
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-
-    update, global_step, elapsed_before = 0, 0, 0.0
+    saved = _saved_run(run_dir) if resume else None
+    config = SB3Config(**saved[1]["config"]) if saved is not None else (config or SB3Config())
+    budget_fields = {k: v for k, v in (("total_steps", total_steps), ("minutes", minutes)) if v is not None}
+    config = SB3Config(**{**asdict(config), **budget_fields})
+    update, elapsed_before = (saved[1]["update"], saved[1]["elapsed_s"]) if saved else (0, 0.0)
+    global_step = update * config.steps_per_update
     if saved is not None:
-        meta = saved[1]
-        update, global_step, elapsed_before = meta["update"], meta["global_step"], meta["elapsed_s"]
-    # A resumed run's episodes start afresh; seeding by the update count keeps them new ones.
-    env = make_env(config, seed=config.seed + update)
-    model = build_model(config, env)
-    if saved is not None:
-        tensors, meta = saved
-        model.set_parameters(str(run_dir / MODEL_NAME), exact_match=True, device=config.device)
-        _restore_normalizer(env, tensors)
+        env, model = _build(config, update)
+        model.set_parameters(str(run_dir / SB3_MODEL), exact_match=True, device=config.device)
+        _restore_normalizer(env, saved[0])
         model.num_timesteps = global_step
-        torch.set_rng_state(tensors["torch_rng"])
-
+        torch.set_rng_state(saved[0]["torch_rng"])
+        kinds.write_config(run_dir, config)
+    else:
+        with new_run_dir(run_dir):
+            env, model = _build(config, update)
+            kinds.write_config(run_dir, config)
     budget = Budget(config.total_steps, config.minutes, elapsed_before)
-    metrics = MetricsLog(run_dir, keep_until_update=update if saved is not None else None)
+    metrics = MetricsLog(run_dir, resume_after_update=update if saved is not None else None)
     bar = ProgressBar(budget, global_step, f"{config.algo} {config.env_id}", enabled=progress)
-
-    def checkpoint(at_update: int, final: bool = False) -> None:
-        # The model first: a crash between the two files leaves the older normaliser with newer weights.
-        atomic_write(run_dir / MODEL_NAME, model.save)
-        save_checkpoint(
-            run_dir / NORMALIZER_NAME,
-            tensors={**_normalizer_state(env), "torch_rng": torch.get_rng_state()},
-            metadata={
-                "config": asdict(config),
-                "global_step": model.num_timesteps,
-                "update": at_update,
-                "elapsed_s": budget.elapsed_s(),
-                "recent": callback.episodes.state_dict(),
-                "motorgym_version": motorgym.__version__,
-                "final": final,
-            },
-        )
-
-    callback = RunCallback(config, budget, metrics, bar, checkpoint, update)
-    if saved is not None:
-        callback.episodes = EpisodeStats(saved[1].get("recent"))
+    callback = RunCallback(config, budget, metrics, bar, run_dir, update)
+    callback.episodes = EpisodeStats(saved[1].get("recent") if saved else None)
     try:
         if budget.left(global_step):
             model.learn(
-                total_timesteps=config.total_steps - global_step,
+                # SB3 needs a step count: under a time budget alone, more than any run reaches.
+                total_timesteps=(config.total_steps or 2**62) - global_step,
                 callback=callback,
                 log_interval=None,  # type: ignore[arg-type]  # SB3 itself logs nothing; RunCallback does
                 reset_num_timesteps=saved is None,
             )
-        checkpoint(callback.update, final=True)
+            callback.checkpoint(final=True)
     finally:
         bar.close()
         metrics.close()
         env.close()
-    return TrainResult(run_dir=run_dir, global_step=model.num_timesteps, updates=callback.update, metrics=callback.row)
+    return TrainResult(run_dir=run_dir, global_step=callback.trained_steps, updates=callback.update, metrics=callback.row)
 
 
-class SB3Agent:
-    """An SB3 policy as an evaluation :class:`~motorgym.train.evaluate.Agent`: observations
-    normalised with the run's VecNormalize statistics; for RecurrentPPO the LSTM states are carried
-    between calls and reset where ``episode_start`` is 1."""
-
-    def __init__(self, policy: BasePolicy, normalizer: dict[str, torch.Tensor], deterministic: bool = True) -> None:
-        self.policy, self.deterministic = policy, deterministic
-        self.normalizer = {k: v.numpy() for k, v in normalizer.items()}
-        self.state: tuple[np.ndarray, ...] | None = None
-
-    def reset(self, num_envs: int) -> None:
-        self.state = None  # SB3 starts from zero states
-
-    def normalize(self, obs: np.ndarray) -> np.ndarray:
-        if not self.normalizer:
-            return obs
-        n = self.normalizer  # as VecNormalize.normalize_obs
-        scaled = (obs - n["obs_mean"]) / np.sqrt(n["obs_var"] + n["epsilon"])
-        return np.clip(scaled, -n["clip_obs"], n["clip_obs"]).astype(np.float32)
-
-    def hidden_state(self) -> np.ndarray | None:
-        """RecurrentPPO's actor LSTM output h (last layer); None for the feed-forward PPO."""
-        return None if self.state is None else np.asarray(self.state[0][-1])
-
-    def act(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
-        actions, self.state = self.policy.predict(
-            self.normalize(obs), state=self.state, episode_start=episode_start.astype(bool), deterministic=True
-        )
-        return actions
+def _saved_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    saved = load_checkpoint(run_dir / SB3_NORMALIZER)
+    if not (run_dir / SB3_MODEL).exists():
+        raise CheckpointError(f"{run_dir / SB3_MODEL} is missing: the run cannot be resumed")
+    return saved
 
 
-def load_agent(run_dir: str | Path, device: str = "cpu") -> tuple[SB3Agent, str, dict[str, Any]]:
-    """(agent, env id, env kwargs) of an SB3 run directory, without unpickling anything."""
-    run_dir = Path(run_dir)
-    config = SB3Config(**read_run_config(run_dir))
-    normalizer, _ = load_checkpoint(run_dir / NORMALIZER_NAME)
-    model_path = run_dir / MODEL_NAME
-    if not model_path.exists():
-        raise CheckpointError(f"{model_path} is missing: nothing to evaluate")
+def _build(config: SB3Config, update: int) -> tuple[Any, BaseAlgorithm]:
+    """The env and the model; a resumed run's episodes start afresh, seeded by the update count so
+    that they are new ones."""
+    config.apply_threads()
+    env = make_env(config, seed=config.seed + update)
     try:
-        _, params, _ = load_from_zip_file(str(model_path), device=device, load_data=False)
-    except Exception as error:  # a zip or torch error: the file is damaged
-        raise CheckpointError(f"{model_path} is not a readable SB3 model: {error}") from error
-    algorithm, policy_alias, policy_kwargs = _algorithm(config)
-    probe = gym.make(config.env_id, **config.env_kwargs)
-    policy_class = algorithm.policy_aliases[policy_alias]
-    policy = policy_class(probe.observation_space, probe.action_space, lambda _: 0.0, **policy_kwargs)
-    probe.close()
-    try:
-        policy.load_state_dict(params["policy"])
-    except (KeyError, RuntimeError) as error:
-        raise CheckpointError(
-            f"{model_path} does not hold a {config.algo} policy for {config.env_id}: {error}"
-        ) from error
-    policy.to(device).set_training_mode(False)
-    return SB3Agent(policy, {k: v for k, v in normalizer.items() if k != "torch_rng"}), config.env_id, config.env_kwargs
+        return env, build_model(config, env)
+    except BaseException:
+        env.close()
+        raise
 
 
-__all__ = ["SB3Agent", "SB3Config", "load_agent", "train"]
+__all__ = ["SB3Config", "build_model", "make_env", "train"]

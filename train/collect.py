@@ -35,6 +35,7 @@ import numpy as np
 import motorgym
 from motorgym.agents.checkpoint import atomic_write
 from motorgym.agents.scripted import ScriptedReacher
+from motorgym.envs.registration import check_env_arguments
 
 FORMAT = "motorgym-trajectories-v2"
 ARRAYS = ("observations", "actions", "hand_pos_m", "states", "lengths", "metadata")
@@ -117,6 +118,7 @@ def collect(
     if ou_tau_ms <= 0 or ou_sigma < 0:
         raise ValueError(f"ou_tau_ms must be > 0 and ou_sigma >= 0 (got {ou_tau_ms}, {ou_sigma})")
     env_kwargs = dict(env_kwargs or {})
+    check_env_arguments(env_id, env_kwargs)
     env = gym.make(env_id, **env_kwargs)
     unwrapped = env.unwrapped
     config = unwrapped.config
@@ -167,11 +169,20 @@ def collect(
     return TrajectoryDataset(observations, actions, hand, states, lengths, metadata)
 
 
-def save_dataset(dataset: TrajectoryDataset, path: str | Path) -> Path:
-    """Write the dataset compressed, atomically (temp file, then rename)."""
+def check_new_dataset_path(path: str | Path) -> Path:
+    """A path a new trajectory file may be written to: ending in .npz, and not an existing file
+    (a data file is never overwritten)."""
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"the dataset file must end in .npz (got {path.name!r})")
+    if path.exists():
+        raise FileExistsError(f"{path} already exists: choose another file (a data file is never overwritten)")
+    return path
+
+
+def save_dataset(dataset: TrajectoryDataset, path: str | Path) -> Path:
+    """Write the dataset to a new file, compressed, atomically (temp file, then rename)."""
+    path = check_new_dataset_path(path)
     arrays = {name: getattr(dataset, name) for name in ARRAYS if name != "metadata"}
     metadata = np.array(json.dumps(dataset.metadata))
     return atomic_write(path, lambda file: np.savez_compressed(file, **arrays, metadata=metadata))
@@ -230,4 +241,4 @@ def load_dataset(path: str | Path, env_id: str | None = None) -> TrajectoryDatas
     return TrajectoryDataset(obs, actions, hand, states, lengths, metadata)
 
 
-__all__ = ["DatasetError", "TrajectoryDataset", "collect", "load_dataset", "save_dataset"]
+__all__ = ["DatasetError", "TrajectoryDataset", "check_new_dataset_path", "collect", "load_dataset", "save_dataset"]

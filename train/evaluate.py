@@ -2,30 +2,27 @@
 
     motorgym evaluate runs/center_out --episodes 200 --json results.json
 
-One code path for every kind of agent: anything with ``reset(num_envs)`` and
-``act(obs, episode_start) -> actions`` (:class:`Agent`); :func:`load_agent` builds one from a run
-directory. Results (overall and per target) go to ``evaluation.json`` in the run directory.
+One code path for every kind of run that trains an agent: the table of run kinds
+(:func:`motorgym.train.kinds.load_agent`) loads it, :func:`motorgym.agents.rollout.rollout` runs it.
+Results (overall, catch trials and per target; a measure that no trial defines is null) go to
+``evaluation.json`` in the run directory.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import gymnasium as gym
 import numpy as np
-import torch
-from gymnasium.vector import AutoresetMode
 
-from motorgym.agents.recurrent import RecurrentActorCritic
-from motorgym.envs.batched import env_info
+from motorgym.agents.rollout import Episode, rollout
+from motorgym.envs.registration import check_env_arguments
+from motorgym.train import kinds
 from motorgym.train.analysis.kinematics import reach_kinematics
-from motorgym.train.runs import CONFIG_NAME, SB3_ALGOS, read_run_config
+from motorgym.train.run_dir import EVALUATION, write_json
 
-EVALUATION_NAME = "evaluation.json"
 #: The measures reported overall, for catch trials and per target (in the table's column order).
 MEASURES = (
     "success_rate",
@@ -36,89 +33,6 @@ MEASURES = (
     "path_linearity",
     "false_start_rate",
 )
-
-
-class Agent(Protocol):
-    def reset(self, num_envs: int) -> None: ...
-
-    def act(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray: ...
-
-    def hidden_state(self) -> np.ndarray | None:
-        """(num_envs, units) recurrent hidden state after the last ``act`` (None: no recurrent state)."""
-        ...
-
-
-class RecurrentAgent:
-    """A :class:`RecurrentActorCritic` that keeps its recurrent state between calls."""
-
-    def __init__(self, policy: RecurrentActorCritic, deterministic: bool = True) -> None:
-        self.policy, self.deterministic = policy, deterministic
-        self.state: torch.Tensor | None = None
-
-    def reset(self, num_envs: int) -> None:
-        self.state = self.policy.initial_state(num_envs)
-
-    def act(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
-        assert self.state is not None, "reset() first"
-        actions, self.state = self.policy.act(obs, self.state, episode_start, self.deterministic)
-        return actions
-
-    def hidden_state(self) -> np.ndarray | None:
-        """The cell's output h (an LSTM's state is [h, c])."""
-        return None if self.state is None else self.state[:, : self.policy.hidden_size].cpu().numpy()
-
-
-@dataclass
-class Episode:
-    """One evaluated trial: per-step hand positions and the trial's facts."""
-
-    hand_pos: list[np.ndarray] = field(default_factory=list)
-    go: list[bool] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
-    hidden: list[np.ndarray] = field(default_factory=list)
-    """The agent's hidden state after acting on each step's observation (if it has one)."""
-
-
-def rollout(
-    env_id: str, env_kwargs: dict[str, Any], agent: Agent, episodes: int, seed: int = 0, max_envs: int = 50
-) -> list[Episode]:
-    """Run ``episodes`` episodes, the same number in each of up to ``max_envs`` parallel envs (so
-    that short episodes are not over-represented), and return them."""
-    num_envs = min(episodes, max_envs)
-    per_env = math.ceil(episodes / num_envs)
-    envs = gym.make_vec(
-        env_id,
-        num_envs=num_envs,
-        vectorization_mode="vector_entry_point",
-        autoreset_mode=AutoresetMode.SAME_STEP,
-        **env_kwargs,
-    )
-    obs, info = envs.reset(seed=seed)
-    agent.reset(num_envs)
-    current = [Episode() for _ in range(num_envs)]
-    for i in range(num_envs):
-        current[i].hand_pos.append(info["hand_pos"][i].copy())
-        current[i].go.append(bool(info["go_cue"][i]))
-    done_by_env: list[list[Episode]] = [[] for _ in range(num_envs)]
-    start = np.ones(num_envs, dtype=np.float32)
-    while min(len(d) for d in done_by_env) < per_env:
-        actions = agent.act(obs, start)
-        hidden = agent.hidden_state() if hasattr(agent, "hidden_state") else None
-        obs, _, terminated, truncated, info = envs.step(actions)
-        ended = terminated | truncated
-        for i in range(num_envs):
-            if hidden is not None:
-                current[i].hidden.append(hidden[i].copy())
-            row = env_info(info["final_info"], i) if ended[i] else env_info(info, i)
-            current[i].hand_pos.append(row["hand_pos"])
-            current[i].go.append(bool(row["go_cue"]))
-            if ended[i]:
-                current[i].info = row
-                done_by_env[i].append(current[i])
-                current[i] = Episode([info["hand_pos"][i].copy()], [bool(info["go_cue"][i])])
-        start = ended.astype(np.float32)
-    envs.close()
-    return [episode for per in done_by_env for episode in per[:per_env]][:episodes]
 
 
 def _mean(values: list[float]) -> float:
@@ -186,24 +100,6 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in [header, *lines])
 
 
-def load_agent(run_dir: str | Path, device: str = "cpu") -> tuple[Agent, str, dict[str, Any]]:
-    """(agent, env id, env kwargs) of a run directory of any algorithm."""
-    algo = read_run_config(run_dir)["algo"] if (Path(run_dir) / CONFIG_NAME).exists() else None
-    if algo in SB3_ALGOS:
-        from motorgym.train import baselines
-
-        return baselines.load_agent(run_dir, device=device)
-    if algo == "model-based":
-        from motorgym.train.model_based import load_pretrained_policy
-
-        pretrained, meta = load_pretrained_policy(run_dir, device=device)
-        return RecurrentAgent(pretrained), meta["env_id"], dict(meta["env_kwargs"])
-    from motorgym.train.ppo import load_policy
-
-    policy, config = load_policy(run_dir, device=device)
-    return RecurrentAgent(policy), config.env_id, dict(config.env_kwargs)
-
-
 def evaluate(
     run_dir: str | Path,
     episodes: int = 200,
@@ -215,17 +111,18 @@ def evaluate(
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1 (got {episodes})")
     run_dir = Path(run_dir)
-    agent, env_id, env_kwargs = load_agent(run_dir, device)
-    probe = gym.make(env_id, **env_kwargs).unwrapped
-    dt_s, radius = probe.config.control_step_ms / 1000, probe.config.target_radius_m
+    agent, env_id, env_kwargs = kinds.load_agent(run_dir, device)
+    task = check_env_arguments(env_id, env_kwargs)
     results = {
         "env_id": env_id,
         "episodes": episodes,
         "seed": seed,
-        **summarize(rollout(env_id, env_kwargs, agent, episodes, seed), dt_s, radius),
+        **summarize(rollout(env_id, env_kwargs, agent, episodes, seed), task.control_step_ms / 1000, task.target_radius_m),
     }
-    text = json.dumps(results, indent=2, allow_nan=True) + "\n"
-    (run_dir / EVALUATION_NAME).write_text(text)
+    write_json(run_dir / EVALUATION, results)
     if json_path is not None:
-        Path(json_path).write_text(text)
+        write_json(Path(json_path), results)
     return results
+
+
+__all__ = ["MEASURES", "evaluate", "format_table", "summarize"]

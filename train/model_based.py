@@ -44,125 +44,28 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
 import motorgym
+from motorgym.agents.agent import RecurrentAgent
 from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from motorgym.agents.learned_arm import LearnedArm
 from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic
+from motorgym.agents.rollout import rollout
 from motorgym.envs.batched import ArmTaskCore
+from motorgym.envs.registration import ENV_IDS, check_env_arguments, env_class
+from motorgym.train import kinds
 from motorgym.train.collect import TrajectoryDataset, load_dataset
-from motorgym.train.evaluate import RecurrentAgent, rollout
+from motorgym.train.configs import ModelBasedConfig
+from motorgym.train.plots import save_figure, subplots
 from motorgym.train.pretrain import split_episodes
-from motorgym.train.runs import MetricsLog, progress_bar, read_metrics, require_fields, write_run_config
-
-ARM_NAME = "learned_arm.pt"
-POLICY_NAME = "policy.pt"
-ARM_METRICS_NAME = "arm_metrics.csv"
-
-
-@dataclass
-class ModelBasedConfig:
-    """Everything a model-based pretraining run depends on (saved as config.json in the run directory)."""
-
-    data: str = ""
-    """Trajectory file written by motorgym collect (.npz); its env is the one the policy learns."""
-    cell: str = "lstm"
-    """Recurrent cell of the policy: lstm or gru (as the PPO run it will initialise)."""
-    hidden_size: int = 128
-    """Units of the policy's encoder and recurrent cell (as the PPO run it will initialise)."""
-    arm_hidden_size: int = 256
-    """Units of each of the learned arm's two hidden layers."""
-    arm_unroll_steps: int = 20
-    """Control steps the learned arm runs open-loop in each training window."""
-    arm_iterations: int = 4000
-    """Adam steps fitting the learned arm."""
-    arm_batch_windows: int = 256
-    """Windows of arm_unroll_steps steps per minibatch of the arm fit."""
-    arm_learning_rate: float = 1e-3
-    """Adam learning rate of the arm fit (decayed by cosine to 0)."""
-    policy_iterations: int = 1500
-    """Adam steps training the policy through the learned arm."""
-    batch_trials: int = 64
-    """Imagined trials per policy iteration."""
-    policy_learning_rate: float = 1e-3
-    """Adam learning rate of the policy."""
-    max_grad_norm: float = 1.0
-    """Clip the global gradient norm to this (both fits)."""
-    eval_every: int = 100
-    """Run the policy in MuJoCo every this many policy iterations (and at the end)."""
-    eval_episodes: int = 64
-    """Episodes of each evaluation in MuJoCo."""
-    val_fraction: float = 0.2
-    """Fraction of the episodes held out to validate the learned arm."""
-    seed: int = 0
-    """Seeds the split, the initialisations, the trials and the noise."""
-    device: str = "cpu"
-    """Torch device: cpu or cuda."""
-    torch_threads: int = 0
-    """Torch CPU threads (0: torch's default)."""
-
-    def __post_init__(self) -> None:
-        positive = (
-            "hidden_size",
-            "arm_hidden_size",
-            "arm_unroll_steps",
-            "arm_iterations",
-            "arm_batch_windows",
-            "policy_iterations",
-            "batch_trials",
-            "eval_every",
-            "eval_episodes",
-        )
-        checks = {
-            "cell": (self.cell in ("lstm", "gru"), "lstm or gru"),
-            **{name: (getattr(self, name) >= 1, ">= 1") for name in positive},
-            "val_fraction": (0.0 < self.val_fraction < 1.0, "in (0, 1)"),
-            "device": (self.device == "cpu" or self.device.startswith("cuda"), "cpu or cuda[:N]"),
-            "torch_threads": (self.torch_threads >= 0, ">= 0"),
-        }
-        require_fields(self, checks)
+from motorgym.train.progress import MetricsLog, progress_bar, read_metrics
+from motorgym.train.run_dir import ARM_METRICS, LEARNED_ARM, LOSSES_PLOT, PRETRAINED_POLICY, new_run_dir
 
 
 # ------------------------------------------------------------------------------ the learned arm
-class LearnedArm(nn.Module):
-    """Sensed state and command now -> sensed state one control step later (see the module docstring)."""
-
-    def __init__(self, state_dim: int, action_dim: int, hidden_size: int) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(state_dim + action_dim, hidden_size),
-            nn.SiLU(),
-            nn.Linear(hidden_size, hidden_size),
-            nn.SiLU(),
-            nn.Linear(hidden_size, state_dim),
-        )
-        for name, size in (("state", state_dim), ("delta", state_dim), ("action", action_dim)):
-            self.register_buffer(f"{name}_mean", torch.zeros(size))
-            self.register_buffer(f"{name}_std", torch.ones(size))
-        # The states the data visited, widened by 10% of their range: the model is not trusted far
-        # outside them, and clamping keeps a closed-loop rollout from running away.
-        self.register_buffer("state_low", torch.full((state_dim,), -math.inf))
-        self.register_buffer("state_high", torch.full((state_dim,), math.inf))
-
-    def forward(self, state: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
-        inputs = torch.cat(
-            [(state - self.state_mean) / self.state_std, (command - self.action_mean) / self.action_std], dim=-1
-        )
-        next_state = state + self.delta_mean + self.net(inputs) * self.delta_std
-        return torch.maximum(torch.minimum(next_state, self.state_high), self.state_low)
-
-    def unroll(self, state: torch.Tensor, commands: torch.Tensor) -> torch.Tensor:
-        """Run open-loop from ``state`` (B, S) under ``commands`` (K, B, A); return the (K, B, S) states."""
-        states = []
-        for command in commands:
-            state = self(state, command)
-            states.append(state)
-        return torch.stack(states)
-
-
 def _windows(
     data: TrajectoryDataset, steps: int, count: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -233,7 +136,7 @@ def fit_learned_arm(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.arm_learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.arm_iterations)
     rng = np.random.default_rng(config.seed)
-    log = MetricsLog(run_dir, name=ARM_METRICS_NAME)
+    log = MetricsLog(run_dir, name=ARM_METRICS)
     bar = progress_bar(config.arm_iterations, "learned arm", progress)
     started = time.perf_counter()
     report_every = max(1, config.arm_iterations // 40)
@@ -291,11 +194,11 @@ class TrialSource:
     imagined observations need: delays, noise levels, bounds, costs."""
 
     def __init__(self, env_id: str, env_kwargs: dict[str, Any], batch_trials: int, device: torch.device) -> None:
-        env = gym.make(env_id, **env_kwargs)
-        unwrapped = env.unwrapped
-        self.max_steps = int(env.spec.max_episode_steps) if env.spec and env.spec.max_episode_steps else 1000
-        self.core = ArmTaskCore(unwrapped.task_cls, unwrapped.config, unwrapped.arm_kind, batch_trials)
-        env.close()
+        self.env_id, self.env_kwargs = env_id, env_kwargs
+        env_cls = env_class(env_id)
+        self.max_steps = ENV_IDS[env_id].max_episode_steps
+        config = check_env_arguments(env_id, env_kwargs)
+        self.core = ArmTaskCore(env_cls.task_cls, config, env_cls.arm_kind, batch_trials)
         core, self.device, self.batch_trials = self.core, device, batch_trials
         self.config = core.config
         self.visual_delay_steps, self.proprio_delay_steps = core.visual_delay_steps, core.proprio_delay_steps
@@ -395,19 +298,22 @@ def real_performance(
 def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: bool = True) -> dict[str, Any]:
     """Fit the learned arm and train a policy through it into ``run_dir``; return a summary."""
     run_dir = Path(run_dir)
-    if (run_dir / POLICY_NAME).exists():
-        raise FileExistsError(f"{run_dir} already holds a pretrained policy; choose another --out")
+    device = config.torch_device()
     data = load_dataset(config.data)
-    write_run_config(run_dir, {"algo": "model-based", **asdict(config)})
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
+    longest = int(data.lengths.max())
+    if config.arm_unroll_steps > longest:
+        raise ValueError(
+            f"arm_unroll_steps must be at most the longest episode of {config.data} ({longest} steps) "
+            f"(got {config.arm_unroll_steps})"
+        )
+    with new_run_dir(run_dir):
+        kinds.write_config(run_dir, config)
+    config.apply_threads()
     torch.manual_seed(config.seed)
-    device = torch.device(config.device)
-    env_id, env_kwargs = data.metadata["env_id"], dict(data.metadata["env_kwargs"])
     started = time.perf_counter()
     arm, arm_summary = fit_learned_arm(data, config, run_dir, progress)
     save_checkpoint(
-        run_dir / ARM_NAME,
+        run_dir / LEARNED_ARM,
         tensors={"arm": arm.state_dict()},
         metadata={
             "config": asdict(config),
@@ -418,14 +324,51 @@ def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: boo
         },
     )
     arm_seconds = time.perf_counter() - started
+    source = TrialSource(data.metadata["env_id"], dict(data.metadata["env_kwargs"]), config.batch_trials, device)
+    try:
+        policy = policy_for(data, source, config)
+        trained = train_through_arm(policy, arm, source, config, run_dir, progress)
+    finally:
+        source.close()
+    summary = {
+        "env_id": source.env_id,
+        "arm": arm_summary,
+        **trained,
+        "collected_env_steps": int(data.lengths.sum()),
+        "arm_fit_s": round(arm_seconds, 1),
+        "total_s": round(time.perf_counter() - started, 1),
+    }
+    save_checkpoint(
+        run_dir / PRETRAINED_POLICY,
+        tensors={"policy": policy.state_dict()},
+        metadata={
+            "policy_spec": asdict(policy.spec),
+            "config": asdict(config),
+            "env_id": source.env_id,
+            "env_kwargs": source.env_kwargs,
+            "summary": summary,
+            "motorgym_version": motorgym.__version__,
+        },
+    )
+    plot_losses(run_dir)
+    return summary
 
-    source = TrialSource(env_id, env_kwargs, config.batch_trials, device)
-    policy = policy_for(data, source, config)
+
+def train_through_arm(
+    policy: RecurrentActorCritic,
+    arm: LearnedArm,
+    source: TrialSource,
+    config: ModelBasedConfig,
+    run_dir: Path,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Adam on the imagined trials' cost through the learned arm, evaluating in MuJoCo every
+    ``eval_every`` iterations (and at the end); return the last real performance and step counts."""
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.policy_learning_rate)
     rng = np.random.default_rng(config.seed)
     log = MetricsLog(run_dir)
     bar = progress_bar(config.policy_iterations, "policy through the learned arm", progress)
-    imagined_steps, eval_steps = 0, 0
+    started, imagined_steps, eval_steps = time.perf_counter(), 0, 0
     performance = {"real_success": math.nan, "real_final_distance_mm": math.nan}
     try:
         for iteration in range(1, config.policy_iterations + 1):
@@ -448,7 +391,7 @@ def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: boo
             }
             if iteration % config.eval_every == 0 or iteration == config.policy_iterations:
                 performance, steps = real_performance(
-                    policy, env_id, env_kwargs, config.eval_episodes, config.seed + iteration
+                    policy, source.env_id, source.env_kwargs, config.eval_episodes, config.seed + iteration
                 )
                 eval_steps += steps
                 row.update(performance, real_env_steps=eval_steps)
@@ -463,51 +406,12 @@ def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: boo
     finally:
         bar.close()
         log.close()
-        source.close()
-    summary = {
-        "env_id": env_id,
-        "arm": arm_summary,
-        **performance,
-        "collected_env_steps": int(data.lengths.sum()),
-        "evaluation_env_steps": eval_steps,
-        "imagined_steps": imagined_steps,
-        "arm_fit_s": round(arm_seconds, 1),
-        "total_s": round(time.perf_counter() - started, 1),
-    }
-    save_checkpoint(
-        run_dir / POLICY_NAME,
-        tensors={"policy": policy.state_dict()},
-        metadata={
-            "policy_spec": asdict(policy.spec),
-            "config": asdict(config),
-            "env_id": env_id,
-            "env_kwargs": env_kwargs,
-            "summary": summary,
-            "motorgym_version": motorgym.__version__,
-        },
-    )
-    plot_losses(run_dir)
-    return summary
-
-
-def load_pretrained_policy(run_dir: str | Path, device: str = "cpu") -> tuple[RecurrentActorCritic, dict[str, Any]]:
-    """The policy of a model-based pretraining run and its checkpoint metadata."""
-    path = Path(run_dir) / POLICY_NAME
-    tensors, meta = load_checkpoint(path, device=device)
-    try:
-        policy = RecurrentActorCritic(PolicySpec(**meta["policy_spec"]))
-        policy.load_state_dict(tensors["policy"])
-        missing = {"env_id", "env_kwargs"} - set(meta)
-        if missing:
-            raise KeyError(f"its metadata lacks {sorted(missing)}")
-    except (KeyError, TypeError, RuntimeError) as error:
-        raise CheckpointError(f"{path} is not a model-based pretraining checkpoint: {error}") from error
-    return policy.to(device).eval(), meta
+    return {**performance, "evaluation_env_steps": eval_steps, "imagined_steps": imagined_steps}
 
 
 def load_learned_arm(run_dir: str | Path, device: str = "cpu") -> tuple[LearnedArm, dict[str, Any]]:
     """The learned arm of a model-based pretraining run (frozen) and its checkpoint metadata."""
-    path = Path(run_dir) / ARM_NAME
+    path = Path(run_dir) / LEARNED_ARM
     tensors, meta = load_checkpoint(path, device=device)
     try:
         arm = LearnedArm(len(meta["state_names"]), len(meta["action_names"]), meta["config"]["arm_hidden_size"])
@@ -519,13 +423,8 @@ def load_learned_arm(run_dir: str | Path, device: str = "cpu") -> tuple[LearnedA
 
 def plot_losses(run_dir: Path) -> Path:
     """losses.png: the learned arm's validation error, the imagined cost and the real success."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    arm_rows, rows = read_metrics(run_dir, ARM_METRICS_NAME), read_metrics(run_dir)
-    figure, (arm_axis, cost_axis, success_axis) = plt.subplots(1, 3, figsize=(14, 3.8))
+    arm_rows, rows = read_metrics(run_dir, ARM_METRICS), read_metrics(run_dir)
+    figure, (arm_axis, cost_axis, success_axis) = subplots(1, 3, figsize=(14, 3.8))
     iterations = [r["update"] for r in arm_rows]
     arm_axis.plot(iterations, [r["val_arm_hand_rmse_mm"] for r in arm_rows], label="learned arm")
     arm_axis.axhline(arm_rows[-1]["val_still_hand_rmse_mm"], color="gray", ls="--", label="arm stays still")
@@ -538,21 +437,15 @@ def plot_losses(run_dir: Path) -> Path:
     for axis in (arm_axis, cost_axis, success_axis):
         axis.grid(alpha=0.3)
     arm_axis.legend()
-    figure.tight_layout()
-    path = run_dir / "losses.png"
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, run_dir / LOSSES_PLOT)
 
 
 __all__ = [
     "ImaginedTrials",
-    "LearnedArm",
-    "ModelBasedConfig",
     "TrialSource",
     "fit_learned_arm",
     "imagine",
     "load_learned_arm",
-    "load_pretrained_policy",
     "pretrain_policy",
+    "train_through_arm",
 ]

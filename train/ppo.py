@@ -1,15 +1,18 @@
 """Recurrent PPO: an LSTM or GRU actor-critic trained on a motorgym native batched env.
 
-Readable top to bottom, after CleanRL's ``ppo_atari_lstm.py``:
+Readable top to bottom, after CleanRL's ``ppo_atari_lstm.py``; :func:`train` runs these phases:
 
-1. collect a rollout of ``rollout_steps`` x ``num_envs`` steps, remembering the recurrent state at
-   its start; the state of an env is zeroed where its episode starts (multiplied by 1 - start);
+1. **restore** (or start): build the envs, the policy and the optimiser; a resumed run loads all
+   of them, with the rollout carry-over, from its checkpoint;
+2. **collect** a rollout of ``rollout_steps`` x ``num_envs`` steps, remembering the recurrent state
+   at its start; the state of an env is zeroed where its episode starts (multiplied by 1 - start);
    at a time-limit truncation the reward is bootstrapped with the value of the final observation;
-2. compute advantages with GAE(lambda);
-3. for ``update_epochs`` epochs, split the envs into ``num_minibatches`` groups and, for each, re-run
-   the network over the whole rollout from the stored initial states (truncated BPTT), then take a
-   step on the clipped PPO objective + value loss - entropy bonus, with gradient-norm clipping;
-4. log (progress bar, ``metrics.csv``, TensorBoard) and checkpoint.
+3. **advantages** by GAE(lambda);
+4. **update**: for ``update_epochs`` epochs, split the envs into ``num_minibatches`` groups and, for
+   each, re-run the network over the whole rollout from the stored initial states (truncated BPTT),
+   then take a step on the clipped PPO objective + value loss - entropy bonus, with gradient-norm
+   clipping;
+5. **log** (progress bar, ``metrics.csv``, TensorBoard) and **save** a checkpoint.
 
 Checkpoints hold the model (with its observation normaliser), the optimiser, the reward normaliser,
 the environments' complete state and generators, the rollout carry-over and the torch RNG, so a
@@ -28,136 +31,385 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium.vector import AutoresetMode
 from torch import nn
 
 import motorgym
-from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from motorgym.agents.recurrent import (
-    ACTOR_PREFIXES,
-    PolicySpec,
-    RecurrentActorCritic,
-    RunningMeanStd,
-    core_state_dict,
-    load_core,
-)
-from motorgym.train.runs import (
-    Budget,
-    EpisodeStats,
-    MetricsLog,
-    ProgressBar,
-    TrainResult,
-    read_run_config,
-    require_fields,
-    run_field_checks,
-    write_run_config,
-)
+from motorgym.agents.checkpoint import load_checkpoint, save_checkpoint
+from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, RunningMeanStd
+from motorgym.agents.rollout import make_batched_env
+from motorgym.train import kinds
+from motorgym.train.configs import PPOConfig
+from motorgym.train.progress import Budget, EpisodeStats, MetricsLog, ProgressBar, TrainResult
+from motorgym.train.run_dir import PPO_CHECKPOINT, new_run_dir
 
-CHECKPOINT_NAME = "checkpoint.pt"
+LOSS_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
 
 
 @dataclass
-class PPOConfig:
-    """Everything a recurrent PPO run depends on (saved as config.json in the run directory)."""
+class Learner:
+    """What learns: the envs it acts in, the policy, its optimiser and the reward scale."""
 
-    env_id: str = "motorgym/CenterOut-v0"
-    """Gymnasium id of the task."""
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments of the env (e.g. {"catch_fraction": 0.2}); JSON on the command line."""
-    cell: str = "lstm"
-    """Recurrent cell of the policy: lstm or gru."""
-    hidden_size: int = 128
-    """Units of the policy's encoder and recurrent cell."""
-    num_envs: int = 64
-    """Environments stepped together (one native batched env)."""
-    rollout_steps: int = 64
-    """Steps per environment in each rollout (the BPTT length)."""
-    total_steps: int = 2_000_000
-    """Stop after this many environment steps in total."""
-    minutes: float = 0.0
-    """Also stop after this many minutes of wall-clock time (0: no time limit)."""
-    stop_success: float = 0.0
-    """Also stop once the success rate of the last 100 training episodes reaches this (0: never)."""
-    learning_rate: float = 3e-4
-    """Adam learning rate (at the start, with annealing)."""
-    anneal_lr: bool = True
-    """Decay the learning rate linearly to 0 over total_steps."""
-    gamma: float = 0.99
-    """Discount factor."""
-    gae_lambda: float = 0.95
-    """GAE lambda."""
-    num_minibatches: int = 4
-    """Minibatches per epoch; each holds num_envs / num_minibatches whole env sequences."""
-    update_epochs: int = 4
-    """Passes over each rollout."""
-    clip_coef: float = 0.2
-    """PPO's probability-ratio clip, also used for the value clip."""
-    ent_coef: float = 0.0
-    """Weight of the entropy bonus."""
-    vf_coef: float = 0.5
-    """Weight of the value loss."""
-    max_grad_norm: float = 0.5
-    """Clip the global gradient norm to this."""
-    normalize_reward: bool = True
-    """Scale rewards by the running standard deviation of the discounted return."""
-    init_log_std: float = -0.5
-    """Initial log standard deviation of the policy's action noise."""
-    seed: int = 0
-    """Seeds the environments, the network initialisation and the sampling."""
-    device: str = "cpu"
-    """Torch device for the network: cpu or cuda."""
-    physics_threads: int = 0
-    """MuJoCo threads stepping the arms (0: one per core)."""
-    torch_threads: int = 0
-    """Torch CPU threads for the network (0: torch's default). With several runs on one machine,
-    give each physics_threads=1 and torch_threads=1, or they oversubscribe the cores."""
-    checkpoint_every: int = 50
-    """Write a checkpoint every this many updates (and always at the end)."""
-    init_from: str = ""
-    """A pretraining run directory: from motorgym pretrain, its core (observation normaliser,
-    encoder, recurrent cell) initialises the policy; from motorgym pretrain-policy, its core and
-    action mean. Empty: train from scratch."""
-
-    def __post_init__(self) -> None:
-        checks = {
-            "cell": (self.cell in ("lstm", "gru"), "lstm or gru"),
-            "num_envs": (self.num_envs >= 1, ">= 1"),
-            "rollout_steps": (self.rollout_steps >= 1, ">= 1"),
-            "stop_success": (0.0 <= self.stop_success <= 1.0, "in [0, 1]"),
-            "num_minibatches": (
-                1 <= self.num_minibatches <= self.num_envs and self.num_envs % self.num_minibatches == 0,
-                f"a divisor of num_envs={self.num_envs}",
-            ),
-            **run_field_checks(self),
-        }
-        require_fields(self, checks)
-
-    @property
-    def steps_per_update(self) -> int:
-        return self.num_envs * self.rollout_steps
+    config: PPOConfig
+    envs: gym.vector.VectorEnv
+    policy: RecurrentActorCritic
+    optimizer: torch.optim.Optimizer
+    reward_scale: RunningMeanStd
+    device: torch.device
 
 
-# ---------------------------------------------------------------------------------------- helpers
-def make_env(config: PPOConfig) -> gym.vector.VectorEnv:
-    return gym.make_vec(
-        config.env_id,
-        num_envs=config.num_envs,
-        vectorization_mode="vector_entry_point",
-        autoreset_mode=AutoresetMode.SAME_STEP,
-        num_threads=config.physics_threads,
-        **config.env_kwargs,
-    )
+@dataclass
+class Carry:
+    """What goes on from one rollout to the next: the last observation, the recurrent state, the
+    episode-start flags, the running discounted returns (reward scaling) and the open episodes."""
+
+    obs: np.ndarray
+    state: torch.Tensor
+    episode_start: np.ndarray
+    discounted_return: np.ndarray
+    episode_return: np.ndarray
+    episode_length: np.ndarray
+
+    ARRAYS = ("obs", "episode_start", "discounted_return", "episode_return", "episode_length")
 
 
-def policy_spec(config: PPOConfig, envs: gym.vector.VectorEnv) -> PolicySpec:
+@dataclass
+class Progress:
+    """How far the run is: steps, updates, wall-clock time of earlier sessions, recent episodes."""
+
+    global_step: int = 0
+    update: int = 0
+    elapsed_s: float = 0.0
+    episodes: EpisodeStats = field(default_factory=EpisodeStats)
+
+
+@dataclass
+class Rollout:
+    """One rollout's storage, T x N: observations as the policy saw them (normalised), episode
+    starts, actions, their log-probabilities, rewards (scaled, bootstrapped) and values."""
+
+    obs: torch.Tensor
+    starts: torch.Tensor
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    rewards: torch.Tensor
+    values: torch.Tensor
+    initial_state: torch.Tensor
+
+
+# ------------------------------------------------------------------------------------------ train
+def train(
+    config: PPOConfig | None = None,
+    run_dir: str | Path = "runs/run",
+    resume: bool = False,
+    total_steps: int | None = None,
+    minutes: float | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train (or, with ``resume``, continue training) a recurrent PPO agent into ``run_dir``.
+
+    ``total_steps`` and ``minutes`` override the config's budget (to extend a resumed run).
+    """
+    run_dir = Path(run_dir)
+    saved = load_checkpoint(run_dir / PPO_CHECKPOINT) if resume else None
+    config = PPOConfig(**saved[1]["config"]) if saved is not None else (config or PPOConfig())
+    if total_steps is not None or minutes is not None:
+        config = PPOConfig(**{**asdict(config), **_budget(total_steps, minutes)})
+    learner, carry, done = restore(config, run_dir, saved)
+    budget = Budget(config.total_steps, config.minutes, done.elapsed_s)
+    log = MetricsLog(run_dir, resume_after_update=done.update if saved is not None else None)
+    bar = ProgressBar(budget, done.global_step, f"{kinds.kind_of_config(config).name} {config.env_id}", progress)
+    row: dict[str, float] = {}
+    try:
+        while budget.left(done.global_step):
+            done.update += 1
+            _anneal(learner, budget.fraction_used(done.global_step))
+            started = time.perf_counter()
+            rollout, carry = collect(learner, carry, done)
+            rollout_s = time.perf_counter() - started
+            advantages = gae(learner, rollout, carry)
+            losses = update(learner, rollout, advantages)
+            row = log_row(learner, done, budget, rollout_s, losses)
+            log.write(row)
+            bar.update(row)
+            if done.update % config.checkpoint_every == 0:
+                save(learner, carry, done, budget, run_dir)
+            if 0 < config.stop_success <= row["episode_success"]:
+                break
+        if row:  # a run whose budget was already used up keeps its final checkpoint as it is
+            save(learner, carry, done, budget, run_dir, final=True)
+    finally:
+        bar.close()
+        log.close()
+        learner.envs.close()
+    return TrainResult(run_dir=run_dir, global_step=done.global_step, updates=done.update, metrics=row)
+
+
+def _budget(total_steps: int | None, minutes: float | None) -> dict[str, Any]:
+    return {k: v for k, v in (("total_steps", total_steps), ("minutes", minutes)) if v is not None}
+
+
+# ---------------------------------------------------------------------------------------- restore
+def restore(
+    config: PPOConfig, run_dir: Path, saved: tuple[dict[str, Any], dict[str, Any]] | None
+) -> tuple[Learner, Carry, Progress]:
+    """Build the learner and either start afresh in a new run directory (set-up errors remove it
+    again) or load everything from the run's checkpoint; write config.json."""
+    device = config.torch_device()
+    if saved is not None:
+        learner = build_learner(config, device)
+        carry, done = load_state(learner, saved)
+        kinds.write_config(run_dir, config)  # the resumed run's budget
+        return learner, carry, done
+    init = kinds.init_weights(config.init_from) if config.init_from else None
+    with new_run_dir(run_dir):
+        learner = build_learner(config, device)
+        try:
+            if init is not None:
+                init.load_into(learner.policy)
+            kinds.write_config(run_dir, config)
+        except BaseException:
+            learner.envs.close()
+            raise
+    return learner, initial_carry(learner), Progress()
+
+
+def build_learner(config: PPOConfig, device: torch.device) -> Learner:
+    config.apply_threads()
+    torch.manual_seed(config.seed)
+    envs = make_batched_env(config.env_id, config.num_envs, config.env_kwargs, config.physics_threads)
     space = envs.single_action_space
-    return PolicySpec(
+    spec = PolicySpec(
         obs_dim=envs.single_observation_space.shape[0],
         action_low=tuple(space.low),
         action_high=tuple(space.high),
-        cell=config.cell,
+        cell=config.cell,  # type: ignore[arg-type]
         hidden_size=config.hidden_size,
         init_log_std=config.init_log_std,
+    )
+    policy = RecurrentActorCritic(spec).to(device)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate, eps=1e-5)
+    return Learner(config, envs, policy, optimizer, RunningMeanStd(()), device)
+
+
+def initial_carry(learner: Learner) -> Carry:
+    n = learner.config.num_envs
+    obs, _ = learner.envs.reset(seed=learner.config.seed)
+    return Carry(
+        obs=obs,
+        state=learner.policy.initial_state(n, learner.device),
+        episode_start=np.ones(n, dtype=np.float32),
+        discounted_return=np.zeros(n),
+        episode_return=np.zeros(n),
+        episode_length=np.zeros(n, dtype=np.int64),
+    )
+
+
+def load_state(learner: Learner, saved: tuple[dict[str, Any], dict[str, Any]]) -> tuple[Carry, Progress]:
+    tensors, meta = saved
+    learner.policy.load_state_dict(tensors["policy"])
+    learner.optimizer.load_state_dict(tensors["optimizer"])
+    learner.reward_scale.load_state_dict(tensors["reward_scale"])
+    learner.envs.unwrapped.set_state(_to_numpy(tensors["env"]), meta["env_rng_states"])
+    arrays = _to_numpy(tensors["carry"])
+    carry = Carry(state=tensors["carry"]["state"].to(learner.device), **{k: arrays[k] for k in Carry.ARRAYS})
+    torch.set_rng_state(tensors["torch_rng"])
+    return carry, Progress(meta["global_step"], meta["update"], meta["elapsed_s"], EpisodeStats(meta["recent"]))
+
+
+# ---------------------------------------------------------------------------------------- collect
+def collect(learner: Learner, carry: Carry, done: Progress) -> tuple[Rollout, Carry]:
+    """Run the policy (sampling) for ``rollout_steps`` steps of every env; return the rollout and
+    the carry-over to the next one. Finished episodes go into ``done.episodes``."""
+    config, policy, device = learner.config, learner.policy, learner.device
+    steps, n = config.rollout_steps, config.num_envs
+    rollout = Rollout(
+        obs=torch.zeros(steps, n, policy.spec.obs_dim, device=device),
+        starts=torch.zeros(steps, n, device=device),
+        actions=torch.zeros(steps, n, policy.spec.action_dim, device=device),
+        logprobs=torch.zeros(steps, n, device=device),
+        rewards=torch.zeros(steps, n, device=device),
+        values=torch.zeros(steps, n, device=device),
+        initial_state=carry.state.clone(),
+    )
+    for t in range(steps):
+        obs_t = torch.as_tensor(carry.obs, dtype=torch.float32, device=device)
+        policy.obs_normalizer.update(obs_t)
+        normalized = policy.obs_normalizer.normalize(obs_t)
+        start_t = torch.as_tensor(carry.episode_start, device=device)
+        with torch.no_grad():
+            hidden, carry.state = policy.unroll(normalized[None], carry.state, start_t[None])
+            dist = policy.distribution(hidden[0])
+            action = dist.sample()
+            rollout.values[t] = policy.value(hidden[0])
+        rollout.logprobs[t] = dist.log_prob(action).sum(-1)
+        rollout.obs[t], rollout.starts[t], rollout.actions[t] = normalized, start_t, action
+        obs, reward, terminated, truncated, info = learner.envs.step(policy.clip_action(action).cpu().numpy())
+        rollout.rewards[t] = _scaled_reward(learner, carry, reward, terminated, truncated, info)
+        _count_episodes(carry, done, reward, terminated | truncated, info)
+        carry.obs = obs
+        done.global_step += n
+    return rollout, carry
+
+
+def _scaled_reward(
+    learner: Learner,
+    carry: Carry,
+    reward: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    info: dict[str, Any],
+) -> torch.Tensor:
+    """The reward as PPO learns from it: scaled by the running std of the discounted return, and
+    at a time-limit truncation bootstrapped with the value of the final observation (the episode
+    goes on beyond the limit)."""
+    config, policy, device = learner.config, learner.policy, learner.device
+    if config.normalize_reward:
+        carry.discounted_return = carry.discounted_return * config.gamma + reward
+        learner.reward_scale.update(torch.as_tensor(carry.discounted_return))
+        reward = reward / math.sqrt(float(learner.reward_scale.var) + 1e-8)
+        carry.discounted_return[terminated | truncated] = 0.0
+    reward_t = torch.as_tensor(reward, dtype=torch.float32, device=device)
+    time_limit = np.flatnonzero(truncated & ~terminated)
+    if len(time_limit):
+        final = torch.as_tensor(np.stack(info["final_obs"][time_limit]), dtype=torch.float32, device=device)
+        with torch.no_grad():
+            hidden, _ = policy.unroll(
+                policy.obs_normalizer.normalize(final)[None],
+                carry.state[time_limit],
+                torch.zeros(1, len(time_limit), device=device),
+            )
+            reward_t[time_limit] += config.gamma * policy.value(hidden[0])
+    return reward_t
+
+
+def _count_episodes(carry: Carry, done: Progress, reward: np.ndarray, ended: np.ndarray, info: dict[str, Any]) -> None:
+    carry.episode_return += reward
+    carry.episode_length += 1
+    final = info.get("final_info", {})
+    for i in np.flatnonzero(ended):
+        done.episodes.add(
+            carry.episode_return[i], carry.episode_length[i], final["success"][i], final["distance_m"][i]
+        )
+    carry.episode_return[ended], carry.episode_length[ended] = 0.0, 0
+    carry.episode_start = ended.astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------- advantages
+def gae(learner: Learner, rollout: Rollout, carry: Carry) -> torch.Tensor:
+    """Advantages by GAE(lambda); an episode starting at t + 1 cuts the sum (1 - start at t + 1)."""
+    config, policy, device = learner.config, learner.policy, learner.device
+    with torch.no_grad():
+        obs_t = torch.as_tensor(carry.obs, dtype=torch.float32, device=device)
+        start_t = torch.as_tensor(carry.episode_start, device=device)
+        hidden, _ = policy.unroll(policy.obs_normalizer.normalize(obs_t)[None], carry.state, start_t[None])
+        next_value, next_nonterminal = policy.value(hidden[0]), 1.0 - start_t
+        advantages = torch.zeros_like(rollout.rewards)
+        last = torch.zeros(config.num_envs, device=device)
+        for t in reversed(range(config.rollout_steps)):
+            if t < config.rollout_steps - 1:
+                next_nonterminal, next_value = 1.0 - rollout.starts[t + 1], rollout.values[t + 1]
+            delta = rollout.rewards[t] + config.gamma * next_value * next_nonterminal - rollout.values[t]
+            last = delta + config.gamma * config.gae_lambda * next_nonterminal * last
+            advantages[t] = last
+    return advantages
+
+
+# ----------------------------------------------------------------------------------------- update
+def update(learner: Learner, rollout: Rollout, advantages: torch.Tensor) -> dict[str, float]:
+    """PPO epochs over minibatches of whole env sequences, each re-run from its stored initial
+    state; return the mean of each loss term."""
+    config = learner.config
+    returns = advantages + rollout.values
+    envs_per_batch = config.num_envs // config.num_minibatches
+    losses: dict[str, list[float]] = {name: [] for name in LOSS_NAMES}
+    for _ in range(config.update_epochs):
+        order = torch.randperm(config.num_envs, device=learner.device)
+        for b in range(config.num_minibatches):
+            envs = order[b * envs_per_batch : (b + 1) * envs_per_batch]
+            for name, value in _minibatch_step(learner, rollout, advantages, returns, envs).items():
+                losses[name].append(value)
+    return {name: float(np.mean(values)) for name, values in losses.items()}
+
+
+def _minibatch_step(
+    learner: Learner, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor, envs: torch.Tensor
+) -> dict[str, float]:
+    """One gradient step on the clipped PPO objective + value loss - entropy bonus for ``envs``."""
+    config, policy = learner.config, learner.policy
+    hidden, _ = policy.unroll(rollout.obs[:, envs], rollout.initial_state[envs], rollout.starts[:, envs])
+    dist = policy.distribution(hidden)
+    log_ratio = dist.log_prob(rollout.actions[:, envs]).sum(-1) - rollout.logprobs[:, envs]
+    ratio = log_ratio.exp()
+    adv = advantages[:, envs]
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)).mean()
+    new_value, old_value, target = policy.value(hidden), rollout.values[:, envs], returns[:, envs]
+    clipped_value = old_value + (new_value - old_value).clamp(-config.clip_coef, config.clip_coef)
+    value_loss = 0.5 * torch.max((new_value - target) ** 2, (clipped_value - target) ** 2).mean()
+    entropy = dist.entropy().sum(-1).mean()
+    loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
+    learner.optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
+    learner.optimizer.step()
+    with torch.no_grad():
+        return {
+            "policy_loss": policy_loss.item(),
+            "value_loss": value_loss.item(),
+            "entropy": entropy.item(),
+            "approx_kl": ((ratio - 1) - log_ratio).mean().item(),
+            "clip_fraction": ((ratio - 1).abs() > config.clip_coef).float().mean().item(),
+        }
+
+
+def _anneal(learner: Learner, fraction_used: float) -> None:
+    """Decay the learning rate linearly to 0 over the budget (steps or time, whichever is further)."""
+    if learner.config.anneal_lr:
+        learner.optimizer.param_groups[0]["lr"] = learner.config.learning_rate * max(0.0, 1.0 - fraction_used)
+
+
+# ------------------------------------------------------------------------------------ log and save
+def log_row(
+    learner: Learner, done: Progress, budget: Budget, rollout_s: float, losses: dict[str, float]
+) -> dict[str, float]:
+    elapsed = budget.elapsed_s()
+    return {
+        "update": done.update,
+        "global_step": done.global_step,
+        "time_s": round(elapsed, 3),
+        "steps_per_s": round(done.global_step / max(elapsed, 1e-9), 1),
+        "rollout_steps_per_s": round(learner.config.steps_per_update / max(rollout_s, 1e-9), 1),
+        "learning_rate": learner.optimizer.param_groups[0]["lr"],
+        **done.episodes.means(),
+        **losses,
+    }
+
+
+def save(learner: Learner, carry: Carry, done: Progress, budget: Budget, run_dir: Path, final: bool = False) -> None:
+    """Write the checkpoint: everything the run needs to continue exactly (see the module docstring)."""
+    env_arrays, env_rngs = learner.envs.unwrapped.get_state()
+    carry_arrays = {name: getattr(carry, name) for name in Carry.ARRAYS}
+    save_checkpoint(
+        run_dir / PPO_CHECKPOINT,
+        tensors={
+            "policy": learner.policy.state_dict(),
+            "optimizer": learner.optimizer.state_dict(),
+            "reward_scale": learner.reward_scale.state_dict(),
+            "env": _to_torch(env_arrays),
+            "carry": {**_to_torch(carry_arrays), "state": carry.state.cpu()},
+            "torch_rng": torch.get_rng_state(),
+        },
+        metadata={
+            "config": asdict(learner.config),
+            "policy_spec": json.loads(learner.policy.spec.to_json()),
+            "global_step": done.global_step,
+            "update": done.update,
+            "elapsed_s": budget.elapsed_s(),
+            "env_rng_states": env_rngs,
+            "recent": done.episodes.state_dict(),
+            "motorgym_version": motorgym.__version__,
+            "final": final,
+        },
     )
 
 
@@ -174,292 +426,4 @@ def _to_numpy(tree: Any) -> Any:
     return tree.numpy() if isinstance(tree, torch.Tensor) else tree
 
 
-# ------------------------------------------------------------------------------------------ train
-def train(
-    config: PPOConfig | None = None,
-    run_dir: str | Path = "runs/run",
-    resume: bool = False,
-    total_steps: int | None = None,
-    minutes: float | None = None,
-    progress: bool = True,
-) -> TrainResult:
-    """Train (or, with ``resume``, continue training) a recurrent PPO agent into ``run_dir``.
-
-    ``total_steps`` and ``minutes`` override the config's budget (useful to extend a resumed run).
-    """
-    run_dir = Path(run_dir)
-    checkpoint_path = run_dir / CHECKPOINT_NAME
-    saved: tuple[dict[str, Any], dict[str, Any]] | None = None
-    if resume:
-        saved = load_checkpoint(checkpoint_path)
-        config = PPOConfig(**saved[1]["config"])
-    else:
-        config = config or PPOConfig()
-        if checkpoint_path.exists():
-            raise FileExistsError(f"{run_dir} already holds a run; resume it (--resume) or choose another --out")
-    if total_steps is not None:
-        config.total_steps = total_steps
-    if minutes is not None:
-        config.minutes = minutes
-    write_run_config(run_dir, asdict(config))
-
-    device = torch.device(config.device)
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
-    torch.manual_seed(config.seed)
-    envs = make_env(config)
-    spec = policy_spec(config, envs)
-    policy = RecurrentActorCritic(spec).to(device)
-    if config.init_from and saved is None:
-        init_from_pretrained(policy, config.init_from)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate, eps=1e-5)
-    reward_scale = RunningMeanStd(())
-    n, steps = config.num_envs, config.rollout_steps
-
-    # Carry-over between rollouts: the last observation, recurrent state, episode-start flags,
-    # running discounted returns (for reward scaling) and episode statistics.
-    obs, _ = envs.reset(seed=config.seed)
-    state = policy.initial_state(n, device)
-    episode_start = np.ones(n, dtype=np.float32)
-    discounted_return = np.zeros(n)
-    episode_return, episode_length = np.zeros(n), np.zeros(n, dtype=np.int64)
-    episodes = EpisodeStats()
-    global_step, update, elapsed_before = 0, 0, 0.0
-    if saved is not None:
-        tensors, meta = saved
-        policy.load_state_dict(tensors["policy"])
-        optimizer.load_state_dict(tensors["optimizer"])
-        reward_scale.load_state_dict(tensors["reward_scale"])
-        envs.unwrapped.set_state(_to_numpy(tensors["env"]), meta["env_rng_states"])
-        carry = _to_numpy(tensors["carry"])
-        obs, episode_start = carry["obs"], carry["episode_start"]
-        discounted_return, episode_return, episode_length = (
-            carry["discounted_return"],
-            carry["episode_return"],
-            carry["episode_length"],
-        )
-        state = tensors["carry"]["state"].to(device)
-        episodes = EpisodeStats(meta["recent"])
-        global_step, update, elapsed_before = meta["global_step"], meta["update"], meta["elapsed_s"]
-        torch.set_rng_state(tensors["torch_rng"])
-    metrics_log = MetricsLog(run_dir, keep_until_update=update if saved is not None else None)
-
-    # Rollout storage: normalised observations (as the policy saw them), T x N.
-    obs_buf = torch.zeros(steps, n, spec.obs_dim, device=device)
-    start_buf = torch.zeros(steps, n, device=device)
-    action_buf = torch.zeros(steps, n, spec.action_dim, device=device)
-    logprob_buf = torch.zeros(steps, n, device=device)
-    reward_buf = torch.zeros(steps, n, device=device)
-    value_buf = torch.zeros(steps, n, device=device)
-
-    def save(final: bool = False) -> None:
-        env_arrays, env_rngs = envs.unwrapped.get_state()
-        carry = {
-            "obs": obs,
-            "episode_start": episode_start,
-            "discounted_return": discounted_return,
-            "episode_return": episode_return,
-            "episode_length": episode_length,
-        }
-        save_checkpoint(
-            checkpoint_path,
-            tensors={
-                "policy": policy.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "reward_scale": reward_scale.state_dict(),
-                "env": _to_torch(env_arrays),
-                "carry": {**_to_torch(carry), "state": state.cpu()},
-                "torch_rng": torch.get_rng_state(),
-            },
-            metadata={
-                "config": asdict(config),
-                "policy_spec": json.loads(spec.to_json()),
-                "global_step": global_step,
-                "update": update,
-                "elapsed_s": budget.elapsed_s(),
-                "env_rng_states": env_rngs,
-                "recent": episodes.state_dict(),
-                "motorgym_version": motorgym.__version__,
-                "final": final,
-            },
-        )
-
-    budget = Budget(config.total_steps, config.minutes, elapsed_before)
-    bar = ProgressBar(budget, global_step, f"{config.cell}-ppo {config.env_id}", enabled=progress)
-    total_updates = math.ceil(config.total_steps / config.steps_per_update)
-    row: dict[str, float] = {}
-    try:
-        while budget.left(global_step):
-            update += 1
-            if config.anneal_lr:
-                optimizer.param_groups[0]["lr"] = config.learning_rate * max(0.0, 1 - (update - 1) / total_updates)
-            initial_state = state.clone()
-            rollout_started = time.perf_counter()
-
-            # 1. Collect a rollout.
-            for t in range(steps):
-                obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
-                policy.obs_normalizer.update(obs_t)
-                normalized = policy.obs_normalizer.normalize(obs_t)
-                start_t = torch.as_tensor(episode_start, device=device)
-                with torch.no_grad():
-                    hidden, state = policy.unroll(normalized[None], state, start_t[None])
-                    dist = policy.distribution(hidden[0])
-                    action = dist.sample()
-                    value_buf[t] = policy.value(hidden[0])
-                logprob_buf[t] = dist.log_prob(action).sum(-1)
-                obs_buf[t], start_buf[t], action_buf[t] = normalized, start_t, action
-
-                obs, reward, terminated, truncated, info = envs.step(policy.clip_action(action).cpu().numpy())
-                done = terminated | truncated
-                episode_return += reward
-                episode_length += 1
-                if config.normalize_reward:
-                    discounted_return = discounted_return * config.gamma + reward
-                    reward_scale.update(torch.as_tensor(discounted_return))
-                    reward = reward / math.sqrt(float(reward_scale.var) + 1e-8)
-                    discounted_return[done] = 0.0
-                reward_t = torch.as_tensor(reward, dtype=torch.float32, device=device)
-                time_limit = np.flatnonzero(truncated & ~terminated)
-                if len(time_limit):  # the episode goes on beyond the limit: bootstrap its value
-                    final = torch.as_tensor(np.stack(info["final_obs"][time_limit]), dtype=torch.float32, device=device)
-                    with torch.no_grad():
-                        h, _ = policy.unroll(
-                            policy.obs_normalizer.normalize(final)[None],
-                            state[time_limit],
-                            torch.zeros(1, len(time_limit), device=device),
-                        )
-                        reward_t[time_limit] += config.gamma * policy.value(h[0])
-                reward_buf[t] = reward_t
-                for i in np.flatnonzero(done):
-                    final_info = info["final_info"]
-                    episodes.add(
-                        episode_return[i], episode_length[i], final_info["success"][i], final_info["distance_m"][i]
-                    )
-                episode_return[done], episode_length[done] = 0.0, 0
-                episode_start = done.astype(np.float32)
-                global_step += n
-            rollout_s = time.perf_counter() - rollout_started
-
-            # 2. Advantages by GAE; an episode ending at t cuts the sum (1 - start at t + 1).
-            with torch.no_grad():
-                obs_t = torch.as_tensor(obs, dtype=torch.float32, device=device)
-                h, _ = policy.unroll(
-                    policy.obs_normalizer.normalize(obs_t)[None],
-                    state,
-                    torch.as_tensor(episode_start, device=device)[None],
-                )
-                next_value = policy.value(h[0])
-                next_nonterminal = 1.0 - torch.as_tensor(episode_start, device=device)
-                advantages = torch.zeros_like(reward_buf)
-                last = torch.zeros(n, device=device)
-                for t in reversed(range(steps)):
-                    if t < steps - 1:
-                        next_nonterminal, next_value = 1.0 - start_buf[t + 1], value_buf[t + 1]
-                    delta = reward_buf[t] + config.gamma * next_value * next_nonterminal - value_buf[t]
-                    last = delta + config.gamma * config.gae_lambda * next_nonterminal * last
-                    advantages[t] = last
-                returns = advantages + value_buf
-
-            # 3. PPO epochs over minibatches of whole env sequences, from the stored initial states.
-            envs_per_batch = n // config.num_minibatches
-            stats: dict[str, list[float]] = {
-                k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
-            }
-            for _ in range(config.update_epochs):
-                order = torch.randperm(n, device=device)
-                for b in range(config.num_minibatches):
-                    idx = order[b * envs_per_batch : (b + 1) * envs_per_batch]
-                    hidden, _ = policy.unroll(obs_buf[:, idx], initial_state[idx], start_buf[:, idx])
-                    dist = policy.distribution(hidden)
-                    new_logprob = dist.log_prob(action_buf[:, idx]).sum(-1)
-                    entropy = dist.entropy().sum(-1).mean()
-                    new_value = policy.value(hidden)
-                    log_ratio = new_logprob - logprob_buf[:, idx]
-                    ratio = log_ratio.exp()
-                    adv = advantages[:, idx]
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                    policy_loss = torch.max(
-                        -adv * ratio, -adv * ratio.clamp(1 - config.clip_coef, 1 + config.clip_coef)
-                    ).mean()
-                    old_value = value_buf[:, idx]
-                    clipped_value = old_value + (new_value - old_value).clamp(-config.clip_coef, config.clip_coef)
-                    value_loss = (
-                        0.5
-                        * torch.max((new_value - returns[:, idx]) ** 2, (clipped_value - returns[:, idx]) ** 2).mean()
-                    )
-                    loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
-                    optimizer.zero_grad()
-                    loss.backward()
-                    nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
-                    optimizer.step()
-                    with torch.no_grad():
-                        stats["policy_loss"].append(policy_loss.item())
-                        stats["value_loss"].append(value_loss.item())
-                        stats["entropy"].append(entropy.item())
-                        stats["approx_kl"].append(((ratio - 1) - log_ratio).mean().item())
-                        stats["clip_fraction"].append(((ratio - 1).abs() > config.clip_coef).float().mean().item())
-
-            # 4. Log and checkpoint.
-            elapsed = budget.elapsed_s()
-            row = {
-                "update": update,
-                "global_step": global_step,
-                "time_s": round(elapsed, 3),
-                "steps_per_s": round(global_step / max(elapsed, 1e-9), 1),
-                "rollout_steps_per_s": round(config.steps_per_update / max(rollout_s, 1e-9), 1),
-                "learning_rate": optimizer.param_groups[0]["lr"],
-                **episodes.means(),
-                **{k: float(np.mean(v)) for k, v in stats.items()},
-            }
-            metrics_log.write(row)
-            bar.update(row)
-            if update % config.checkpoint_every == 0:
-                save()
-            if config.stop_success > 0 and row["episode_success"] >= config.stop_success:
-                break
-        save(final=True)
-    finally:
-        bar.close()
-        metrics_log.close()
-        envs.close()
-    return TrainResult(run_dir=run_dir, global_step=global_step, updates=update, metrics=row)
-
-
-def init_from_pretrained(policy: RecurrentActorCritic, run_dir: str | Path) -> None:
-    """Copy a pretraining run's weights into ``policy`` (clear error on a cell or size mismatch):
-    the core of a trajectory predictor (motorgym pretrain), or the core and action mean of a
-    policy trained through a learned arm (motorgym pretrain-policy)."""
-    if read_run_config(run_dir)["algo"] == "model-based":
-        from motorgym.train.model_based import load_pretrained_policy
-
-        pretrained, _ = load_pretrained_policy(run_dir)
-        spec = pretrained.spec
-        parts = core_state_dict(pretrained, ACTOR_PREFIXES)
-        source = f"the pretrained policy in {run_dir} ({spec.cell}, hidden {spec.hidden_size})"
-        if (spec.action_low, spec.action_high) != (policy.spec.action_low, policy.spec.action_high):
-            raise ValueError(f"{source} acts in [{spec.action_low}, {spec.action_high}], not the env's bounds")
-        load_core(policy, parts, source, ACTOR_PREFIXES)
-        return
-    from motorgym.train.pretrain import pretrained_core
-
-    core, meta = pretrained_core(run_dir)
-    cell, hidden = meta["config"]["cell"], meta["config"]["hidden_size"]
-    load_core(policy, core, f"the pretrained core in {run_dir} ({cell}, hidden {hidden})")
-
-
-def load_policy(run_dir: str | Path, device: str = "cpu") -> tuple[RecurrentActorCritic, PPOConfig]:
-    """The trained policy and config of a run directory."""
-    tensors, meta = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME, device=device)
-    try:
-        spec = PolicySpec(**meta["policy_spec"])
-        config = PPOConfig(**meta["config"])
-    except (KeyError, TypeError) as error:
-        raise CheckpointError(f"{run_dir}/{CHECKPOINT_NAME} lacks a valid policy spec or config: {error}") from error
-    policy = RecurrentActorCritic(spec).to(device)
-    policy.load_state_dict(tensors["policy"])
-    policy.eval()
-    return policy, config
-
-
-__all__ = ["PPOConfig", "TrainResult", "load_policy", "train"]
+__all__ = ["PPOConfig", "TrainResult", "train"]

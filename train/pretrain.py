@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,90 +36,16 @@ import torch
 from torch import nn
 
 import motorgym
-from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from motorgym.agents.recurrent import RecurrentCore, core_state_dict, layer_init
+from motorgym.agents.checkpoint import save_checkpoint
+from motorgym.agents.predictor import TrajectoryPredictor
+from motorgym.train import kinds
 from motorgym.train.collect import TrajectoryDataset, load_dataset
-from motorgym.train.runs import MetricsLog, progress_bar, read_metrics, require_fields, write_run_config
-
-PREDICTOR_NAME = "predictor.pt"
+from motorgym.train.configs import PretrainConfig
+from motorgym.train.plots import save_figure, subplots
+from motorgym.train.progress import MetricsLog, progress_bar, read_metrics
+from motorgym.train.run_dir import LOSSES_PLOT, PREDICTOR, new_run_dir
 #: Observation entries of the seen hand position (``motorgym.envs.batched.VISION_NAMES``).
 SEEN_HAND = slice(0, 2)
-
-
-@dataclass
-class PretrainConfig:
-    """Everything a pretraining run depends on (saved as config.json in the run directory)."""
-
-    data: str = ""
-    """Trajectory file written by motorgym collect (.npz)."""
-    cell: str = "lstm"
-    """Recurrent cell: lstm or gru (must match the policy it will initialise)."""
-    hidden_size: int = 128
-    """Units of the encoder and of the recurrent cell (must match the policy)."""
-    horizon_steps: int = 10
-    """Predict the hand this many control steps ahead (>= 1)."""
-    epochs: int = 200
-    """At most this many passes over the training episodes."""
-    batch_episodes: int = 64
-    """Episodes per minibatch (each a whole sequence)."""
-    learning_rate: float = 1e-3
-    """Adam learning rate."""
-    max_grad_norm: float = 1.0
-    """Clip the global gradient norm to this."""
-    val_fraction: float = 0.2
-    """Fraction of the episodes held out for validation."""
-    patience: int = 10
-    """Stop when the validation loss has not improved for this many epochs."""
-    seed: int = 0
-    """Seeds the split, the initialisation and the minibatch order."""
-    device: str = "cpu"
-    """Torch device: cpu or cuda."""
-    torch_threads: int = 0
-    """Torch CPU threads (0: torch's default)."""
-
-    def __post_init__(self) -> None:
-        checks = {
-            "cell": (self.cell in ("lstm", "gru"), "lstm or gru"),
-            "hidden_size": (self.hidden_size >= 1, ">= 1"),
-            "horizon_steps": (self.horizon_steps >= 1, ">= 1"),
-            "epochs": (self.epochs >= 1, ">= 1"),
-            "batch_episodes": (self.batch_episodes >= 1, ">= 1"),
-            "val_fraction": (0.0 < self.val_fraction < 1.0, "in (0, 1)"),
-            "patience": (self.patience >= 1, ">= 1"),
-            "device": (self.device == "cpu" or self.device.startswith("cuda"), "cpu or cuda[:N]"),
-        }
-        require_fields(self, checks)
-
-
-class TrajectoryPredictor(RecurrentCore):
-    """The policy's core plus an efference copy of the action and a position/velocity head."""
-
-    def __init__(self, obs_dim: int, action_dim: int, cell: str, hidden_size: int) -> None:
-        super().__init__(obs_dim, cell, hidden_size)
-        self.action_encoder = nn.Linear(action_dim, hidden_size, bias=False)
-        self.head = layer_init(nn.Linear(hidden_size, 4), std=1.0)
-        self.register_buffer("action_center", torch.zeros(action_dim))
-        self.register_buffer("action_half_range", torch.ones(action_dim))
-        self.register_buffer("target_mean", torch.zeros(4))
-        self.register_buffer("target_std", torch.ones(4))
-
-    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Standardised predictions (T, B, 4) of [hand x, y (m), vx, vy (m/s)] ``horizon`` steps
-        after each step, from raw observations (T, B, obs_dim) and actions (T, B, action_dim) of
-        whole episodes (each sequence starts an episode)."""
-        scaled_action = (actions - self.action_center) / self.action_half_range
-        starts = torch.zeros(obs.shape[:2], device=obs.device)
-        hidden, _ = self.unroll(
-            self.obs_normalizer.normalize(obs),
-            self.initial_state(obs.shape[1], obs.device),
-            starts,
-            extra_input=self.action_encoder(scaled_action),
-        )
-        return self.head(hidden)
-
-    def predict_m(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Predictions in metres and m/s."""
-        return self(obs, actions) * self.target_std + self.target_mean
 
 
 def prediction_targets(data: TrajectoryDataset, horizon_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -176,33 +102,25 @@ def _masked_mse(predicted: torch.Tensor, targets: torch.Tensor, mask: torch.Tens
 def pretrain(config: PretrainConfig, run_dir: str | Path, progress: bool = True) -> dict[str, Any]:
     """Train a trajectory predictor into ``run_dir``; return its validation summary."""
     run_dir = Path(run_dir)
-    if (run_dir / PREDICTOR_NAME).exists():
-        raise FileExistsError(f"{run_dir} already holds a pretrained predictor; choose another --out")
+    device = config.torch_device()
     data = load_dataset(config.data)
-    write_run_config(run_dir, {"algo": "pretrain", **asdict(config)})
-    if config.torch_threads:
-        torch.set_num_threads(config.torch_threads)
+    longest = int(data.lengths.max())
+    if config.horizon_steps >= longest:
+        raise ValueError(
+            f"horizon_steps must be below the longest episode of {config.data} ({longest} steps) "
+            f"(got {config.horizon_steps})"
+        )
+    config.apply_threads()
     torch.manual_seed(config.seed)
-    device = torch.device(config.device)
     train_ids, val_ids = split_episodes(len(data), config.val_fraction, config.seed)
-    train_data, val_data = data.subset(train_ids), data.subset(val_ids)
-    obs_dim, action_dim = data.observations.shape[2], data.actions.shape[2]
-    model = TrajectoryPredictor(obs_dim, action_dim, config.cell, config.hidden_size).to(device)
-
-    # Statistics of the training set: observations (the normaliser), actions, targets.
-    obs, actions, targets, mask = _tensors(train_data, *prediction_targets(train_data, config.horizon_steps), device)
-    valid = mask.bool()
-    model.obs_normalizer.update(obs[torch.as_tensor(train_data.step_mask().T, device=device)])
-    low, high = data.actions.reshape(-1, action_dim).min(0), data.actions.reshape(-1, action_dim).max(0)
-    model.action_center.copy_(torch.as_tensor((low + high) / 2))
-    model.action_half_range.copy_(torch.as_tensor(np.maximum((high - low) / 2, 1e-6)))
-    model.target_mean.copy_(targets[valid].mean(0))
-    model.target_std.copy_(targets[valid].std(0).clamp(min=1e-6))
-    val_targets_np, val_mask_np = prediction_targets(val_data, config.horizon_steps)
-    val_tensors = _tensors(val_data, val_targets_np, val_mask_np, device)
-    baseline = prediction_errors(
-        constant_velocity_prediction(val_data, config.horizon_steps), val_targets_np, val_mask_np
-    )
+    train_set = _fitted_predictor(data.subset(train_ids), config, device)
+    model, (obs, actions, targets, mask) = train_set
+    val_data = data.subset(val_ids)
+    val_targets, val_mask = prediction_targets(val_data, config.horizon_steps)
+    validation = (_tensors(val_data, val_targets, val_mask, device), val_targets, val_mask)
+    baseline = prediction_errors(constant_velocity_prediction(val_data, config.horizon_steps), val_targets, val_mask)
+    with new_run_dir(run_dir):
+        kinds.write_config(run_dir, config)
 
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     metrics = MetricsLog(run_dir)
@@ -224,32 +142,50 @@ def pretrain(config: PretrainConfig, run_dir: str | Path, progress: bool = True)
                 nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
                 optimizer.step()
                 losses.append(loss.item())
-            val_loss, val_errors = _validate(model, val_tensors, val_targets_np, val_mask_np)
-            row = {
-                "update": epoch,
-                "global_step": epoch * len(train_ids),
-                "time_s": round(time.perf_counter() - started, 3),
-                "train_loss": float(np.mean(losses)),
-                "val_loss": val_loss,
-                **{f"val_{k}": v for k, v in val_errors.items()},
-                **{f"baseline_{k}": v for k, v in baseline.items()},
-            }
-            metrics.write(row)
+            val_loss, val_errors = _validate(model, *validation)
+            metrics.write(
+                {
+                    "update": epoch,
+                    "global_step": epoch * len(train_ids),
+                    "time_s": round(time.perf_counter() - started, 3),
+                    "train_loss": float(np.mean(losses)),
+                    "val_loss": val_loss,
+                    **{f"val_{k}": v for k, v in val_errors.items()},
+                    **{f"baseline_{k}": v for k, v in baseline.items()},
+                }
+            )
             bar.update(1)
             bar.set_postfix(val_loss=f"{val_loss:.4f}", pos_mm=f"{val_errors['position_rmse_mm']:.1f}")
-            if val_loss < best["val_loss"]:
+            stale = stale + 1 if val_loss >= best["val_loss"] else 0
+            if stale == 0:
                 best = {"val_loss": val_loss, "epoch": epoch, **val_errors}
-                stale = 0
                 _save(model, config, data, best, baseline, run_dir)
-            else:
-                stale += 1
-                if stale >= config.patience:
-                    break
+            elif stale >= config.patience:
+                break
     finally:
         bar.close()
         metrics.close()
     plot_losses(run_dir)
     return {"best": best, "baseline": baseline}
+
+
+def _fitted_predictor(
+    train_data: TrajectoryDataset, config: PretrainConfig, device: torch.device
+) -> tuple[TrajectoryPredictor, tuple[torch.Tensor, ...]]:
+    """A new predictor with its statistics set from the training set (observations: the
+    normaliser; actions; targets), and the training set's (T, E, ...) tensors."""
+    obs_dim, action_dim = train_data.observations.shape[2], train_data.actions.shape[2]
+    model = TrajectoryPredictor(obs_dim, action_dim, config.cell, config.hidden_size).to(device)
+    obs, actions, targets, mask = _tensors(train_data, *prediction_targets(train_data, config.horizon_steps), device)
+    valid = mask.bool()
+    model.obs_normalizer.update(obs[torch.as_tensor(train_data.step_mask().T, device=device)])
+    flat_actions = train_data.actions.reshape(-1, action_dim)
+    low, high = flat_actions.min(0), flat_actions.max(0)
+    model.action_center.copy_(torch.as_tensor((low + high) / 2))
+    model.action_half_range.copy_(torch.as_tensor(np.maximum((high - low) / 2, 1e-6)))
+    model.target_mean.copy_(targets[valid].mean(0))
+    model.target_std.copy_(targets[valid].std(0).clamp(min=1e-6))
+    return model, (obs, actions, targets, mask)
 
 
 @torch.no_grad()
@@ -273,7 +209,7 @@ def _save(
     run_dir: Path,
 ) -> None:
     save_checkpoint(
-        run_dir / PREDICTOR_NAME,
+        run_dir / PREDICTOR,
         tensors={"predictor": model.state_dict()},
         metadata={
             "config": asdict(config),
@@ -287,35 +223,11 @@ def _save(
     )
 
 
-def load_predictor(run_dir: str | Path, device: str = "cpu") -> tuple[TrajectoryPredictor, dict[str, Any]]:
-    """The pretrained predictor of a run directory and its checkpoint metadata."""
-    path = Path(run_dir) / PREDICTOR_NAME
-    tensors, meta = load_checkpoint(path, device=device)
-    try:
-        config = PretrainConfig(**meta["config"])
-        model = TrajectoryPredictor(meta["obs_dim"], meta["action_dim"], config.cell, config.hidden_size)
-        model.load_state_dict(tensors["predictor"])
-    except (KeyError, TypeError, RuntimeError) as error:
-        raise CheckpointError(f"{path} is not a trajectory-predictor checkpoint: {error}") from error
-    return model.to(device).eval(), meta
-
-
-def pretrained_core(run_dir: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The core tensors (normaliser, encoder, cell) of a pretraining run, for ``--init-from``."""
-    model, meta = load_predictor(run_dir)
-    return core_state_dict(model), meta
-
-
 def plot_losses(run_dir: Path) -> Path:
     """losses.png: training and validation loss, and validation errors beside the baseline's."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = read_metrics(run_dir)
     epochs = [r["update"] for r in rows]
-    figure, (loss_axis, error_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
+    figure, (loss_axis, error_axis) = subplots(1, 2, figsize=(10, 3.8))
     loss_axis.plot(epochs, [r["train_loss"] for r in rows], label="training")
     loss_axis.plot(epochs, [r["val_loss"] for r in rows], label="validation")
     loss_axis.set(xlabel="epoch", ylabel="loss (standardised MSE)", yscale="log", title="trajectory prediction")
@@ -326,18 +238,7 @@ def plot_losses(run_dir: Path) -> Path:
     error_axis.legend()
     for axis in (loss_axis, error_axis):
         axis.grid(alpha=0.3)
-    figure.tight_layout()
-    path = run_dir / "losses.png"
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, run_dir / LOSSES_PLOT)
 
 
-__all__ = [
-    "PretrainConfig",
-    "TrajectoryPredictor",
-    "constant_velocity_prediction",
-    "load_predictor",
-    "pretrain",
-    "pretrained_core",
-]
+__all__ = ["constant_velocity_prediction", "pretrain", "prediction_errors", "prediction_targets", "split_episodes"]

@@ -26,7 +26,11 @@ import imageio.v3 as iio
 import numpy as np
 
 import motorgym  # noqa: F401  (registers the ids)
+from motorgym.agents.agent import SingleEnvAgent
+from motorgym.agents.checkpoint import atomic_path
 from motorgym.agents.scripted import ScriptedReacher
+from motorgym.envs.registration import check_env_arguments
+from motorgym.train import kinds
 
 Policy = Callable[[np.ndarray], np.ndarray]
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -60,36 +64,15 @@ def record_episodes(
     return all_frames
 
 
-class SingleEnvAgent:
-    """One env driven by a batched agent (``reset(num_envs)``, ``act(obs, episode_start)``)."""
-
-    def __init__(self, agent: Any) -> None:
-        self.agent, self._episode_start = agent, True
-
-    def reset(self) -> None:
-        """Called at the start of each episode."""
-        self.agent.reset(1)
-        self._episode_start = True
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        start = np.array([1.0 if self._episode_start else 0.0], dtype=np.float32)
-        self._episode_start = False
-        return self.agent.act(obs[None], start)[0]
-
-
 def save_video(frames: list[np.ndarray], path: Path, fps: float) -> None:
     """Write frames to ``path``: GIF (Pillow) or MP4 (needs the imageio-ffmpeg package)."""
     if path.suffix not in VIDEO_SUFFIXES:
         raise ValueError(f"video file must end in one of {VIDEO_SUFFIXES} (got {path.name!r})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gif":
-        iio.imwrite(path, np.stack(frames), duration=1000.0 / fps, loop=0)
-        return
-    try:
-        import imageio_ffmpeg  # noqa: F401
-    except ImportError as error:
-        raise RuntimeError("MP4 output needs imageio-ffmpeg: pip install imageio-ffmpeg (or write a .gif)") from error
-    iio.imwrite(path, np.stack(frames), fps=fps, codec="libx264", macro_block_size=1)
+    with atomic_path(path) as temporary:
+        if path.suffix == ".gif":
+            iio.imwrite(temporary, np.stack(frames), duration=1000.0 / fps, loop=0)
+        else:
+            iio.imwrite(temporary, np.stack(frames), fps=fps, codec="libx264", macro_block_size=1)
 
 
 def contact_sheet(images: list[np.ndarray], columns: int = 4) -> np.ndarray:
@@ -111,7 +94,9 @@ def grid_frames(episodes: list[list[np.ndarray]], columns: int = 4) -> list[np.n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, nargs="?", help="a run directory (omit: the scripted controller)")
+    parser.add_argument(
+        "run_dir", type=Path, nargs="?", help="a run directory of any kind with an agent (omit: the scripted controller)"
+    )
     parser.add_argument("--run", type=Path, dest="run_option", help=argparse.SUPPRESS)  # older spelling
     parser.add_argument("--env", default="motorgym/CenterOut-v0", help="env id for the scripted controller")
     parser.add_argument("--env-kwargs", type=json.loads, default={}, metavar="JSON", help="env keyword arguments")
@@ -129,18 +114,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.out.suffix not in VIDEO_SUFFIXES:
         parser.error(f"--out must end in one of {VIDEO_SUFFIXES} (got {args.out.name!r})")
-    if args.episodes < 1:
-        parser.error(f"--episodes must be >= 1 (got {args.episodes})")
+    for option in ("episodes", "frame_every"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option.replace('_', '-')} must be >= 1 (got {getattr(args, option)})")
     run_dir = args.run_dir or args.run_option
     size = {"render_width_px": args.size, "render_height_px": args.size}
+    policy: Policy
     if run_dir is not None:
-        from motorgym.train.evaluate import load_agent
-
-        agent, env_id, env_kwargs = load_agent(run_dir)
-        env = gym.make(env_id, render_mode="rgb_array", **{**env_kwargs, **args.env_kwargs, **size})
-        policy: Policy = SingleEnvAgent(agent)
+        agent, env_id, env_kwargs = kinds.load_agent(run_dir)
+        policy = SingleEnvAgent(agent)
     else:
-        env = gym.make(args.env, render_mode="rgb_array", **{**args.env_kwargs, **size})
+        env_id, env_kwargs = args.env, {}
+    env_kwargs = {**env_kwargs, **args.env_kwargs, **size}
+    check_env_arguments(env_id, env_kwargs)
+    env = gym.make(env_id, render_mode="rgb_array", **env_kwargs)
+    if run_dir is None:
         policy = ScriptedReacher(env)
     episodes = record_episodes(env, policy, args.episodes, args.seed, args.frame_every)
     fps = env.metadata["render_fps"] / args.frame_every
@@ -148,7 +136,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     frames = grid_frames(episodes) if args.grid else [frame for frames in episodes for frame in frames]
     save_video(frames, args.out, fps)
     png = args.png or args.out.with_suffix(".png")
-    iio.imwrite(png, contact_sheet([frames[-1] for frames in episodes]))
+    with atomic_path(png) as temporary:
+        iio.imwrite(temporary, contact_sheet([frames[-1] for frames in episodes]))
     print(f"wrote {args.out} ({len(frames)} frames, {fps:g} fps) and {png}")
     return 0
 

@@ -95,7 +95,7 @@ def test_vector_api_and_errors() -> None:
     assert envs.render().shape == (48, 48, 3)
     with pytest.raises(ValueError, match=r"action must have shape \(5, 6\)"):
         envs.step(np.zeros((4, 6)))
-    with pytest.raises(ValueError, match="action must be finite"):
+    with pytest.raises(ValueError, match=r"actions must be finite: NaN or inf in the actions of env\(s\) 0, 1, 2"):
         envs.step(np.full((5, 6), np.nan))
     envs.close()
     with pytest.raises(ValueError, match=r"autoreset_mode must be one of \['NEXT_STEP', 'SAME_STEP'\]"):
@@ -184,3 +184,18 @@ def test_state_round_trip_continues_exactly(num_envs: int) -> None:
         for x, y in zip(out_a[:4], out_b[:4], strict=True):
             np.testing.assert_array_equal(x, y)
         _assert_info_equal(out_b[4], out_a[4], "after restore")
+
+
+def test_a_bad_action_in_a_large_batch_names_the_env_in_a_short_message() -> None:
+    envs = gym.make_vec("motorgym/Reach-v0", num_envs=256, vectorization_mode="vector_entry_point")
+    envs.reset(seed=0)
+    actions = np.zeros((256, 2))
+    actions[17, 1] = np.inf
+    with pytest.raises(ValueError) as error:
+        envs.step(actions)
+    assert "env(s) 17 " in str(error.value) and len(str(error.value)) < 200
+    actions[:] = np.nan
+    with pytest.raises(ValueError, match=r"env\(s\) 0, 1, 2, 3, 4 and 251 more") as error:
+        envs.step(actions)
+    assert len(str(error.value)) < 200
+    envs.close()

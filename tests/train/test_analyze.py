@@ -10,7 +10,7 @@ import pytest
 from motorgym.agents.scripted import minimum_jerk
 from motorgym.train.analyze import analyze_trials
 from motorgym.train.cli import main
-from motorgym.train.evaluate import Episode
+from motorgym.agents.rollout import Episode
 
 DT = 0.01
 N_TARGETS, TRIALS, TUNED, UNTUNED = 8, 6, 30, 10
@@ -75,12 +75,23 @@ def test_analyses_of_synthetic_trials_recover_the_known_answers(tmp_path) -> Non
         assert png.stat().st_size > 15_000, name  # a real figure, not an empty canvas
 
 
-def test_too_few_reaches_is_a_clear_error(tmp_path) -> None:
+def test_a_run_without_reaches_gets_what_can_be_computed(tmp_path) -> None:
+    """No successful reach (a young run): paths, speeds and PCA aligned to the go cue, the learning
+    curve; jPCA and tuning null with the reason; strict JSON."""
     trials, _ = synthetic_trials()
     for trial in trials:
         trial.info = {**trial.info, "success": False}
-    with pytest.raises(ValueError, match="only 0 successful reaches"):
-        analyze_trials(trials, DT, 0.01, N_TARGETS, tmp_path)
+    metrics = [{"global_step": 1000.0 * i, "episode_success": 0.0, "episode_return": -10.0 + i} for i in range(5)]
+    result = analyze_trials(trials, DT, 0.01, N_TARGETS, tmp_path, "young", metrics)
+    assert result["aligned_reaches"] == 0 and "only 0 successful reaches to 0 targets" in result["note"]
+    assert result["jpca_r2_skew"] is None and result["tuning"] is None
+    assert "3 targets" in result["unavailable"]["jpca"] and "3 targets" in result["unavailable"]["tuning"]
+    assert result["pca"]["aligned_to"] == "go cue" and 0 < result["pca"]["participation_ratio"]
+    saved = json.loads((tmp_path / "analysis.json").read_text(), parse_constant=lambda name: pytest.fail(name))
+    assert saved["kinematics"]["success_rate"] == 0.0 and saved["jpca_ratio"] is None
+    for name in ("hand_paths", "speed_profiles", "learning_curve", "pca", "kinematics"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000, name
+    assert not (tmp_path / "jpca.png").exists() and not (tmp_path / "tuning.png").exists()
 
 
 def test_analyze_needs_a_centre_out_run(tmp_path, capsys) -> None:

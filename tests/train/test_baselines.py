@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from motorgym.agents.checkpoint import CheckpointError
+from motorgym.agents.rollout import rollout
 from motorgym.train import baselines
 from motorgym.train.cli import main
-from motorgym.train.evaluate import MEASURES, load_agent
-from motorgym.train.runs import read_metrics
+from motorgym.train.evaluate import MEASURES
+from motorgym.train.kinds import load_agent
+from motorgym.train.progress import read_metrics
 
 SMALL = ["--num-envs", "4", "--n-steps", "64", "--batch-size", "128", "--checkpoint-every", "1", "--no-progress"]
 
@@ -181,8 +183,6 @@ def test_help_lists_the_sb3_options(capsys) -> None:
 
 def test_render_and_rollout_work_on_an_sb3_run(rppo_run, tmp_path) -> None:
     import imageio.v3 as iio
-
-    from motorgym.train.evaluate import rollout
 
     out = tmp_path / "rppo.gif"
     assert main(["render", str(rppo_run), "--episodes", "1", "--size", "64", "--out", str(out)]) == 0

@@ -68,6 +68,7 @@ def test_usage_errors(argv, message, capsys) -> None:
 
 
 def test_evaluate_a_corrupt_run_is_a_clear_error(tmp_path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"algo": "lstm-ppo", "env_id": "motorgym/CenterOut-v0"}))
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
     result = subprocess.run(
         [sys.executable, "-m", "motorgym.train.cli", "evaluate", str(tmp_path)], capture_output=True, text=True
@@ -82,4 +83,18 @@ def test_help_shows_field_docstrings(capsys) -> None:
     assert (
         "--rollout-steps ROLLOUT_STEPS Steps per environment in each rollout (the BPTT length). (default: 64)" in text
     )
-    assert "--env ENV_ID Gymnasium id of the task." in text
+    assert "--env ENV_ID Gymnasium id of the task (a motorgym id)." in text
+    assert "--seed SEED Seeds everything random in the run" in text  # a field of the shared base config
+    assert "``" not in text and ":class:" not in text  # plain text, not reStructuredText
+    assert "motorgym collect" not in text  # the top-level examples are not repeated
+
+
+def test_help_is_plain_text_everywhere(capsys) -> None:
+    for command in ("evaluate", "render", "analyze", "collect", "pretrain", "pretrain-policy"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "``" not in text and ":class:" not in text and ":func:" not in text, command
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert "run_dir a run directory (any kind with an agent)" in " ".join(capsys.readouterr().out.split())

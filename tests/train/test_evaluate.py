@@ -17,7 +17,8 @@ from motorgym.train.analysis.kinematics import (
     reach_kinematics,
     speed_profile,
 )
-from motorgym.train.evaluate import Episode, format_table, summarize
+from motorgym.agents.rollout import Episode
+from motorgym.train.evaluate import format_table, summarize
 
 DT = 0.001
 

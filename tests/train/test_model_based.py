@@ -11,24 +11,24 @@ import pytest
 import torch
 
 from motorgym.agents.recurrent import ACTOR_PREFIXES, PolicySpec, RecurrentActorCritic
-from motorgym.train import ppo
+from motorgym.train import kinds
 from motorgym.train.analyze import training_metrics
 from motorgym.train.cli import main
 from motorgym.train.collect import collect, load_dataset, save_dataset
+from motorgym.train.configs import ModelBasedConfig
+from motorgym.train.kinds import load_policy_file
 from motorgym.train.model_based import (
-    POLICY_NAME,
-    ModelBasedConfig,
     TrialSource,
     arm_errors,
     imagine,
     load_learned_arm,
-    load_pretrained_policy,
     policy_for,
     pretrain_policy,
     validation_windows,
 )
 from motorgym.train.pretrain import split_episodes
-from motorgym.train.runs import read_metrics
+from motorgym.train.progress import read_metrics
+from motorgym.train.run_dir import PRETRAINED_POLICY
 from tests.conftest import QUIET
 
 ENV_ID = "motorgym/CenterOut-v0"
@@ -129,10 +129,10 @@ def test_policy_learns_in_imagination(pretrained, data_file) -> None:
     """On the same imagined trials and noise, the trained policy's cost is far below a fresh one's."""
     out, summary = pretrained
     arm, _ = load_learned_arm(out)
-    trained, _ = load_pretrained_policy(out)
+    trained, _ = load_policy_file(out / PRETRAINED_POLICY)
     source = TrialSource(ENV_ID, QUIET, 64, torch.device("cpu"))
     trials = source.draw(np.random.default_rng(0))
-    fresh = policy_for(load_dataset(data_file), source, ModelBasedConfig(data="", hidden_size=32))
+    fresh = policy_for(load_dataset(data_file), source, ModelBasedConfig(data=str(data_file), hidden_size=32))
     costs = {}
     for name, policy in (("trained", trained), ("fresh", fresh)):
         torch.manual_seed(0)
@@ -155,12 +155,12 @@ def test_evaluate_and_init_from_a_pretrained_policy(pretrained, tmp_path, capsys
     assert "success" in capsys.readouterr().out
     # analyze takes the run too; its metrics.csv is the fit's, so no learning curve comes from it.
     assert training_metrics(out) is None and len(read_metrics(out)) == SMALL["policy_iterations"]
-    policy, meta = load_pretrained_policy(out)
+    policy, meta = load_policy_file(out / PRETRAINED_POLICY)
     assert meta["env_id"] == ENV_ID and meta["env_kwargs"] == QUIET
 
     fresh = RecurrentActorCritic(PolicySpec(9, (-1.0, -1.0), (1.0, 1.0), hidden_size=32, init_log_std=-1.0))
     untouched = {k: v.clone() for k, v in fresh.state_dict().items() if not k.startswith(ACTOR_PREFIXES)}
-    ppo.init_from_pretrained(fresh, out)
+    kinds.init_weights(out).load_into(fresh)
     for name, tensor in fresh.state_dict().items():
         expected = policy.state_dict()[name] if name.startswith(ACTOR_PREFIXES) else untouched[name]
         torch.testing.assert_close(tensor, expected, rtol=0, atol=0, msg=name)
@@ -180,11 +180,11 @@ def test_pretrain_policy_errors(data_file, pretrained, tmp_path, capsys) -> None
     with pytest.raises(SystemExit):
         main(["pretrain-policy", "--data", str(tmp_path / "none.npz"), "--out", str(tmp_path / "p")])
     assert "motorgym pretrain-policy: error: no trajectory file at" in capsys.readouterr().err
-    with pytest.raises(FileExistsError, match="already holds a pretrained policy"):
+    with pytest.raises(FileExistsError, match="already holds a run: a new run needs a new or empty directory"):
         pretrain_policy(ModelBasedConfig(data=str(data_file)), out, progress=False)
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "config.json").write_text('{"algo": "model-based"}')
-    (tmp_path / "bad" / POLICY_NAME).write_bytes(b"not a checkpoint")
+    (tmp_path / "bad" / PRETRAINED_POLICY).write_bytes(b"not a checkpoint")
     with pytest.raises(SystemExit):
         main(["evaluate", str(tmp_path / "bad")])
     assert "motorgym evaluate: error:" in capsys.readouterr().err

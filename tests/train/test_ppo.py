@@ -12,7 +12,8 @@ import torch
 
 from motorgym.agents.checkpoint import load_checkpoint
 from motorgym.train import ppo
-from motorgym.train.ppo import PPOConfig, load_policy, train
+from motorgym.train.kinds import load_policy_file
+from motorgym.train.ppo import PPOConfig, train
 
 TINY = dict(env_id="motorgym/CenterOut-v0", num_envs=16, rollout_steps=32, num_minibatches=2, checkpoint_every=2)
 TIME_COLUMNS = {"time_s", "steps_per_s", "rollout_steps_per_s"}
@@ -96,8 +97,8 @@ def test_run_directory_layout_and_reload(tmp_path) -> None:
     assert {"checkpoint.pt", "config.json", "metrics.csv", "tensorboard"} <= names
     assert any(p.name.startswith("events.out.tfevents") for p in (result.run_dir / "tensorboard").iterdir())
     assert json.loads((result.run_dir / "config.json").read_text())["cell"] == "gru"
-    policy, config = load_policy(result.run_dir)
-    assert config.cell == "gru" and policy.spec.cell == "gru"
+    policy, meta = load_policy_file(result.run_dir / "checkpoint.pt")
+    assert meta["config"]["cell"] == "gru" and policy.spec.cell == "gru"
     with pytest.raises(FileExistsError, match="already holds a run"):
         train(PPOConfig(**TINY, total_steps=512), result.run_dir, progress=False)
 

@@ -11,17 +11,12 @@ import torch
 
 from motorgym.agents.checkpoint import load_checkpoint
 from motorgym.agents.recurrent import CORE_PREFIXES, PolicySpec, RecurrentActorCritic
-from motorgym.train import ppo
+from motorgym.train import kinds
 from motorgym.train.cli import main
 from motorgym.train.collect import DatasetError, collect, load_dataset, save_dataset
-from motorgym.train.pretrain import (
-    PretrainConfig,
-    constant_velocity_prediction,
-    load_predictor,
-    prediction_errors,
-    prediction_targets,
-    pretrain,
-)
+from motorgym.train.configs import PretrainConfig
+from motorgym.train.kinds import load_predictor
+from motorgym.train.pretrain import constant_velocity_prediction, prediction_errors, prediction_targets, pretrain
 from tests.conftest import QUIET
 
 ENV_ID = "motorgym/CenterOut-v0"
@@ -101,7 +96,7 @@ def test_init_from_copies_the_core_into_the_policy(pretrained, tmp_path) -> None
     spec = PolicySpec(obs_dim=9, action_low=(-1.0, -1.0), action_high=(1.0, 1.0), hidden_size=64)
     policy = RecurrentActorCritic(spec)
     heads_before = {k: v.clone() for k, v in policy.state_dict().items() if not k.startswith(CORE_PREFIXES)}
-    ppo.init_from_pretrained(policy, out)
+    kinds.init_weights(out).load_into(policy)
     core_names = [k for k in policy.state_dict() if k.startswith(CORE_PREFIXES)]
     assert {"obs_normalizer.mean", "encoder.0.weight", "rnn.weight_hh_l0"} <= set(core_names)
     for name in core_names:
@@ -195,7 +190,7 @@ def test_bad_data_files_give_clear_errors(data_file, tmp_path) -> None:
 def test_cli_collect_and_pretrain_errors(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["collect", "--episodes", "2", "--out", str(tmp_path / "x.csv")])
-    assert "--out must end in .npz" in capsys.readouterr().err
+    assert "motorgym collect: error: the dataset file must end in .npz" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["pretrain", "--data", str(tmp_path / "none.npz"), "--out", str(tmp_path / "p")])
     assert "motorgym pretrain: error: no trajectory file at" in capsys.readouterr().err
