@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from env_throughput import machine_line  # noqa: E402
 from runner import complete, evaluate_finished, run_in_parallel, train_command  # noqa: E402
 
-from motorgym.train.runs import read_metrics  # noqa: E402
+from motorgym.train.progress import read_metrics  # noqa: E402
+from motorgym.train.run_dir import EVALUATION, METRICS  # noqa: E402
 
 TASKS = {"center_out": "motorgym/CenterOut-v0", "muscle_center_out": "motorgym/MuscleCenterOut-v0"}
 ALGOS = {
@@ -88,7 +89,11 @@ def report(root: Path, seeds: list[int], minutes: float, parallel: int) -> str:
                     lines.append(f"| {env_id} | {name} | {seed} | not run or not finished |" + " |" * 10)
                     continue
                 rows = read_metrics(path)
-                ev = json.loads((path / "evaluation.json").read_text())["overall"]
+                # evaluation.json holds null for a measure no trial defines (NaN in older files).
+                ev = {
+                    k: math.nan if v is None else v
+                    for k, v in json.loads((path / EVALUATION).read_text())["overall"].items()
+                }
                 cells = [_percent(success_at(rows, m * 60)) for m in CHECKPOINTS_MIN]
                 lines.append(
                     f"| {env_id} | {name} | {seed} | {rows[-1]['steps_per_s']:,.0f} | "
@@ -168,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     (RESULTS / "runs").mkdir(parents=True, exist_ok=True)
     for path in paths:
         if complete(path):
-            for name in ("metrics.csv", "evaluation.json"):
+            for name in (METRICS, EVALUATION):
                 shutil.copy(path / name, RESULTS / "runs" / f"compare_{path.name}_{name}")
     plot(args.root, args.seeds, RESULTS / "compare_agents.png")
     (RESULTS / "compare_agents.md").write_text(text)

@@ -24,6 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from runner import complete, evaluate_finished, run_in_parallel, train_command  # noqa: E402
 
+from motorgym.train.run_dir import EVALUATION, METRICS  # noqa: E402
+
 TASKS = {
     "center_out": ("motorgym/CenterOut-v0", 10.0, 0.95),
     "muscle_center_out": ("motorgym/MuscleCenterOut-v0", 30.0, 0.90),
@@ -63,10 +65,10 @@ def summarize(root: Path) -> str:
             if not complete(path):
                 lines.append(f"| {env_id} | {seed} | {minutes:g} min | not run or not finished | | | |")
                 continue
-            with open(path / "metrics.csv", newline="") as file:
+            with open(path / METRICS, newline="") as file:
                 rows = list(csv.DictReader(file))
             hit = next((r for r in rows if float(r["episode_success"]) >= target), None)
-            evaluation = json.loads((path / "evaluation.json").read_text())["overall"]
+            evaluation = json.loads((path / EVALUATION).read_text())["overall"]
             reached.append(float(hit["time_s"]) if hit else float("inf"))
             evaluated.append(evaluation["success_rate"])
             when = f"{float(hit['time_s']):.0f} s ({int(hit['global_step']) / 1e6:.1f} M steps)" if hit else "never"

@@ -37,7 +37,9 @@ from env_throughput import machine_line  # noqa: E402
 from runner import finished, run_in_parallel, train_command  # noqa: E402
 
 from motorgym.agents.checkpoint import load_checkpoint  # noqa: E402
-from motorgym.train.runs import read_metrics  # noqa: E402
+from motorgym.train.kinds import KINDS  # noqa: E402
+from motorgym.train.progress import read_metrics  # noqa: E402
+from motorgym.train.run_dir import METRICS  # noqa: E402
 
 #: env id, step cap (about 1.5-2x the steps scratch runs need) and extra train options per task.
 #: The muscle task learns slower than a learning rate annealed to 0 over 7 M steps allows (a first
@@ -85,9 +87,9 @@ def prepare(root: Path, task: str, episodes: int) -> None:
         command = ["collect", "--env", env_id, "--episodes", str(episodes), "--scripted-fraction", "0.5"]
         subprocess.run(cli(*command, "--out", str(data)), check=True)
     predictor, model_based = (root / task / CONDITIONS[c] for c in ("pretrained", "model_based"))
-    if not (predictor / "predictor.pt").exists():
+    if not (predictor / KINDS["pretrain"].checkpoint).exists():
         subprocess.run(cli("pretrain", "--data", str(data), "--out", str(predictor), *PRETRAIN_OPTIONS), check=True)
-    if not (model_based / "policy.pt").exists():
+    if not (model_based / KINDS["model-based"].checkpoint).exists():
         command = cli("pretrain-policy", "--data", str(data), "--out", str(model_based), *PRETRAIN_POLICY_OPTIONS[task])
         subprocess.run(command, check=True)
 
@@ -108,7 +110,7 @@ def pretraining_env_steps(root: Path, task: str, condition: str) -> int:
     if CONDITIONS[condition] is None:
         return 0
     if condition == "model_based":
-        summary = load_checkpoint(root / task / "model_based" / "policy.pt")[1]["summary"]
+        summary = load_checkpoint(root / task / "model_based" / KINDS["model-based"].checkpoint)[1]["summary"]
         return summary["collected_env_steps"] + summary["evaluation_env_steps"]
     with np.load(root / task / "data.npz") as data:
         return int(data["lengths"].sum())
@@ -122,16 +124,18 @@ def _pretraining_rows(root: Path) -> list[str]:
     ]
     for task, (env_id, _, _) in TASKS.items():
         predictor, model_based = (root / task / CONDITIONS[c] for c in ("pretrained", "model_based"))
-        if (predictor / "predictor.pt").exists():
-            best, baseline = (load_checkpoint(predictor / "predictor.pt")[1][k] for k in ("best", "baseline"))
+        if (predictor / KINDS["pretrain"].checkpoint).exists():
+            best, baseline = (
+                load_checkpoint(predictor / KINDS["pretrain"].checkpoint)[1][k] for k in ("best", "baseline")
+            )
             lines.append(
                 f"| {env_id} | {LABELS['pretrained']}: hand 10 steps ahead | {best['position_rmse_mm']:.1f} mm "
                 f"(epoch {best['epoch']}) | {baseline['position_rmse_mm']:.1f} mm (constant velocity) | "
                 f"{pretraining_env_steps(root, task, 'pretrained'):,} collected | "
                 f"{read_metrics(predictor)[-1]['time_s']:.0f} s |"
             )
-        if (model_based / "policy.pt").exists():
-            summary = load_checkpoint(model_based / "policy.pt")[1]["summary"]
+        if (model_based / KINDS["model-based"].checkpoint).exists():
+            summary = load_checkpoint(model_based / KINDS["model-based"].checkpoint)[1]["summary"]
             arm = summary["arm"]
             lines.append(
                 f"| {env_id} | {LABELS['model_based']}: hand after 20 open-loop steps; the policy alone in "
@@ -266,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     for path in args.root.glob("*/*_seed*"):
         if finished(path):
             (RESULTS / "runs" / f"pretraining_{path.parent.name}_{path.name}_metrics.csv").write_bytes(
-                (path / "metrics.csv").read_bytes()
+                (path / METRICS).read_bytes()
             )
     print(text)
     print(json.dumps({"report": str(RESULTS / "pretraining.md")}))

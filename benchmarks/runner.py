@@ -8,16 +8,15 @@ import sys
 from pathlib import Path
 
 from motorgym.agents.checkpoint import load_checkpoint
-from motorgym.train.baselines import NORMALIZER_NAME
-from motorgym.train.ppo import CHECKPOINT_NAME
-from motorgym.train.runs import SB3_ALGOS, read_run_config
+from motorgym.train.kinds import kind_of
+from motorgym.train.run_dir import EVALUATION
 
 EVALUATION_EPISODES = 200
 
 
 def _checkpoint(path: Path) -> Path:
     """The file whose metadata says whether a run's training is over."""
-    return path / (NORMALIZER_NAME if read_run_config(path)["algo"] in SB3_ALGOS else CHECKPOINT_NAME)
+    return path / kind_of(path).checkpoint
 
 
 def finished(path: Path) -> bool:
@@ -31,7 +30,7 @@ def finished(path: Path) -> bool:
 
 def complete(path: Path) -> bool:
     """Finished and evaluated after its last checkpoint."""
-    evaluation = path / "evaluation.json"
+    evaluation = path / EVALUATION
     return finished(path) and evaluation.exists() and evaluation.stat().st_mtime >= _checkpoint(path).stat().st_mtime
 
 

@@ -61,7 +61,7 @@ MIN_TARGETS = 3
 #: Human (or minimum-jerk) reference values of the kinematic measures, over the same window as the
 #: measure (onset to offset, the 10% speed crossings).
 HUMAN = {
-    "path_linearity": (0.05, 0.10, "human reaches (Morasso 1981; Atkeson & Hollerbach 1985)"),
+    "path_linearity": (0.05, 0.10, "human reaches, nearly straight (Morasso 1981)"),
     "peak_to_mean_speed": (1.565, 1.565, "minimum-jerk reach between its 10% crossings (Flash & Hogan 1985)"),
     "reaction_time_ms": (200.0, 300.0, "human reaction times to a go cue"),
 }
@@ -258,7 +258,11 @@ def _pca(
     figure, (left, right) = subplots(1, 2, figsize=(9, 3.8))
     shown = min(10, len(components.explained_variance_ratio))
     left.bar(np.arange(1, shown + 1), 100 * components.explained_variance_ratio[:shown])
-    left.set(xlabel="principal component", ylabel="variance explained (%)", title=f"PR = {components.participation_ratio:.1f}")
+    left.set(
+        xlabel="principal component",
+        ylabel="variance explained (%)",
+        title=f"PR = {components.participation_ratio:.1f}",
+    )
     zero = np.argmin(np.abs(aligned["time_ms"]))
     for trajectory, target in zip(top, conditions, strict=True):
         right.plot(trajectory[:, 0], trajectory[:, 1], color=colors[target])

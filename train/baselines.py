@@ -236,7 +236,9 @@ def train(
         bar.close()
         metrics.close()
         env.close()
-    return TrainResult(run_dir=run_dir, global_step=callback.trained_steps, updates=callback.update, metrics=callback.row)
+    return TrainResult(
+        run_dir=run_dir, global_step=callback.trained_steps, updates=callback.update, metrics=callback.row
+    )
 
 
 def _saved_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:

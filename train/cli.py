@@ -52,6 +52,11 @@ The options below are the fields of the chosen algorithm's config ({config}); 'm
 with --total-steps too, the run stops at whichever comes first.
 """
 
+
+class UsageError(ValueError):
+    """A command line that asks for something impossible (exit code 2, as argparse's own errors)."""
+
+
 #: The trainer of each config class of the runs ``motorgym train`` makes.
 TRAINERS: dict[type, Callable[..., TrainResult]] = {PPOConfig: ppo.train, SB3Config: baselines.train}
 #: Options named for the user rather than after the config field.
@@ -61,7 +66,9 @@ BUDGET = ("total_steps", "minutes")
 
 def plain_text(doc: str) -> str:
     """A docstring without reStructuredText markup, for --help: ``x`` -> x, :role:`~a.b` -> b."""
-    doc = re.sub(r":\w+:`~?([^`]*?)`", lambda m: m.group(1).rsplit(".", 1)[-1] if "~" in m.group(0) else m.group(1), doc)
+    doc = re.sub(
+        r":\w+:`~?([^`]*?)`", lambda m: m.group(1).rsplit(".", 1)[-1] if "~" in m.group(0) else m.group(1), doc
+    )
     return doc.replace("``", "").replace("**", "")
 
 
@@ -124,10 +131,16 @@ def build_parser(train_kind: kinds.RunKind = kinds.KINDS["lstm-ppo"]) -> tuple[a
 
     subparsers = {
         "train": _train_options(command("train", "train an agent (ours or an SB3 baseline)", ""), train_kind),
-        "evaluate": _evaluate_options(command("evaluate", "evaluate a run: success and the field's kinematic measures")),
-        "render": command("render", "render a run's (or the scripted controller's) episodes to a video", render.__doc__),
+        "evaluate": _evaluate_options(
+            command("evaluate", "evaluate a run: success and the field's kinematic measures")
+        ),
+        "render": command(
+            "render", "render a run's (or the scripted controller's) episodes to a video", render.__doc__
+        ),
         "analyze": _analyze_options(command("analyze", "figures and analyses of a run: kinematics, PCA, jPCA, tuning")),
-        "collect": _collect_options(command("collect", "collect rollouts under exploratory commands (for pretraining)")),
+        "collect": _collect_options(
+            command("collect", "collect rollouts under exploratory commands (for pretraining)")
+        ),
     }
     render.add_arguments(subparsers["render"])
     for kind in kinds.kinds_made_by("pretrain") + kinds.kinds_made_by("pretrain-policy"):
@@ -221,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](own, args)
     except (OSError, ValueError) as error:  # bad input, files and mismatches: one line, no traceback
         message = " ".join(str(error).split())
-        own.exit(1, f"{own.prog}: error: {message}\n")
+        own.exit(2 if isinstance(error, UsageError) else 1, f"{own.prog}: error: {message}\n")
     except KeyboardInterrupt:
         own.exit(130, f"{own.prog}: interrupted (a training run continues with motorgym train --resume)\n")
 
@@ -238,20 +251,19 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.resume is not None:
         budget = {k: options.pop(k) for k in BUDGET if k in options}
         if options or args.out:
-            parser.error("--resume continues a run with its own config: only --total-steps and --minutes may be given")
+            raise UsageError(
+                "--resume continues a run with its own config: only --total-steps and --minutes may be given"
+            )
         kind = kinds.kind_of(args.resume)
         if not kind.resumable:
             resumable = ", ".join(k.name for k in kinds.KINDS.values() if k.resumable)
-            parser.error(f"{args.resume} is a {kind.name} run: --resume continues runs of {resumable}")
+            raise UsageError(f"{args.resume} is a {kind.name} run: --resume continues runs of {resumable}")
         result = TRAINERS[kind.config_cls](run_dir=args.resume, resume=True, progress=not args.no_progress, **budget)
     else:
         if args.out is None:
-            parser.error("--out DIR is required (or --resume DIR)")
+            raise UsageError("--out DIR is required (or --resume DIR)")
         kind = kinds.KINDS[args.algo]
-        try:
-            config = kind.config_cls(**kind.fixed, **options)
-        except (TypeError, ValueError) as error:
-            parser.error(str(error))
+        config = kind.config_cls(**kind.fixed, **options)
         result = TRAINERS[kind.config_cls](config, args.out, progress=not args.no_progress)
     if not result.metrics:
         print(
@@ -296,10 +308,7 @@ def _collect(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _pretraining_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
     (kind,) = kinds.kinds_made_by(args.command)
-    try:
-        return kind.config_cls(**_config_fields(args, kind.config_cls))
-    except ValueError as error:
-        parser.error(str(error))
+    return kind.config_cls(**_config_fields(args, kind.config_cls))
 
 
 def _pretrain(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

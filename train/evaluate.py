@@ -117,7 +117,9 @@ def evaluate(
         "env_id": env_id,
         "episodes": episodes,
         "seed": seed,
-        **summarize(rollout(env_id, env_kwargs, agent, episodes, seed), task.control_step_ms / 1000, task.target_radius_m),
+        **summarize(
+            rollout(env_id, env_kwargs, agent, episodes, seed), task.control_step_ms / 1000, task.target_radius_m
+        ),
     }
     write_json(run_dir / EVALUATION, results)
     if json_path is not None:

@@ -203,7 +203,7 @@ KINDS: dict[str, RunKind] = {
         _sb3("sb3-ppo", "SB3 PPO (MlpPolicy, no memory), the baseline"),
         RunKind(
             name="pretrain",
-            summary="a trajectory predictor on the policy's core (pretraining)",
+            summary="a trajectory predictor on the policy's core",
             command="pretrain",
             config_cls=PretrainConfig,
             fixed={},
@@ -213,7 +213,7 @@ KINDS: dict[str, RunKind] = {
         ),
         RunKind(
             name="model-based",
-            summary="a policy trained through a learned arm (pretraining)",
+            summary="a policy trained through a learned arm",
             command="pretrain-policy",
             config_cls=ModelBasedConfig,
             fixed={},
@@ -244,9 +244,7 @@ def read_kind_name(run_dir: str | Path) -> str:
     saved = layout.read_config(run_dir)
     name = saved.get("algo") or (f"{saved['cell']}-ppo" if "cell" in saved and "rollout_steps" in saved else None)
     if name not in KINDS:
-        raise ValueError(
-            f"{Path(run_dir) / layout.CONFIG}: unknown algo {name!r}; known: {', '.join(KINDS)}"
-        )
+        raise ValueError(f"{Path(run_dir) / layout.CONFIG}: unknown algo {name!r}; known: {', '.join(KINDS)}")
     return name
 
 
@@ -261,8 +259,10 @@ def load_agent(run_dir: str | Path, device: str = "cpu") -> LoadedAgent:
     kind = kind_of(run_dir)
     if kind.load_agent is None:
         acting = ", ".join(k.name for k in KINDS.values() if k.load_agent is not None)
-        raise ValueError(f"{run_dir} is a {kind.name} run ({kind.summary}): it has no agent to run; runs of "
-                         f"{acting} have one (a {kind.name} run initialises them: motorgym train --init-from)")
+        raise ValueError(
+            f"{run_dir} is a {kind.name} run ({kind.summary}): it has no agent to run; runs of "
+            f"{acting} have one (a {kind.name} run initialises them: motorgym train --init-from)"
+        )
     return kind.load_agent(run_dir, device)
 
 

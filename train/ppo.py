@@ -287,9 +287,7 @@ def _count_episodes(carry: Carry, done: Progress, reward: np.ndarray, ended: np.
     carry.episode_length += 1
     final = info.get("final_info", {})
     for i in np.flatnonzero(ended):
-        done.episodes.add(
-            carry.episode_return[i], carry.episode_length[i], final["success"][i], final["distance_m"][i]
-        )
+        done.episodes.add(carry.episode_return[i], carry.episode_length[i], final["success"][i], final["distance_m"][i])
     carry.episode_return[ended], carry.episode_length[ended] = 0.0, 0
     carry.episode_start = ended.astype(np.float32)
 

@@ -44,6 +44,7 @@ from motorgym.train.configs import PretrainConfig
 from motorgym.train.plots import save_figure, subplots
 from motorgym.train.progress import MetricsLog, progress_bar, read_metrics
 from motorgym.train.run_dir import LOSSES_PLOT, PREDICTOR, new_run_dir
+
 #: Observation entries of the seen hand position (``motorgym.envs.batched.VISION_NAMES``).
 SEEN_HAND = slice(0, 2)
 

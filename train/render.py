@@ -9,8 +9,7 @@ actions) in the run's own env settings (``--env-kwargs`` overrides some); withou
 controller (``motorgym.agents.scripted``) on ``--env``. Frames come from the env's own renderer:
 start zone, target (amber while cued, green after the go cue), the hand's fading trail and the
 trial phase. ``--grid`` shows the episodes side by side in one video instead of one after another.
-In centre-out tasks episode k reaches target k. ``python -m motorgym.train.render`` takes the same
-arguments (the run directory also as ``--run``).
+In centre-out tasks episode k reaches target k. (``--run DIR`` is the older spelling of the run directory.)
 """
 
 from __future__ import annotations
@@ -95,7 +94,10 @@ def grid_frames(episodes: list[list[np.ndarray]], columns: int = 4) -> list[np.n
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "run_dir", type=Path, nargs="?", help="a run directory of any kind with an agent (omit: the scripted controller)"
+        "run_dir",
+        type=Path,
+        nargs="?",
+        help="a run directory of any kind with an agent (omit: the scripted controller)",
     )
     parser.add_argument("--run", type=Path, dest="run_option", help=argparse.SUPPRESS)  # older spelling
     parser.add_argument("--env", default="motorgym/CenterOut-v0", help="env id for the scripted controller")
@@ -113,10 +115,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.out.suffix not in VIDEO_SUFFIXES:
-        parser.error(f"--out must end in one of {VIDEO_SUFFIXES} (got {args.out.name!r})")
+        raise ValueError(f"--out must end in one of {VIDEO_SUFFIXES} (got {args.out.name!r})")
     for option in ("episodes", "frame_every"):
         if getattr(args, option) < 1:
-            parser.error(f"--{option.replace('_', '-')} must be >= 1 (got {getattr(args, option)})")
+            raise ValueError(f"--{option.replace('_', '-')} must be >= 1 (got {getattr(args, option)})")
     run_dir = args.run_dir or args.run_option
     size = {"render_width_px": args.size, "render_height_px": args.size}
     policy: Policy
@@ -140,13 +142,3 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         iio.imwrite(temporary, contact_sheet([frames[-1] for frames in episodes]))
     print(f"wrote {args.out} ({len(frames)} frames, {fps:g} fps) and {png}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return run(parser, parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    main()

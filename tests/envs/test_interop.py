@@ -9,7 +9,8 @@ from gymnasium.wrappers import NormalizeObservation, RecordEpisodeStatistics
 
 
 @pytest.mark.parametrize("env_id", ["motorgym/CenterOut-v0", "motorgym/MuscleReach-v0"])
-def test_sb3_ppo_learns_for_a_few_hundred_steps(env_id: str) -> None:
+def test_sb3_ppo_trains_on_the_env_and_acts_in_its_action_space(env_id: str) -> None:
+    """SB3's PPO runs its training loop on the env (not a learning test: tests/train has those)."""
     from stable_baselines3 import PPO
 
     model = PPO("MlpPolicy", gym.make(env_id), n_steps=128, batch_size=64, n_epochs=1, seed=0, device="cpu")

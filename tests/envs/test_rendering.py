@@ -15,7 +15,7 @@ from motorgym.agents.scripted import ScriptedReacher
 from motorgym.envs import CenterOutEnv
 from motorgym.envs.gl import display_available
 from motorgym.train.render import contact_sheet, save_video
-from motorgym.train.render import main as render_main
+from motorgym.train.cli import main as motorgym
 
 SIZE = 160
 
@@ -96,14 +96,14 @@ def test_headless_backends(backend: str) -> None:
 
 def test_render_command_writes_a_gif_and_a_png(tmp_path, capsys) -> None:
     out = tmp_path / "reach.gif"
-    render_main(["--env", "motorgym/CenterOut-v0", "--episodes", "2", "--out", str(out), "--size", "96"])
+    motorgym(["render", "--env", "motorgym/CenterOut-v0", "--episodes", "2", "--out", str(out), "--size", "96"])
     frames = iio.imread(out)
     assert frames.ndim == 4 and frames.shape[1:3] == (96, 96) and len(frames) > 40
     assert max(green_pixels(f[..., :3]) for f in frames) > 3  # the go state is visible in the video
     sheet = iio.imread(out.with_suffix(".png"))
     assert sheet.shape[:2] == (96, 4 * 96) and sheet.std() > 5
     with pytest.raises(SystemExit):  # refused before any episode is rendered
-        render_main(["--episodes", "1", "--out", str(tmp_path / "x.avi")])
+        motorgym(["render", "--episodes", "1", "--out", str(tmp_path / "x.avi")])
     assert "--out must end in one of ('.gif', '.mp4')" in capsys.readouterr().err
     with pytest.raises(ValueError, match=r"video file must end in one of \('.gif', '.mp4'\)"):
         save_video([sheet], tmp_path / "x.avi", fps=10)

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from motorgym.agents.rollout import Episode
 from motorgym.agents.scripted import minimum_jerk
 from motorgym.train.analyze import analyze_trials
 from motorgym.train.cli import main
-from motorgym.agents.rollout import Episode
 
 DT = 0.01
 N_TARGETS, TRIALS, TUNED, UNTUNED = 8, 6, 30, 10

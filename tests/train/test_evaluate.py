@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from motorgym.agents.rollout import Episode
 from motorgym.agents.scripted import minimum_jerk
 from motorgym.train.analysis.kinematics import (
     entry_and_stay,
@@ -17,7 +18,6 @@ from motorgym.train.analysis.kinematics import (
     reach_kinematics,
     speed_profile,
 )
-from motorgym.agents.rollout import Episode
 from motorgym.train.evaluate import format_table, summarize
 
 DT = 0.001

@@ -1,16 +1,20 @@
 """Kinematic measures of reaches, as plain functions of arrays.
 
-Definitions follow the field (see ``shared/reference/motor-science.md``):
+The definitions are the field's usual ones:
+
 - movement onset: the first sample after the go cue at which hand speed exceeds 10% of its peak
   (the peak taken after the go cue); movement offset: the first sample after the peak at which it
-  falls below that threshold again;
+  falls below that threshold again (a threshold relative to the peak, so that slow and fast reaches
+  are measured alike);
 - reaction time: go cue to movement onset;
 - movement time: onset to the moment the hand enters the target and stays in it;
-- peak-to-mean speed ratio: 1.875 for a minimum-jerk reach over its whole duration (Flash & Hogan
-  1985). Measured reaches have no exact start and end, so :func:`reach_kinematics` takes the
-  movement from onset to offset (the 10% crossings), over which a minimum-jerk reach gives 1.565;
+- peak-to-mean speed ratio: 1.875 for a minimum-jerk reach over its whole duration (Flash T, Hogan N
+  1985, J Neurosci 5:1688-1703). Measured reaches have no exact start and end, so
+  :func:`reach_kinematics` takes the movement from onset to offset (the 10% crossings), over which a
+  minimum-jerk reach gives 1.565: compare a measured value with that one;
 - path linearity index: the largest perpendicular distance of the path from the straight line
-  between its ends, over that line's length (human reaches: about 0.05-0.1), onset to offset.
+  between its ends, over that line's length, onset to offset. People's point-to-point hand paths
+  are nearly straight (Morasso P 1981, Exp Brain Res 42:223-227), about 0.05-0.1 by this index.
 """
 
 from __future__ import annotations
