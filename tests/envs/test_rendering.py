@@ -14,8 +14,8 @@ import pytest
 from motorgym.agents.scripted import ScriptedReacher
 from motorgym.envs import CenterOutEnv
 from motorgym.envs.gl import display_available
-from motorgym.train.render import contact_sheet, save_video
 from motorgym.train.cli import main as motorgym
+from motorgym.train.render import contact_sheet, save_video
 
 SIZE = 160
 

@@ -189,7 +189,7 @@ def test_evaluation_json_is_strict(tmp_path) -> None:
     run = copy_run("lstm-ppo", tmp_path)
     assert main(["evaluate", str(run), "--episodes", "4", "--json", str(tmp_path / "copy.json")]) == 0
     for path in (run / "evaluation.json", tmp_path / "copy.json"):
-        results = json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{path} holds {name}"))
+        results = json.loads(path.read_text(), parse_constant=lambda name, path=path: pytest.fail(f"{path}: {name}"))
         assert results["overall"]["episodes"] == 4
 
 
