@@ -8,6 +8,7 @@ env's spaces, the policy's size) and reads only the tensors, with ``torch.load(w
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +21,20 @@ from stable_baselines3.common.save_util import load_from_zip_file
 
 from motorgym.agents.checkpoint import CheckpointError
 
-#: The SB3 baselines: sb3-contrib RecurrentPPO with an LSTM policy, SB3 PPO with a feed-forward one.
-SB3_ALGORITHMS = ("sb3-rppo", "sb3-ppo")
+#: The SB3 baselines: (module, algorithm class, policy alias, whether the policy has an LSTM).
+SB3_ALGORITHMS = {
+    "sb3-rppo": ("sb3_contrib", "RecurrentPPO", "MlpLstmPolicy", True),
+    "sb3-ppo": ("stable_baselines3", "PPO", "MlpPolicy", False),
+}
 
 
 def sb3_algorithm(algo: str, lstm_hidden_size: int) -> tuple[type[BaseAlgorithm], str, dict[str, Any]]:
     """(algorithm class, policy alias, policy kwargs) of one of :data:`SB3_ALGORITHMS`."""
-    if algo == "sb3-rppo":
-        from sb3_contrib import RecurrentPPO  # sb3-contrib is imported only by who needs it
-
-        return RecurrentPPO, "MlpLstmPolicy", {"lstm_hidden_size": lstm_hidden_size}
-    if algo == "sb3-ppo":
-        from stable_baselines3 import PPO
-
-        return PPO, "MlpPolicy", {}
-    raise ValueError(f"algo must be one of {', '.join(SB3_ALGORITHMS)} (got {algo!r})")
+    if algo not in SB3_ALGORITHMS:
+        raise ValueError(f"algo must be one of {', '.join(SB3_ALGORITHMS)} (got {algo!r})")
+    module, name, policy, recurrent = SB3_ALGORITHMS[algo]
+    algorithm = getattr(importlib.import_module(module), name)  # sb3-contrib only for who uses it
+    return algorithm, policy, {"lstm_hidden_size": lstm_hidden_size} if recurrent else {}
 
 
 def load_sb3_policy(

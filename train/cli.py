@@ -22,7 +22,7 @@ from typing import Any
 from motorgym.train import baselines, kinds, model_based, ppo, pretrain, render
 from motorgym.train.analyze import analyze
 from motorgym.train.collect import check_new_dataset_path, collect, save_dataset
-from motorgym.train.configs import PPOConfig, RunConfig, SB3Config
+from motorgym.train.configs import ModelBasedConfig, PPOConfig, PretrainConfig, RunConfig, SB3Config
 from motorgym.train.evaluate import evaluate, format_table
 from motorgym.train.progress import TrainResult
 from motorgym.train.run_dir import EVALUATION, FIGURES
@@ -59,6 +59,8 @@ class UsageError(ValueError):
 
 #: The trainer of each config class of the runs ``motorgym train`` makes.
 TRAINERS: dict[type, Callable[..., TrainResult]] = {PPOConfig: ppo.train, SB3Config: baselines.train}
+#: The module (its docstring is the command's help) of each pretraining command's config class.
+PRETRAININGS = {PretrainConfig: pretrain, ModelBasedConfig: model_based}
 #: Options named for the user rather than after the config field.
 RENAMED = {"env_id": "env"}
 BUDGET = ("total_steps", "minutes")
@@ -143,9 +145,10 @@ def build_parser(train_kind: kinds.RunKind = kinds.KINDS["lstm-ppo"]) -> tuple[a
         ),
     }
     render.add_arguments(subparsers["render"])
-    for kind in kinds.kinds_made_by("pretrain") + kinds.kinds_made_by("pretrain-policy"):
-        trainer = pretrain if kind.command == "pretrain" else model_based
-        sub = command(kind.command, f"pretraining for --init-from: {kind.summary}", trainer.__doc__)
+    for kind in (k for k in kinds.KINDS.values() if k.config_cls in PRETRAININGS):
+        sub = command(
+            kind.command, f"pretraining for --init-from: {kind.summary}", PRETRAININGS[kind.config_cls].__doc__
+        )
         sub.add_argument("--out", type=Path, required=True, help="the run directory to create (new or empty)")
         sub.add_argument("--no-progress", action="store_true", help="no progress bar")
         add_config_options(sub, kind.config_cls)
@@ -289,9 +292,11 @@ def _analyze(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     result = analyze(args.run_dir, out, args.episodes, args.seed, args.device)
     if "note" in result:
         print(f"note: {result['note']}")
-    shown = {k: result[k] for k in ("jpca_r2_skew", "jpca_r2_unconstrained", "jpca_ratio")}
-    tuned = (result["tuning"] or {}).get("tuned_fraction")
-    print(f"{result['aligned_reaches']} aligned reaches; {json.dumps(shown)}; tuned fraction {tuned}")
+    jpca = (
+        "-" if result["jpca_ratio"] is None else f"{result['jpca_r2_skew']:.2f} / {result['jpca_r2_unconstrained']:.2f}"
+    )
+    tuned = "-" if result["tuning"] is None else f"{result['tuning']['tuned_fraction']:.0%}"
+    print(f"{result['aligned_reaches']} aligned reaches; jPCA R2 skew / unconstrained {jpca}; tuned fraction {tuned}")
     print(f"wrote the figures and analysis.json in {out}")
     return 0
 

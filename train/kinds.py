@@ -169,7 +169,7 @@ _TRAINED = (layout.CONFIG, layout.METRICS, layout.TENSORBOARD)
 def _ppo(cell: str) -> RunKind:
     return RunKind(
         name=f"{cell}-ppo",
-        summary=f"our recurrent PPO with an {cell.upper()} policy",
+        summary=f"our recurrent PPO, {cell.upper()} policy",
         command="train",
         config_cls=PPOConfig,
         fixed={"cell": cell},

@@ -192,3 +192,16 @@ def test_render_and_rollout_work_on_an_sb3_run(rppo_run, tmp_path) -> None:
     episodes = rollout(env_id, env_kwargs, agent, 2, seed=0)
     # The LSTM's hidden state is recorded for every step the agent acted on (for motorgym analyze).
     assert all(len(e.hidden) == len(e.hand_pos) - 1 and e.hidden[0].shape == (256,) for e in episodes)
+
+
+def test_sb3_agent_samples_unless_deterministic(rppo_run) -> None:
+    agent = load_agent(rppo_run).agent
+    obs = np.random.default_rng(0).normal(size=(2, agent.policy.observation_space.shape[0])).astype(np.float32)
+
+    def first_actions() -> np.ndarray:
+        agent.reset(2)
+        return agent.act(obs, np.ones(2))
+
+    assert agent.deterministic and np.array_equal(first_actions(), first_actions())
+    agent.deterministic = False
+    assert not np.array_equal(first_actions(), first_actions())
