@@ -15,17 +15,16 @@ import json
 import re
 import sys
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from motorgym.train import baselines, kinds, model_based, ppo, pretrain, render
+from motorgym.train import kinds, model_based, pretrain, render, sweep
 from motorgym.train.analyze import analyze
 from motorgym.train.collect import check_new_dataset_path, collect, save_dataset
-from motorgym.train.configs import ModelBasedConfig, PPOConfig, PretrainConfig, RunConfig, SB3Config
+from motorgym.train.configs import ModelBasedConfig, PretrainConfig, RunConfig
 from motorgym.train.evaluate import evaluate, format_table
-from motorgym.train.progress import TrainResult
 from motorgym.train.run_dir import EVALUATION, FIGURES
+from motorgym.train.trainers import TRAINERS
 
 DESCRIPTION = """\
 Train recurrent networks to move a MuJoCo arm, evaluate them with the field's measures, render
@@ -57,8 +56,6 @@ class UsageError(ValueError):
     """A command line that asks for something impossible (exit code 2, as argparse's own errors)."""
 
 
-#: The trainer of each config class of the runs ``motorgym train`` makes.
-TRAINERS: dict[type, Callable[..., TrainResult]] = {PPOConfig: ppo.train, SB3Config: baselines.train}
 #: The module (its docstring is the command's help) of each pretraining command's config class.
 PRETRAININGS = {PretrainConfig: pretrain, ModelBasedConfig: model_based}
 #: Options named for the user rather than after the config field.
@@ -143,6 +140,7 @@ def build_parser(train_kind: kinds.RunKind = kinds.KINDS["lstm-ppo"]) -> tuple[a
         "collect": _collect_options(
             command("collect", "collect rollouts under exploratory commands (for pretraining)")
         ),
+        "sweep": _sweep_options(command("sweep", "many runs over seeds and conditions, on Ray Tune", sweep.__doc__)),
     }
     render.add_arguments(subparsers["render"])
     for kind in (k for k in kinds.KINDS.values() if k.config_cls in PRETRAININGS):
@@ -190,6 +188,16 @@ def _analyze_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     return parser
 
 
+def _sweep_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("spec", type=Path, help="the sweep's spec (YAML)")
+    parser.add_argument("--out", type=Path, required=True, help="the sweep's directory (new, or this sweep's: resumes)")
+    parser.add_argument(
+        "--address", help="a running Ray cluster (e.g. auto, or ray://HOST:10001; default: RAY_ADDRESS, else local)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress lines")
+    return parser
+
+
 def _collect_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--env", default="motorgym/CenterOut-v0", help="a motorgym env id (default: CenterOut-v0)")
     parser.add_argument("--episodes", type=int, required=True, help="number of episodes")
@@ -231,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "collect": _collect,
         "pretrain": _pretrain,
         "pretrain-policy": _pretrain_policy,
+        "sweep": _sweep,
     }
     own = subparsers[args.command]
     try:
@@ -308,6 +317,16 @@ def _collect(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     )
     save_dataset(data, out)
     print(f"wrote {out}: {len(data)} episodes, {int(data.lengths.sum()):,} steps of {args.env}")
+    return 0
+
+
+def _sweep(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    spec = sweep.SweepSpec.load(args.spec)
+    rows = sweep.sweep(spec, args.out, address=args.address, progress=not args.no_progress)
+    failed = [row["trial"] for row in rows if row["error"]]
+    print(f"{len(rows) - len(failed)} of {len(rows)} trials finished; results in {args.out / sweep.RESULTS_MD}")
+    if failed:
+        print(f"failed or unfinished: {', '.join(failed)} (run the same command again to resume)")
     return 0
 
 

@@ -98,3 +98,15 @@ def test_help_is_plain_text_everywhere(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
     assert "run_dir a run directory (any kind with an agent)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_sweep_without_its_extra_names_the_extra(monkeypatch, capsys, tmp_path) -> None:
+    for module in ("ray", "yaml"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    with pytest.raises(SystemExit):
+        main(["sweep", "examples/sweeps/seeds.yaml", "--out", str(tmp_path / "sweep")])
+    assert (
+        capsys.readouterr().err
+        == "motorgym sweep: error: motorgym sweep needs Ray Tune: pip install 'motorgym[sweep]'\n"
+    )
+    assert not (tmp_path / "sweep").exists()
