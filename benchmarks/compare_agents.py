@@ -3,12 +3,13 @@
     python benchmarks/compare_agents.py --root runs/compare                 # 6 runs x 20 min, 2 at a time: ~65 min
     python benchmarks/compare_agents.py --root runs/compare --report-only   # re-write the report from the runs
 
-For CenterOut-v0 and MuscleCenterOut-v0, trains ``motorgym train --algo A --env ID --minutes M
---seed S`` with each algorithm's defaults (lstm-ppo: ours; sb3-rppo: sb3-contrib RecurrentPPO,
-MlpLstmPolicy; sb3-ppo: SB3 PPO, MlpPolicy, feed-forward), ``--parallel`` runs at a time with one
-core each (``--physics-threads 1 --torch-threads 1``), then ``motorgym evaluate`` (200 episodes,
-deterministic policy). Reports training steps per second, the rolling training success (the last
-100 training episodes, stochastic policy) at 2, 5, 10 and 20 minutes, the evaluation measures and
+For CenterOut-v0 and MuscleCenterOut-v0 and each algorithm (lstm-ppo: ours; sb3-rppo: sb3-contrib
+RecurrentPPO, MlpLstmPolicy; sb3-ppo: SB3 PPO, MlpPolicy, feed-forward), runs a ``motorgym sweep``
+of ``--seeds`` seeds with the algorithm's defaults and ``--minutes`` of training into
+ROOT/<task>_<algo> (Ray Tune, as many runs at a time as cores, one core each; an interrupted sweep
+resumes), each run evaluated as ``motorgym evaluate`` does (200 episodes, deterministic policy).
+Reports training steps per second, the rolling training success (the last 100 training episodes,
+stochastic policy) at 2, 5, 10 and 20 minutes, the evaluation measures and
 their ratios, in ``results/compare_agents.md``, and plots rolling success against wall-clock time
 and against environment steps in ``results/compare_agents.png``. Each run's metrics.csv and
 evaluation.json are copied to ``results/runs/compare_*``.
@@ -28,10 +29,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from env_throughput import machine_line  # noqa: E402
-from runner import complete, evaluate_finished, run_in_parallel, train_command  # noqa: E402
 
 from motorgym.train.progress import read_metrics  # noqa: E402
 from motorgym.train.run_dir import EVALUATION, METRICS  # noqa: E402
+from motorgym.train.sweep import SweepSpec, finished, sweep  # noqa: E402
 
 TASKS = {"center_out": "motorgym/CenterOut-v0", "muscle_center_out": "motorgym/MuscleCenterOut-v0"}
 ALGOS = {
@@ -43,8 +44,19 @@ CHECKPOINTS_MIN = (2, 5, 10, 20)
 RESULTS = Path(__file__).parent / "results"
 
 
+def spec(task: str, algo: str, minutes: float, seeds: int) -> SweepSpec:
+    fixed = {"env_id": TASKS[task], "minutes": minutes, "total_steps": 0}
+    return SweepSpec.from_dict({"algo": algo, "fixed": fixed, "seeds": seeds, "evaluate_episodes": 200})
+
+
 def run_dir(root: Path, task: str, algo: str, seed: int) -> Path:
-    return root / f"{task}_{algo}_seed{seed}"
+    """The run of a seed in the sweep of (task, algo) (its one condition)."""
+    trial = next(t for t in spec(task, algo, 1.0, seed + 1).trials() if t.seed == seed)
+    return root / f"{task}_{algo}" / "runs" / trial.name
+
+
+def complete(path: Path, algo: str) -> bool:
+    return finished(path, algo)
 
 
 def success_at(rows: list[dict[str, float]], seconds: float) -> float:
@@ -60,18 +72,15 @@ def _percent(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.0%}"
 
 
-def report(root: Path, seeds: list[int], minutes: float, parallel: int) -> str:
+def report(root: Path, seeds: list[int], minutes: float) -> str:
     lines = [
         "# Our recurrent PPO against the SB3 baselines",
         "",
-        f"Command: `python benchmarks/compare_agents.py --root ROOT --minutes {minutes:g} "
-        f"--seeds {' '.join(map(str, seeds))} --parallel {parallel}`  ",
+        f"Command: `python benchmarks/compare_agents.py --root ROOT --minutes {minutes:g} --seeds {len(seeds)}`  ",
         f"Machine: {machine_line()}; torch {torch.__version__}  ",
-        f"Each run: `motorgym train --algo A --env ID --minutes {minutes:g} --seed S"
-        + (" --physics-threads 1 --torch-threads 1`, " if parallel > 1 else "`, ")
-        + f"{parallel} at a time"
-        + (" (one core each)" if parallel > 1 else "")
-        + "; then `motorgym evaluate RUN --episodes 200` (deterministic policy). Success at T min is the rolling "
+        f"Each (task, algorithm): a `motorgym sweep` of the algorithm's defaults, `minutes: {minutes:g}`, "
+        "one core per run (`physics_threads` and `torch_threads` 1), as many runs at a time as cores; each run "
+        "then evaluated on 200 episodes (deterministic policy). Success at T min is the rolling "
         "training success (last 100 training episodes, stochastic policy) at that time; - where the run had no "
         "data then. Each algorithm runs with its defaults (see `motorgym train --algo A --help`; the SB3 "
         "hyperparameters are rl-baselines3-zoo's for Reacher, stated in `motorgym/train/baselines.py`).",
@@ -85,7 +94,7 @@ def report(root: Path, seeds: list[int], minutes: float, parallel: int) -> str:
         for algo, name in ALGOS.items():
             for seed in seeds:
                 path = run_dir(root, task, algo, seed)
-                if not complete(path):
+                if not complete(path, algo):
                     lines.append(f"| {env_id} | {name} | {seed} | not run or not finished |" + " |" * 10)
                     continue
                 rows = read_metrics(path)
@@ -117,7 +126,7 @@ def report(root: Path, seeds: list[int], minutes: float, parallel: int) -> str:
 
 
 def _done(root: Path, task: str, algo: str, seed: int) -> bool:
-    return complete(run_dir(root, task, algo, seed))
+    return complete(run_dir(root, task, algo, seed), algo)
 
 
 def plot(root: Path, seeds: list[int], out: Path) -> None:
@@ -132,7 +141,7 @@ def plot(root: Path, seeds: list[int], out: Path) -> None:
         for algo, name in ALGOS.items():
             for k, seed in enumerate(seeds):
                 path = run_dir(root, task, algo, seed)
-                if not complete(path):
+                if not complete(path, algo):
                     continue
                 rows = read_metrics(path)
                 label = name if k == 0 else None
@@ -153,28 +162,26 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path("runs/compare"), help="where the runs live")
     parser.add_argument("--minutes", type=float, default=20.0, help="wall-clock budget of every run")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--parallel", type=int, default=2, help="runs at a time (each given one core if > 1)")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per task and algorithm (0, 1, ...)")
+    parser.add_argument("--address", help="a running Ray cluster (default: this machine)")
     parser.add_argument("--report-only", action="store_true", help="do not train; report the runs found")
     parser.add_argument("--note", default="", help="a paragraph on how the runs were made, added to the report")
     args = parser.parse_args(argv)
-    paths = [run_dir(args.root, t, a, s) for t in TASKS for a in ALGOS for s in args.seeds]
     if not args.report_only:
-        env_ids = [(TASKS[t], a, s, run_dir(args.root, t, a, s)) for t in TASKS for a in ALGOS for s in args.seeds]
-        commands = [
-            train_command(env_id, algo, args.minutes, seed, path, one_core=args.parallel > 1)
-            for env_id, algo, seed, path in env_ids
-            if not path.exists()
-        ]
-        run_in_parallel(commands, args.parallel)
-    evaluate_finished(paths)
-    text = report(args.root, args.seeds, args.minutes, args.parallel) + (f"\n{args.note}\n" if args.note else "")
+        for task in TASKS:
+            for algo in ALGOS:
+                sweep(spec(task, algo, args.minutes, args.seeds), args.root / f"{task}_{algo}", address=args.address)
+    args.seeds = list(range(args.seeds))
+    text = report(args.root, args.seeds, args.minutes) + (f"\n{args.note}\n" if args.note else "")
     text += "\n![success against time and steps](compare_agents.png)\n"
     (RESULTS / "runs").mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        if complete(path):
-            for name in (METRICS, EVALUATION):
-                shutil.copy(path / name, RESULTS / "runs" / f"compare_{path.name}_{name}")
+    for task in TASKS:
+        for algo in ALGOS:
+            for seed in args.seeds:
+                path = run_dir(args.root, task, algo, seed)
+                if complete(path, algo):
+                    for name in (METRICS, EVALUATION):
+                        shutil.copy(path / name, RESULTS / "runs" / f"compare_{task}_{algo}_seed{seed}_{name}")
     plot(args.root, args.seeds, RESULTS / "compare_agents.png")
     (RESULTS / "compare_agents.md").write_text(text)
     print(text)

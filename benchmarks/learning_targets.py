@@ -1,12 +1,12 @@
 """Learning targets of issue 4: success within a wall-clock budget, median of seeds.
 
     python benchmarks/learning_targets.py --root runs/targets                # train what is missing, then report
-    python benchmarks/learning_targets.py --root runs/targets --parallel 2   # two runs at a time, one core each
+    python benchmarks/learning_targets.py --root runs/targets --report-only  # report the runs there
 
 For each task (CenterOut-v0: 10 minutes, target 95%; MuscleCenterOut-v0: 30 minutes, target 90%)
-and seed (0, 1, 2), trains ``motorgym train --env ID --minutes M --seed S`` with the default settings
-into ROOT/<task>_seed<S> unless that run is already complete, evaluates it
-(``motorgym evaluate``, 200 episodes), and reports: the wall-clock time at which the rolling
+runs a ``motorgym sweep`` of seeds 0, 1, 2 of ``lstm-ppo`` with the default settings and that time
+budget into ROOT/<task> (Ray Tune, one core per run; an interrupted sweep resumes), each run
+evaluated on 200 episodes, and reports: the wall-clock time at which the rolling
 training success (the last 100 training episodes, stochastic policy) first reached the target,
 the deterministic evaluation's success and endpoint error, and the medians over seeds. Writes
 ``--out`` (Markdown).
@@ -18,41 +18,30 @@ import argparse
 import csv
 import json
 import statistics
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from runner import complete, evaluate_finished, run_in_parallel, train_command  # noqa: E402
-
-from motorgym.train.run_dir import EVALUATION, METRICS  # noqa: E402
+from motorgym.train.run_dir import EVALUATION, METRICS
+from motorgym.train.sweep import SweepSpec, sweep, trial_runs
 
 TASKS = {
     "center_out": ("motorgym/CenterOut-v0", 10.0, 0.95),
     "muscle_center_out": ("motorgym/MuscleCenterOut-v0", 30.0, 0.90),
 }
-SEEDS = (0, 1, 2)
+SEEDS = 3
 
 
-def run_dir(root: Path, task: str, seed: int) -> Path:
-    return root / f"{task}_seed{seed}"
-
-
-def train_missing(root: Path, parallel: int) -> None:
-    pending = [(t, s) for t in TASKS for s in SEEDS if not run_dir(root, t, s).exists()]
-    commands = [
-        train_command(TASKS[t][0], "lstm-ppo", TASKS[t][1], s, run_dir(root, t, s), one_core=parallel > 1)
-        for t, s in pending
-    ]
-    run_in_parallel(commands, parallel)
+def task_spec(task: str) -> SweepSpec:
+    env_id, minutes, _ = TASKS[task]
+    fixed = {"env_id": env_id, "minutes": minutes, "total_steps": 0}
+    return SweepSpec.from_dict({"algo": "lstm-ppo", "fixed": fixed, "seeds": SEEDS, "evaluate_episodes": 200})
 
 
 def summarize(root: Path) -> str:
     lines = [
         "# Learning targets (issue 4)",
         "",
-        "Command: `python benchmarks/learning_targets.py --root ROOT` (trains with "
-        "`motorgym train --env ID --minutes M --seed S`, default settings, then "
-        "`motorgym evaluate RUN --episodes 200`).",
+        "Command: `python benchmarks/learning_targets.py --root ROOT` (a `motorgym sweep` per task: "
+        "seeds 0-2 of lstm-ppo, default settings, `--minutes M`, one core each; 200 evaluation episodes).",
         "",
         "| task | seed | budget | rolling training success reached the target at | final rolling success | "
         "evaluation success (200 episodes) | endpoint error mm |",
@@ -60,9 +49,9 @@ def summarize(root: Path) -> str:
     ]
     for task, (env_id, minutes, target) in TASKS.items():
         reached, evaluated = [], []
-        for seed in SEEDS:
-            path = run_dir(root, task, seed)
-            if not complete(path):
+        for trial, path, done in trial_runs(root / task, task_spec(task)):
+            seed = trial.seed
+            if not done:
                 lines.append(f"| {env_id} | {seed} | {minutes:g} min | not run or not finished | | | |")
                 continue
             with open(path / METRICS, newline="") as file:
@@ -80,8 +69,8 @@ def summarize(root: Path) -> str:
             median = statistics.median(reached)
             met = median <= minutes * 60 and statistics.median(evaluated) >= target
             verdict = "met" if met else "not met"
-            if len(reached) < len(SEEDS):
-                verdict = f"incomplete ({len(reached)} of {len(SEEDS)} seeds)"
+            if len(reached) < SEEDS:
+                verdict = f"incomplete ({len(reached)} of {SEEDS} seeds)"
             lines.append(
                 f"| **{env_id} median of {len(reached)}** | | | "
                 f"{'never' if median == float('inf') else f'{median:.0f} s'} | | "
@@ -94,14 +83,14 @@ def summarize(root: Path) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path("runs/targets"), help="where the runs live")
-    parser.add_argument("--parallel", type=int, default=1, help="training runs at a time")
+    parser.add_argument("--address", help="a running Ray cluster (default: this machine)")
     parser.add_argument("--report-only", action="store_true", help="do not train; report the runs found")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "learning_targets.md")
     parser.add_argument("--note", default="", help="a paragraph on how the runs were made, added to the report")
     args = parser.parse_args(argv)
     if not args.report_only:
-        train_missing(args.root, args.parallel)
-    evaluate_finished([run_dir(args.root, t, s) for t in TASKS for s in SEEDS])
+        for task in TASKS:
+            sweep(task_spec(task), args.root / task, address=args.address)
     report = summarize(args.root) + (f"\n{args.note}\n" if args.note else "")
     print(report)
     args.out.write_text(report)

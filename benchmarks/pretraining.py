@@ -2,16 +2,17 @@
 ``--init-from`` each pretraining variant: a trajectory predictor (motorgym pretrain) and a policy
 trained by backpropagation through a learned arm (motorgym pretrain-policy).
 
-    python benchmarks/pretraining.py --root runs/pretraining --tasks center_out --seeds 0 1 2
-    python benchmarks/pretraining.py --root runs/pretraining --tasks muscle_center_out --seeds 0
-    python benchmarks/pretraining.py --root runs/pretraining --conditions model_based --seeds 0 1 2
+    python benchmarks/pretraining.py --root runs/pretraining --tasks center_out --seeds 3
+    python benchmarks/pretraining.py --root runs/pretraining --tasks muscle_center_out --seeds 1
+    python benchmarks/pretraining.py --root runs/pretraining --conditions model_based --seeds 3
     python benchmarks/pretraining.py --root runs/pretraining --report-only
 
 For each task: ``motorgym collect`` (``--episodes`` episodes, half driven by the scripted reacher,
 all with Ornstein-Uhlenbeck commands), ``motorgym pretrain`` (LSTM 128, the policy's size; hand
 position and velocity 10 steps ahead) and ``motorgym pretrain-policy`` (PRETRAIN_POLICY_OPTIONS), once per task;
-then for each seed ``motorgym train`` from scratch and ``--init-from`` each, with the same step
-cap, two runs at a time with one core each; runs stop once they reach 90% (``--stop-success``,
+then a ``motorgym sweep`` per condition of ``--seeds`` seeds of ``lstm-ppo`` from scratch and
+``init_from`` each pretraining, with the same step cap (Ray Tune, as many runs at a time as cores,
+one core each; an interrupted sweep resumes); runs stop once they reach 90% (``stop_success``,
 added after the first runs, which ran to the cap). Reports, per run, the env steps and wall-clock time at
 which the rolling training success (last 100 training episodes) first reached 90%, the medians and
 their ratio to scratch (target: >= 30% fewer steps), what the pretraining cost (env steps collected
@@ -34,20 +35,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from env_throughput import machine_line  # noqa: E402
-from runner import finished, run_in_parallel, train_command  # noqa: E402
 
 from motorgym.agents.checkpoint import load_checkpoint  # noqa: E402
 from motorgym.train.kinds import KINDS  # noqa: E402
 from motorgym.train.progress import read_metrics  # noqa: E402
 from motorgym.train.run_dir import METRICS  # noqa: E402
+from motorgym.train.sweep import SweepSpec, sweep  # noqa: E402
+from motorgym.train.sweep import finished as sweep_finished  # noqa: E402
 
 #: env id, step cap (about 1.5-2x the steps scratch runs need) and extra train options per task.
 #: The muscle task learns slower than a learning rate annealed to 0 over 7 M steps allows (a first
 #: pair of runs with annealing reached only 52% / 58% rolling success by 7 M), so it runs at a
 #: constant learning rate, as the learning-target runs (wall-clock budget, 1e12-step horizon) did.
 TASKS = {
-    "center_out": ("motorgym/CenterOut-v0", 2_500_000, ()),
-    "muscle_center_out": ("motorgym/MuscleCenterOut-v0", 7_000_000, ("--no-anneal-lr",)),
+    "center_out": ("motorgym/CenterOut-v0", 2_500_000, {}),
+    "muscle_center_out": ("motorgym/MuscleCenterOut-v0", 7_000_000, {"anneal_lr": False}),
 }
 THRESHOLD = 0.90
 #: Conditions, and the pretraining run directory (under ROOT/TASK) each initialises from.
@@ -55,7 +57,7 @@ CONDITIONS = {"scratch": None, "pretrained": "predictor", "model_based": "model_
 #: Train options of a condition. The policy trained through the learned arm already reaches:
 #: with PPO's default action noise (log std -0.5) it succeeds in 0% of CenterOut trials (46%
 #: deterministic), with log std -2 in 17%, so its fine-tuning starts from that smaller noise.
-CONDITION_OPTIONS = {"model_based": ("--init-log-std", "-2.0")}
+CONDITION_OPTIONS = {"model_based": {"init_log_std": -2.0}}
 RESULTS = Path(__file__).parent / "results"
 PRETRAIN_OPTIONS = ["--epochs", "40", "--patience", "5", "--horizon-steps", "10", "--torch-threads", "1"]
 #: motorgym pretrain-policy's options per task. The muscle task's run is shorter (2000 arm fit and 500
@@ -94,8 +96,26 @@ def prepare(root: Path, task: str, episodes: int) -> None:
         subprocess.run(command, check=True)
 
 
+def condition_spec(root: Path, task: str, condition: str, seeds: int) -> SweepSpec:
+    """The sweep of a condition's PPO runs: seeds 0..seeds-1, the task's step cap, stop at 90%."""
+    env_id, cap, options = TASKS[task]
+    pretrained = CONDITIONS[condition]
+    fixed = {"env_id": env_id, "total_steps": cap, "minutes": 60.0, "stop_success": THRESHOLD, **options}
+    fixed.update(CONDITION_OPTIONS.get(condition, {}), init_from=str(root / task / pretrained) if pretrained else "")
+    return SweepSpec.from_dict({"algo": "lstm-ppo", "fixed": fixed, "seeds": seeds, "evaluate_episodes": 200})
+
+
+def sweep_dir(root: Path, task: str, condition: str) -> Path:
+    return root / task / f"sweep_{condition}"
+
+
 def run_dir(root: Path, task: str, condition: str, seed: int) -> Path:
-    return root / task / f"{condition}_seed{seed}"
+    trial = next(t for t in condition_spec(root, task, condition, seed + 1).trials() if t.seed == seed)
+    return sweep_dir(root, task, condition) / "runs" / trial.name
+
+
+def finished(path: Path) -> bool:
+    return sweep_finished(path, "lstm-ppo")
 
 
 def reached(rows: list[dict[str, float]]) -> tuple[float, float]:
@@ -150,7 +170,7 @@ def report(root: Path, seeds: list[int]) -> str:
     lines = [
         "# Pretraining: env steps to 90% success",
         "",
-        f"Command: `python benchmarks/pretraining.py --root ROOT --tasks TASK --seeds {' '.join(map(str, seeds))}`  ",
+        f"Command: `python benchmarks/pretraining.py --root ROOT --tasks TASK --seeds {len(seeds)}`  ",
         f"Machine: {machine_line()}; torch {torch.__version__}; two runs at a time, one core each.",
         "",
         *_pretraining_rows(root),
@@ -233,30 +253,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path("runs/pretraining"))
     parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per condition (0, 1, ...)")
     parser.add_argument("--episodes", type=int, default=1000, help="episodes collected per task")
     parser.add_argument("--conditions", nargs="+", choices=list(CONDITIONS), default=list(CONDITIONS))
-    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--address", help="a running Ray cluster (default: this machine)")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--note", default="", help="a paragraph on how the runs were made, added to the report")
     args = parser.parse_args(argv)
     if not args.report_only:
-        commands = []
         for task in args.tasks:
-            env_id, cap, options = TASKS[task]
             prepare(args.root, task, args.episodes)
-            for seed in args.seeds:
-                for condition, pretrained in CONDITIONS.items():
-                    path = run_dir(args.root, task, condition, seed)
-                    init = ("--init-from", str(args.root / task / pretrained)) if pretrained else ()
-                    if condition in args.conditions and not path.exists():
-                        one_core = args.parallel > 1
-                        extra = (*options, *init, *CONDITION_OPTIONS.get(condition, ()))
-                        extra += ("--stop-success", str(THRESHOLD))
-                        command = train_command(env_id, "lstm-ppo", 60, seed, path, one_core, cap, extra)
-                        commands.append(command)
-        run_in_parallel(commands, args.parallel)
-    all_seeds = sorted({int(p.name.rsplit("seed", 1)[1]) for p in args.root.glob("*/*_seed*")}) or args.seeds
+            for condition in args.conditions:
+                spec = condition_spec(args.root, task, condition, args.seeds)
+                sweep(spec, sweep_dir(args.root, task, condition), address=args.address)
+    all_seeds = list(range(args.seeds))
     text = report(args.root, all_seeds) + (f"\n{args.note}\n" if args.note else "")
     plot(args.root, all_seeds, RESULTS / "pretraining.png")
     text += "\n![success against env steps](pretraining.png)\n"
@@ -267,11 +277,13 @@ def main(argv: list[str] | None = None) -> None:
             if losses.exists():
                 (RESULTS / f"pretraining_{CONDITIONS[condition]}_{task}.png").write_bytes(losses.read_bytes())
     (RESULTS / "runs").mkdir(exist_ok=True)
-    for path in args.root.glob("*/*_seed*"):
-        if finished(path):
-            (RESULTS / "runs" / f"pretraining_{path.parent.name}_{path.name}_metrics.csv").write_bytes(
-                (path / METRICS).read_bytes()
-            )
+    for task in TASKS:
+        for condition in CONDITIONS:
+            for seed in all_seeds:
+                path = run_dir(args.root, task, condition, seed)
+                if finished(path):
+                    target = RESULTS / "runs" / f"pretraining_{task}_{condition}_seed{seed}_metrics.csv"
+                    target.write_bytes((path / METRICS).read_bytes())
     print(text)
     print(json.dumps({"report": str(RESULTS / "pretraining.md")}))
 

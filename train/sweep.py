@@ -235,6 +235,8 @@ def _tune_trainable(config: dict[str, Any]) -> None:
     """Ray Tune's function trainable: one trial, its evaluation reported once at the end."""
     from ray import tune
 
+    if Path(config["cwd"]).is_dir():  # relative paths in the spec (e.g. init_from) mean the sweep's own
+        os.chdir(config["cwd"])
     results = run_trial(config["algo"], Path(config["run_dir"]), config["fields"], config["episodes"])
     tune.report({k: v for k, v in results["overall"].items() if v is not None})
 
@@ -262,6 +264,7 @@ def sweep(spec: SweepSpec, out: str | Path, address: str | None = None, progress
                 "run_dir": str(out / "runs" / t.name),
                 "fields": t.fields,
                 "episodes": spec.evaluate_episodes,
+                "cwd": os.getcwd(),
             }
             for t in pending
         ]
@@ -281,6 +284,13 @@ def sweep(spec: SweepSpec, out: str | Path, address: str | None = None, progress
     rows = results_rows(out, trials, errors)
     write_results(out, spec, trials, rows)
     return rows
+
+
+def trial_runs(out: str | Path, spec: SweepSpec) -> list[tuple[Trial, Path, bool]]:
+    """Each trial of a sweep, its run directory and whether it is finished (trained to its end and
+    evaluated): what reports built on sweeps read."""
+    runs = Path(out) / "runs"
+    return [(t, runs / t.name, finished(runs / t.name, spec.algo)) for t in spec.trials()]
 
 
 def finished(run_dir: Path, algo: str) -> bool:
@@ -459,4 +469,4 @@ def _plot_curves(out: Path, trials: list[Trial]) -> None:
     save_figure(figure, out / CURVES_PNG)
 
 
-__all__ = ["Range", "SweepSpec", "Trial", "run_trial", "sweep"]
+__all__ = ["Range", "SweepSpec", "Trial", "finished", "run_trial", "sweep", "trial_runs"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from motorgym.train.cli import main
 from motorgym.train.evaluate import MEASURES
+
+SEEDS_SPEC = Path(__file__).parents[2] / "examples" / "sweeps" / "seeds.yaml"
 
 
 def test_train_then_evaluate(tmp_path, capsys) -> None:
@@ -104,7 +107,7 @@ def test_sweep_without_its_extra_names_the_extra(monkeypatch, capsys, tmp_path) 
     for module in ("ray", "yaml"):
         monkeypatch.setitem(sys.modules, module, None)  # as if not installed
     with pytest.raises(SystemExit):
-        main(["sweep", "examples/sweeps/seeds.yaml", "--out", str(tmp_path / "sweep")])
+        main(["sweep", str(SEEDS_SPEC), "--out", str(tmp_path / "sweep")])
     assert (
         capsys.readouterr().err
         == "motorgym sweep: error: motorgym sweep needs Ray Tune: pip install 'motorgym[sweep]'\n"
