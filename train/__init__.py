@@ -16,8 +16,10 @@ Layers, each importing only those below it (and :mod:`motorgym.agents`, :mod:`mo
 3. the trainers: :mod:`~motorgym.train.ppo`, :mod:`~motorgym.train.baselines`,
    :mod:`~motorgym.train.pretrain`, :mod:`~motorgym.train.model_based`;
 4. what reads runs: :mod:`~motorgym.train.evaluate`, :mod:`~motorgym.train.analyze`,
-   :mod:`~motorgym.train.render`;
-5. :mod:`~motorgym.train.cli`, the ``motorgym`` command.
+   :mod:`~motorgym.train.render`; :mod:`~motorgym.train.trainers` (the trainer of each config of
+   ``motorgym train``);
+5. :mod:`~motorgym.train.sweep` (many runs on Ray Tune) and :mod:`~motorgym.train.cli`, the
+   ``motorgym`` command.
 """
 
 from motorgym.train.configs import ModelBasedConfig, PPOConfig, PretrainConfig, SB3Config

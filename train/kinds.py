@@ -3,7 +3,9 @@ load it as an agent, and what ``--init-from`` takes from it.
 
 The CLI, evaluate, analyze, render, ``--init-from`` and the benchmarks all ask this table; nothing
 else switches on a kind's name. A new kind of run is a new row here (its config in
-:mod:`motorgym.train.configs`, its trainer beside the others, its command in :mod:`motorgym.train.cli`).
+:mod:`motorgym.train.configs`, its trainer beside the others and, for a kind of ``motorgym train``,
+in :mod:`motorgym.train.trainers`; its command in :mod:`motorgym.train.cli`). Sweeps take every
+kind of ``motorgym train``.
 
 | kind | made by | config | checkpoint | agent | --init-from takes |
 |---|---|---|---|---|---|

@@ -277,13 +277,25 @@ def sweep(spec: SweepSpec, out: str | Path, address: str | None = None, progress
                 storage_path=str(out),
                 failure_config=tune.FailureConfig(max_failures=0),
                 verbose=0,
-                callbacks=[progress_callback(len(trials), len(trials) - len(pending), enabled=progress)],
+                callbacks=[progress_callback(len(trials), len(trials) - len(pending), _best(out, trials), progress)],
             ),
         )
         errors = {r.config["trial"]["name"]: _first_line(r.error) for r in tuner.fit() if r.error is not None}
     rows = results_rows(out, trials, errors)
     write_results(out, spec, trials, rows)
     return rows
+
+
+def _best(out: Path, trials: list[Trial]) -> tuple[float, str]:
+    """The best evaluation success among the trials already evaluated, and its trial."""
+    best = (-1.0, "")
+    for trial in trials:
+        evaluation = out / "runs" / trial.name / EVALUATION
+        if evaluation.exists():
+            success = json.loads(evaluation.read_text())["overall"]["success_rate"]
+            if success is not None and success > best[0]:
+                best = (success, trial.name)
+    return best
 
 
 def trial_runs(out: str | Path, spec: SweepSpec) -> list[tuple[Trial, Path, bool]]:
@@ -324,7 +336,9 @@ def _first_line(error: BaseException) -> str:
     return text[:300]
 
 
-def progress_callback(total: int, done_before: int = 0, enabled: bool = True) -> Any:
+def progress_callback(
+    total: int, done_before: int = 0, best_before: tuple[float, str] = (-1.0, ""), enabled: bool = True
+) -> Any:
     """A Ray Tune callback printing one line per change: trials done, running and failed, and the
     best success so far. (Defined here because Ray is an optional extra.)"""
     from ray.tune import Callback
@@ -332,7 +346,7 @@ def progress_callback(total: int, done_before: int = 0, enabled: bool = True) ->
     class SweepProgress(Callback):
         def __init__(self) -> None:
             self.running: set[str] = set()
-            self.done, self.failed, self.best = done_before, 0, (-1.0, "")
+            self.done, self.failed, self.best = done_before, 0, best_before
 
         def show(self, event: str, trial: Any) -> None:
             if enabled:
