@@ -164,6 +164,9 @@ class RunCallback(BaseCallback):
             "entropy": -logged.get("train/entropy_loss", float("nan")),
             "approx_kl": logged.get("train/approx_kl", float("nan")),
             "clip_fraction": logged.get("train/clip_fraction", float("nan")),
+            # Our PPO's activity measures (SB3 logs none): the same columns for every algorithm.
+            "hidden_activity": float("nan"),
+            "hidden_change": float("nan"),
         }
         self.row = row
         self.metrics.write(row)

@@ -155,6 +155,11 @@ class PPOConfig(EnvRunConfig, NetworkConfig):
     """Scale rewards by the running standard deviation of the discounted return."""
     init_log_std: float = -0.5
     """Initial log standard deviation of the policy's action noise."""
+    activity_l2: float = 0.0
+    """Weight of the L2 cost of the recurrent hidden state (its mean square over units, steps and
+    envs), as Sussillo et al. (2015) regularised the rates of networks that move an arm."""
+    activity_change_l2: float = 0.0
+    """Weight of the L2 cost of the hidden state's change from one step to the next (within episodes)."""
     init_from: str = ""
     """A pretraining run directory whose network initialises the policy: from motorgym pretrain,
     its core (observation normaliser, encoder, recurrent cell); from motorgym pretrain-policy, its
@@ -172,6 +177,8 @@ class PPOConfig(EnvRunConfig, NetworkConfig):
                 f"a divisor of num_envs={self.num_envs}",
             ),
             "update_epochs": (self.update_epochs >= 1, ">= 1"),
+            "activity_l2": (self.activity_l2 >= 0, ">= 0"),
+            "activity_change_l2": (self.activity_change_l2 >= 0, ">= 0"),
         }
 
     @property

@@ -10,8 +10,9 @@ Readable top to bottom, after CleanRL's ``ppo_atari_lstm.py``; :func:`train` run
 3. **advantages** by GAE(lambda);
 4. **update**: for ``update_epochs`` epochs, split the envs into ``num_minibatches`` groups and, for
    each, re-run the network over the whole rollout from the stored initial states (truncated BPTT),
-   then take a step on the clipped PPO objective + value loss - entropy bonus, with gradient-norm
-   clipping;
+   then take a step on the clipped PPO objective + value loss - entropy bonus (+ L2 costs of the
+   hidden activity and of its change, ``activity_l2`` and ``activity_change_l2``), with
+   gradient-norm clipping;
 5. **log** (progress bar, ``metrics.csv``, TensorBoard) and **save** a checkpoint.
 
 Checkpoints hold the model (with its observation normaliser), the optimiser, the reward normaliser,
@@ -42,7 +43,7 @@ from motorgym.train.configs import PPOConfig
 from motorgym.train.progress import Budget, EpisodeStats, MetricsLog, ProgressBar, TrainResult
 from motorgym.train.run_dir import PPO_CHECKPOINT, new_run_dir
 
-LOSS_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction")
+LOSS_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "hidden_activity", "hidden_change")
 
 
 @dataclass
@@ -332,7 +333,20 @@ def update(learner: Learner, rollout: Rollout, advantages: torch.Tensor) -> dict
 def _minibatch_step(
     learner: Learner, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor, envs: torch.Tensor
 ) -> dict[str, float]:
-    """One gradient step on the clipped PPO objective + value loss - entropy bonus for ``envs``."""
+    """One gradient step on :func:`minibatch_loss` for ``envs``, with gradient-norm clipping."""
+    loss, stats = minibatch_loss(learner, rollout, advantages, returns, envs)
+    learner.optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(learner.policy.parameters(), learner.config.max_grad_norm)
+    learner.optimizer.step()
+    return stats
+
+
+def minibatch_loss(
+    learner: Learner, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor, envs: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The clipped PPO objective + value loss - entropy bonus (+ the activity costs) of ``envs``'
+    sequences, re-run from their stored initial states; and its terms."""
     config, policy = learner.config, learner.policy
     hidden, _ = policy.unroll(rollout.obs[:, envs], rollout.initial_state[envs], rollout.starts[:, envs])
     dist = policy.distribution(hidden)
@@ -345,19 +359,31 @@ def _minibatch_step(
     clipped_value = old_value + (new_value - old_value).clamp(-config.clip_coef, config.clip_coef)
     value_loss = 0.5 * torch.max((new_value - target) ** 2, (clipped_value - target) ** 2).mean()
     entropy = dist.entropy().sum(-1).mean()
+    activity, activity_change = activity_costs(hidden, rollout.starts[:, envs])
     loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
-    learner.optimizer.zero_grad()
-    loss.backward()
-    nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
-    learner.optimizer.step()
+    if config.activity_l2 or config.activity_change_l2:  # (no-op terms left out: the default run is unchanged)
+        loss = loss + config.activity_l2 * activity + config.activity_change_l2 * activity_change
     with torch.no_grad():
-        return {
+        return loss, {
             "policy_loss": policy_loss.item(),
             "value_loss": value_loss.item(),
             "entropy": entropy.item(),
             "approx_kl": ((ratio - 1) - log_ratio).mean().item(),
             "clip_fraction": ((ratio - 1).abs() > config.clip_coef).float().mean().item(),
+            "hidden_activity": activity.item(),
+            "hidden_change": activity_change.item(),
         }
+
+
+def activity_costs(hidden: torch.Tensor, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The recurrent activity's L2 costs (Sussillo et al. 2015, Nat Neurosci 18:1025): the mean
+    squared hidden state (T, B, H) over units, steps and sequences, and the mean squared change of
+    the hidden state from one step to the next within an episode (a step where ``starts`` (T, B) is
+    1 begins an episode: it has no predecessor)."""
+    activity = (hidden**2).mean()
+    within = 1.0 - starts[1:]
+    change = ((hidden[1:] - hidden[:-1]) ** 2).mean(-1)
+    return activity, (change * within).sum() / within.sum().clamp(min=1.0)
 
 
 def _anneal(learner: Learner, fraction_used: float) -> None:

@@ -74,7 +74,8 @@ class MetricsLog:
         if resume_after_update is not None and path.exists():
             fieldnames = _keep_rows_until(path, resume_after_update)
         self._file = open(path, "a", newline="")
-        self._writer = csv.DictWriter(self._file, fieldnames=fieldnames) if fieldnames else None
+        # A run written by an older version keeps its columns (newer ones are left out of its rows).
+        self._writer = csv.DictWriter(self._file, fieldnames=fieldnames, extrasaction="ignore") if fieldnames else None
         self._tensorboard = SummaryWriter(str(run_dir / TENSORBOARD))
 
     def write(self, row: dict[str, float]) -> None:

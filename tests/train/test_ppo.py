@@ -122,3 +122,44 @@ def test_stop_success_ends_the_run_once_reached(tmp_path) -> None:
     assert load_checkpoint(result.run_dir / "checkpoint.pt")[1]["final"]
     with pytest.raises(ValueError, match=r"stop_success must be in \[0, 1\] \(got 1.5\)"):
         PPOConfig(stop_success=1.5)
+
+
+def test_activity_costs_equal_their_formulas() -> None:
+    hidden = torch.tensor([[[1.0, 1.0], [0.0, 2.0]], [[3.0, 1.0], [0.0, 0.0]], [[3.0, 3.0], [1.0, 0.0]]])  # T=3, B=2
+    starts = torch.tensor([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])  # env 1 starts a new episode at t=1
+    activity, change = ppo.activity_costs(hidden, starts)
+    assert activity.item() == pytest.approx((1 + 1 + 0 + 4 + 9 + 1 + 0 + 0 + 9 + 9 + 1 + 0) / 12)
+    # Changes within episodes: env 0 t0->1 (4, 0), t1->2 (0, 4); env 1 t1->2 (1, 0); env 1 t0->1 crosses a start.
+    assert change.item() == pytest.approx(((4 + 0) / 2 + (0 + 4) / 2 + (1 + 0) / 2) / 3)
+
+
+def test_activity_regularisation_changes_the_gradient_of_the_core_only(one_thread) -> None:
+    """On a tiny network and one rollout: the activity costs add gradient to the encoder and the
+    recurrent cell (they shape the hidden states), none to the heads; weight 0 changes nothing."""
+
+    def gradients(**weights: float) -> dict[str, torch.Tensor]:
+        config = PPOConfig(
+            **{**TINY, "num_envs": 4, "num_minibatches": 1, "hidden_size": 8}, total_steps=128, **weights
+        )
+        torch.manual_seed(0)
+        learner = ppo.build_learner(config, torch.device("cpu"))
+        carry = ppo.initial_carry(learner)
+        rollout, carry = ppo.collect(learner, carry, ppo.Progress())
+        advantages = ppo.gae(learner, rollout, carry)
+        loss, stats = ppo.minibatch_loss(learner, rollout, advantages, advantages + rollout.values, torch.arange(4))
+        learner.optimizer.zero_grad()
+        loss.backward()
+        learner.envs.close()
+        assert stats["hidden_activity"] > 0 and stats["hidden_change"] > 0
+        return {name: p.grad.clone() for name, p in learner.policy.named_parameters() if p.grad is not None}
+
+    plain, zero = gradients(), gradients(activity_l2=0.0, activity_change_l2=0.0)
+    activity, change = gradients(activity_l2=1.0), gradients(activity_change_l2=1.0)
+    for name, grad in plain.items():
+        assert torch.equal(zero[name], grad), name
+        if name.startswith(("encoder.", "rnn.")):
+            assert not torch.allclose(activity[name], grad) and not torch.allclose(change[name], grad), name
+        else:  # the actor, its noise and the critic do not shape the hidden states
+            assert torch.equal(activity.get(name, grad), grad) and torch.equal(change.get(name, grad), grad), name
+    with pytest.raises(ValueError, match=r"activity_l2 must be >= 0 \(got -1.0\)"):
+        PPOConfig(activity_l2=-1.0)
