@@ -34,6 +34,9 @@ class EnvConfig:
     """Proprioceptive feedback delay (short-latency spinal loop ~20 ms); a multiple of the step."""
     visual_delay_ms: float = 50.0
     """Visual feedback delay (hand, target and go cue); a multiple of the step."""
+    go_cue_latency_ms: float = 0.0
+    """Cue-processing latency: the go cue reaches the observation this much later than the visual
+    delay alone would bring it (the time from seeing a cue to a decision to move); a multiple of the step."""
     proprio_noise_std: float = 0.001
     """Standard deviation of Gaussian noise on each proprioceptive entry, in that entry's units."""
     visual_noise_std_m: float = 0.001
@@ -62,6 +65,7 @@ class EnvConfig:
         for name in (
             "proprio_delay_ms",
             "visual_delay_ms",
+            "go_cue_latency_ms",
             "proprio_noise_std",
             "visual_noise_std_m",
             "motor_noise_coef",

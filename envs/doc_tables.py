@@ -12,7 +12,7 @@ VISION_ROWS = """\
 | 1 | hand_y_m | m | vision: hand position y, delayed by visual_delay_ms |
 | 2 | target_x_m | m | vision: target position x, delayed by visual_delay_ms |
 | 3 | target_y_m | m | vision: target position y, delayed by visual_delay_ms |
-| 4 | go_cue | 0 or 1 | vision: 1 once the go cue is given, delayed by visual_delay_ms |"""
+| 4 | go_cue | 0 or 1 | vision: 1 once the go cue is given, delayed by go_cue_latency_ms + visual_delay_ms |"""
 
 TORQUE_PROPRIO_ROWS = """\
 | 5 | shoulder_angle_rad | rad | proprioception: shoulder angle, delayed by proprio_delay_ms |
@@ -59,6 +59,7 @@ COMMON_ARGUMENTS = """\
 | control_step_ms | 10.0 | duration of one step, a multiple of the 5 ms physics step |
 | proprio_delay_ms | 20.0 | proprioceptive delay, a multiple of control_step_ms |
 | visual_delay_ms | 50.0 | visual delay (hand, target, go cue), a multiple of control_step_ms |
+| go_cue_latency_ms | 0.0 | cue-processing latency before the go cue reaches the network (on top of the visual delay), a multiple of control_step_ms |
 | proprio_noise_std | 0.001 | Gaussian noise on each proprioceptive entry (its units); 0 turns it off |
 | visual_noise_std_m | 0.001 | Gaussian noise on the seen hand and target coordinates, m; 0 turns it off |
 | motor_noise_coef | 0.05 | signal-dependent motor noise c: u x (1 + c eps), eps ~ N(0, 1); 0 turns it off |

@@ -185,6 +185,9 @@ class ImaginedTrials:
     """(B, 2) target position, m."""
     go_cue: torch.Tensor
     """(T + 1, B) 1.0 from the go cue's step on (the go cue as the task counts steps)."""
+    cue_processed: torch.Tensor
+    """(T + 1, B) 1.0 once the go cue has been processed (after the env's go_cue_latency_ms): what the
+    eyes send on to the network."""
     in_trial: torch.Tensor
     """(T, B) 1.0 for the steps inside the trial (the trial ends at its end step)."""
 
@@ -222,6 +225,7 @@ class TrialSource:
             start_pos=as_tensor(task.start_pos),
             target_pos=as_tensor(task.target_pos),
             go_cue=as_tensor(steps >= task.go_step[None]),
+            cue_processed=as_tensor(steps - core.go_cue_latency_steps >= task.go_step[None]),
             in_trial=as_tensor(steps[1:] <= np.minimum(task.end_step, self.max_steps)[None]),
         )
 
@@ -244,7 +248,7 @@ def imagine(
     for t in range(trials.in_trial.shape[0]):
         # What the sensors send now, and what reaches the policy: the sample from the delay ago
         # (the first one before that, as the env's delay lines start filled with it).
-        seen_vision.append(torch.cat([state[:, :2], trials.target_pos, trials.go_cue[t, :, None]], dim=-1))
+        seen_vision.append(torch.cat([state[:, :2], trials.target_pos, trials.cue_processed[t, :, None]], dim=-1))
         seen_proprio.append(state[:, proprio])
         obs = torch.cat(
             [seen_vision[max(0, t - source.visual_delay_steps)], seen_proprio[max(0, t - source.proprio_delay_steps)]],

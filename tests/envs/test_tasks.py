@@ -8,7 +8,7 @@ import pytest
 
 from motorgym.agents.scripted import ScriptedReacher
 from motorgym.envs.task import Phase
-from tests.conftest import run_episode
+from tests.conftest import QUIET, run_episode
 
 
 @pytest.mark.parametrize("env_id", ["motorgym/CenterOut-v0", "motorgym/MuscleCenterOut-v0"])
@@ -126,3 +126,29 @@ def test_reach_draws_targets_inside_the_workspace() -> None:
         assert info["go_cue"] and info["phase"] != Phase.DELAY
         assert np.linalg.norm(info["target_pos"] - info["hand_pos"]) >= 0.1
         assert arm.within_joint_range(arm.inverse_kinematics(info["target_pos"]))
+
+
+@pytest.mark.parametrize("latency_ms", [0.0, 100.0, 250.0])
+def test_go_cue_latency_delays_the_seen_cue_by_exactly_its_steps(latency_ms: float) -> None:
+    """The cue reaches the observation visual_delay_ms + go_cue_latency_ms after it is given; the
+    task's own go cue (reward, phases, false starts) is unchanged; a catch trial never shows it."""
+    env = gym.make("motorgym/CenterOut-v0", go_cue_latency_ms=latency_ms, **QUIET)
+    env.reset(seed=0, options={"target_index": 2, "delay_ms": 400.0, "catch_trial": False})
+    seen, given = [], []
+    for _ in range(120):
+        obs, _, terminated, truncated, info = env.step(np.zeros(2, dtype=np.float32))
+        seen.append(obs[4])
+        given.append(info["go_cue"])
+        if terminated or truncated:
+            break
+    first_given, first_seen = given.index(True), seen.index(1.0)
+    assert first_seen - first_given == round((50.0 + latency_ms) / 10.0)
+    obs, _ = env.reset(seed=0, options={"catch_trial": True})
+    for _ in range(150):
+        obs, _, terminated, truncated, info = env.step(np.zeros(2, dtype=np.float32))
+        assert obs[4] == 0.0
+        if terminated or truncated:
+            break
+    with pytest.raises(ValueError, match="go_cue_latency_ms"):
+        gym.make("motorgym/CenterOut-v0", go_cue_latency_ms=-10.0)
+    env.close()

@@ -72,17 +72,22 @@ class MuJoCoArm:
         return torch.as_tensor(self.env.unwrapped.arm.sensed_state(), dtype=torch.float32)
 
 
-@pytest.mark.parametrize("env_id", ["motorgym/CenterOut-v0", "motorgym/MuscleCenterOut-v0"])
-def test_imagined_trials_see_and_cost_what_the_env_does(env_id: str) -> None:
-    """With MuJoCo itself as the arm, an imagined trial's observations (delays, go cue, layout,
-    bounds) are the env's, step for step, and its cost is the env's mean negative reward."""
-    source = TrialSource(env_id, QUIET, 1, torch.device("cpu"))
+@pytest.mark.parametrize(
+    "env_id, latency_ms",
+    [("motorgym/CenterOut-v0", 0.0), ("motorgym/MuscleCenterOut-v0", 0.0), ("motorgym/CenterOut-v0", 200.0)],
+)
+def test_imagined_trials_see_and_cost_what_the_env_does(env_id: str, latency_ms: float) -> None:
+    """With MuJoCo itself as the arm, an imagined trial's observations (delays, go cue and its
+    processing latency, layout, bounds) are the env's, step for step, and its cost is the env's mean
+    negative reward."""
+    kwargs = {**QUIET, "go_cue_latency_ms": latency_ms}
+    source = TrialSource(env_id, kwargs, 1, torch.device("cpu"))
     rng = np.random.default_rng(5)
     trials = source.draw(rng)
     task = source.core.task
     while task.catch_trial[0]:
         trials = source.draw(rng)
-    env = gym.make(env_id, **QUIET)
+    env = gym.make(env_id, **kwargs)
     delay_ms = (task.end_step[0] - task.response_steps) * source.config.control_step_ms
     first_obs, _ = env.reset(
         seed=0,
