@@ -19,6 +19,8 @@ from motorgym.envs.sensors import DelayLine, NoiseSource, delay_in_steps
 from motorgym.envs.task import ReachingTask, TrialMarkers
 
 #: Visual observation entries, in order. The go cue is 1.0 once given (always, in Reach tasks).
+#: The reward's terms, each in info as ``reward_<name>`` (ReachingTask.reward).
+REWARD_TERMS = ("distance", "effort", "speed", "activation", "activation_change", "time")
 VISION_NAMES = ["hand_x_m", "hand_y_m", "target_x_m", "target_y_m", "go_cue"]
 _VISION_NOISY = np.array([True, True, True, True, False])
 # The arm reaches 0.57 m from the shoulder: seen positions stay well inside 1 m.
@@ -143,7 +145,7 @@ class ArmTaskCore:
     def _info(
         self,
         ids: np.ndarray | slice,
-        reward_terms: tuple[np.ndarray, np.ndarray] | None,
+        reward_terms: dict[str, np.ndarray] | None,
         physics_error: np.ndarray | None,
     ) -> dict[str, np.ndarray]:
         task, hand = self.task, self.arm.hand_pos[ids]
@@ -159,8 +161,7 @@ class ArmTaskCore:
             "time_ms": task.steps[ids] * self.config.control_step_ms,
             "false_start": task.false_start[ids].copy(),
             "success": task.success[ids].copy(),
-            "reward_distance": reward_terms[0] if reward_terms else np.zeros(n),
-            "reward_effort": reward_terms[1] if reward_terms else np.zeros(n),
+            **{f"reward_{name}": reward_terms[name] if reward_terms else np.zeros(n) for name in REWARD_TERMS},
             "physics_error": physics_error if physics_error is not None else np.zeros(n, dtype=bool),
         }
 
@@ -175,6 +176,7 @@ class ArmTaskCore:
         self.start_joint_angles[ids] = joint_angles
         self.arm.reset(ids, joint_angles)
         self.task.measure(self.arm.hand_pos)
+        self.task.previous_activation[ids] = self.arm.act[ids]
         vision = self._vision.reset(ids, self._vision_now(ids))
         proprio = self._proprio.reset(ids, self.arm.proprioception()[ids])
         eps = self._noise.draw(rngs, ids)[:, len(self.action_names) :] if self._noisy_obs else None
@@ -207,8 +209,12 @@ class ArmTaskCore:
             self.arm.reset(failed, self.start_joint_angles[failed])
         hand = self.arm.hand_pos
         terminated = self.task.advance(hand) | physics_error
-        reward_terms = self.task.reward(actions)
-        reward = reward_terms[0] + reward_terms[1]
+        reward_terms = self.task.reward(actions, self.arm.hand_vel, self.arm.act)
+        # Summed in a fixed order, the first two first: with the other weights 0, as in the v0 ids,
+        # the reward is the same float as before the other terms existed.
+        reward = reward_terms["distance"] + reward_terms["effort"]
+        for name in REWARD_TERMS[2:]:
+            reward = reward + reward_terms[name]
         vision = self._vision.push(self._vision_now(slice(None)))
         proprio = self._proprio.push(self.arm.proprioception())
         obs_eps = eps[:, num_actions:] if (eps is not None and self._noisy_obs) else None

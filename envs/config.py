@@ -47,6 +47,16 @@ class EnvConfig:
     """Weight of the hand-to-goal distance (m) in the per-step cost."""
     effort_weight: float = 0.01
     """Weight of the effort (sum of squared commands) in the per-step cost."""
+    speed_weight: float = 0.0
+    """Weight of the squared hand speed ((m/s)^2) in the per-step cost."""
+    activation_weight: float = 0.0
+    """Weight of the sum of squared muscle activations in the per-step cost (muscle arm; the torque
+    arm has no activations, its effort term is on the commands)."""
+    activation_change_weight: float = 0.0
+    """Weight of the sum of squared changes of the muscle activations over one step, in the per-step cost."""
+    time_weight: float = 0.0
+    """Cost of each step from the go cue until the hand is in the target: a cost of time, against
+    which the effort costs set the movement's vigour."""
     target_radius_m: float = 0.015
     """Radius of the target zone, metres."""
     hold_ms: float = 200.0
@@ -71,6 +81,10 @@ class EnvConfig:
             "motor_noise_coef",
             "distance_weight",
             "effort_weight",
+            "speed_weight",
+            "activation_weight",
+            "activation_change_weight",
+            "time_weight",
             "hold_ms",
         ):
             require(name, getattr(self, name), getattr(self, name) >= 0, ">= 0")

@@ -52,7 +52,11 @@ REWARDS = """\
 | term | value per step |
 |---|---|
 | reward_distance | -distance_weight x distance (m) from the hand to the goal: the start position before the go cue (and in catch trials), the target after it |
-| reward_effort | -effort_weight x sum of squared commands (the action after clipping, before motor noise) |"""
+| reward_effort | -effort_weight x sum of squared commands (the action after clipping, before motor noise) |
+| reward_speed | -speed_weight x squared hand speed, (m/s)^2 |
+| reward_activation | -activation_weight x sum of squared muscle activations (0 for the torque arm) |
+| reward_activation_change | -activation_change_weight x sum of squared changes of the activations over the step |
+| reward_time | -time_weight on each step from the go cue until the hand is in the target (a cost of time) |"""
 
 COMMON_ARGUMENTS = """\
 | render_mode | None | None, "rgb_array" (frames from the top camera) or "human" (a window; needs a display) |
@@ -65,6 +69,10 @@ COMMON_ARGUMENTS = """\
 | motor_noise_coef | 0.05 | signal-dependent motor noise c: u x (1 + c eps), eps ~ N(0, 1); 0 turns it off |
 | distance_weight | 1.0 | weight of the distance term |
 | effort_weight | 0.01 | weight of the effort term |
+| speed_weight | 0.0 | weight of the hand-speed term |
+| activation_weight | 0.0 | weight of the muscle-activation term |
+| activation_change_weight | 0.0 | weight of the activation-change term |
+| time_weight | 0.0 | cost per step from the go cue until the hand is in the target |
 | target_radius_m | 0.015 | radius of the target zone, m |
 | hold_ms | 200.0 | time the hand must stay in the target, ms |
 | render_width_px | 480 | width of rendered frames |
@@ -112,7 +120,8 @@ def env_docstring(
     Every step's ``info`` holds ``hand_pos`` and ``target_pos`` (m), ``distance_m`` (hand to target),
     ``phase`` (0 delay, 1 move, 2 hold; see ``motorgym.envs.task.Phase``), ``go_cue``,
     ``catch_trial``, ``target_index``, ``time_ms`` (since the trial start), ``false_start``, ``success``,
-    the reward terms ``reward_distance`` and ``reward_effort``, and
+    the reward terms ``reward_distance``, ``reward_effort``, ``reward_speed``, ``reward_activation``,
+    ``reward_activation_change`` and ``reward_time``, and
     ``physics_error`` (True on the step where the simulation went unstable; the arm is then put back
     at the trial's start posture and the episode terminates). {info_note}
     """

@@ -74,6 +74,8 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.start_distance_m = np.zeros(num_envs)
         self.in_target = np.zeros(num_envs, dtype=bool)
         self.phase = np.zeros(num_envs, dtype=np.int64)
+        #: The muscle activations of the previous step (for the activation-change cost).
+        self.previous_activation = np.zeros((num_envs, arm.act.shape[1]))
 
     #: reset() options the task accepts, with a description each.
     reset_options: dict[str, str] = {}
@@ -131,9 +133,21 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.success = held | stayed
         return self.success | trial_over
 
-    def reward(self, command: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-step reward terms after :meth:`advance`: (-distance_weight x distance from the hand to
-        the goal (the start before the go cue, the target after it), -effort_weight x sum(u^2))."""
+    def reward(self, command: np.ndarray, hand_vel: np.ndarray, activation: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-step reward terms after :meth:`advance` (each ``-weight x cost``; see the env docstring's
+        reward table): distance from the hand to the goal (the start before the go cue, the target
+        after it), effort (sum u^2 of the commands), hand speed^2, sum of squared activations and of
+        their change over the step, and the time from the go cue until the hand is in the target."""
+        config = self.config
         distance_to_goal = np.where(self.go_cue, self.distance_m, self.start_distance_m)
-        effort = np.einsum("ij,ij->i", command, command)
-        return -self.config.distance_weight * distance_to_goal, -self.config.effort_weight * effort
+        change = activation - self.previous_activation
+        self.previous_activation = activation.copy()
+        terms = {
+            "distance": -config.distance_weight * distance_to_goal,
+            "effort": -config.effort_weight * np.einsum("ij,ij->i", command, command),
+            "speed": -config.speed_weight * np.einsum("ij,ij->i", hand_vel, hand_vel),
+            "activation": -config.activation_weight * np.einsum("ij,ij->i", activation, activation),
+            "activation_change": -config.activation_change_weight * np.einsum("ij,ij->i", change, change),
+            "time": -config.time_weight * (self.go_cue & ~self.in_target),
+        }
+        return terms

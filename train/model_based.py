@@ -22,7 +22,9 @@ differentiable arm. Here the differentiable arm is learned from rollouts, then s
    bounds. Its mean action, with the env's signal-dependent motor noise, drives the learned arm.
    The loss is the env's per-step cost, the negative of its reward (:meth:`ReachingTask.reward`):
    distance_weight x the distance from the hand to the goal (the start before the go cue, the
-   target after it) + effort_weight x sum(u^2), averaged over the trials' steps. A trial runs to its
+   target after it) + effort_weight x sum(u^2) + the activation, activation-change and time costs,
+   averaged over the trials' steps (the hand-speed cost is not imagined: the learned arm does not
+   predict the hand's velocity, so an env with speed_weight > 0 is refused). A trial runs to its
    end step (the env ends it at success; here holding on simply goes on costing the distance).
 3. **Policy training**: Adam on that loss through whole trials, policy and learned arm unrolled
    together (the learned arm's weights frozen). The policy's observation normaliser is set from the
@@ -201,6 +203,11 @@ class TrialSource:
         env_cls = env_class(env_id)
         self.max_steps = ENV_IDS[env_id].max_episode_steps
         config = check_env_arguments(env_id, env_kwargs)
+        if config.speed_weight:  # the learned arm's state has the hand's position, not its velocity
+            raise ValueError(
+                "pretrain-policy cannot imagine the hand-speed cost: "
+                f"speed_weight must be 0 (got {config.speed_weight})"
+            )
         self.core = ArmTaskCore(env_cls.task_cls, config, env_cls.arm_kind, batch_trials)
         core, self.device, self.batch_trials = self.core, device, batch_trials
         self.config = core.config
@@ -244,7 +251,8 @@ def imagine(
     seen_vision: list[torch.Tensor] = []
     seen_proprio: list[torch.Tensor] = []
     costs = []
-    proprio = slice(2, 2 + source.proprio_dim)
+    proprio, activations = slice(2, 2 + source.proprio_dim), slice(2 + source.proprio_dim, None)
+    previous_activation = state[:, activations]
     for t in range(trials.in_trial.shape[0]):
         # What the sensors send now, and what reaches the policy: the sample from the delay ago
         # (the first one before that, as the env's delay lines start filled with it).
@@ -264,7 +272,18 @@ def imagine(
         # sqrt(x + tiny): the hand resting exactly on its goal would otherwise give an infinite gradient.
         distance_m = (((state[:, :2] - goal) ** 2).sum(-1) + 1e-12).sqrt()
         effort = (action**2).sum(-1)
-        costs.append((config.distance_weight * distance_m + config.effort_weight * effort) * trials.in_trial[t])
+        activation, change = state[:, activations], state[:, activations] - previous_activation
+        previous_activation = activation
+        # The cost of time: from the go cue until the hand is in the target (a step function: no gradient).
+        going = (trials.go_cue[t + 1] > 0) & ((state[:, :2] - trials.target_pos).norm(dim=-1) > config.target_radius_m)
+        cost = (
+            config.distance_weight * distance_m
+            + config.effort_weight * effort
+            + config.activation_weight * (activation**2).sum(-1)
+            + config.activation_change_weight * (change**2).sum(-1)
+            + config.time_weight * going.float()
+        )
+        costs.append(cost * trials.in_trial[t])
     loss = torch.stack(costs).sum() / trials.in_trial.sum()
     final_m = torch.where(trials.go_cue[-1, :, None] > 0, trials.target_pos, trials.start_pos)
     final_error_mm = float(((state.detach()[:, :2] - final_m) ** 2).sum(-1).sqrt().mean()) * 1000

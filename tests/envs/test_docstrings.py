@@ -72,10 +72,12 @@ def test_reward_table(made) -> None:
     _, env, found = made
     terms = [r[0] for r in found["Reward"]]
     env.reset(seed=0)
-    _, _, _, _, info = env.step(env.action_space.sample())
-    assert terms == sorted(k for k in info if k.startswith("reward_"))
-    weights = ("distance_weight", "effort_weight")
-    assert all(weight in row[1] for weight, row in zip(weights, found["Reward"], strict=True))
+    _, reward, _, _, info = env.step(env.action_space.sample())
+    assert sorted(terms) == sorted(k for k in info if k.startswith("reward_")) and len(set(terms)) == len(terms)
+    for term, meaning in found["Reward"]:  # each row names its term's weight, an argument of the env
+        weight = term.removeprefix("reward_") + "_weight"
+        assert weight in meaning and hasattr(env.unwrapped.config, weight), term
+    assert reward == pytest.approx(sum(info[t] for t in terms))
 
 
 def test_episode_end_table(made) -> None:

@@ -72,15 +72,23 @@ class MuJoCoArm:
         return torch.as_tensor(self.env.unwrapped.arm.sensed_state(), dtype=torch.float32)
 
 
+COSTS = {"activation_weight": 2.0, "activation_change_weight": 50.0, "time_weight": 0.3}
+
+
 @pytest.mark.parametrize(
-    "env_id, latency_ms",
-    [("motorgym/CenterOut-v0", 0.0), ("motorgym/MuscleCenterOut-v0", 0.0), ("motorgym/CenterOut-v0", 200.0)],
+    "env_id, extra",
+    [
+        ("motorgym/CenterOut-v0", {}),
+        ("motorgym/MuscleCenterOut-v0", {}),
+        ("motorgym/CenterOut-v0", {"go_cue_latency_ms": 200.0, "time_weight": 0.3}),
+        ("motorgym/MuscleCenterOut-v0", COSTS),
+    ],
 )
-def test_imagined_trials_see_and_cost_what_the_env_does(env_id: str, latency_ms: float) -> None:
+def test_imagined_trials_see_and_cost_what_the_env_does(env_id: str, extra: dict) -> None:
     """With MuJoCo itself as the arm, an imagined trial's observations (delays, go cue and its
-    processing latency, layout, bounds) are the env's, step for step, and its cost is the env's mean
-    negative reward."""
-    kwargs = {**QUIET, "go_cue_latency_ms": latency_ms}
+    processing latency, layout, bounds) are the env's, step for step, and its cost (every term but
+    hand speed) is the env's mean negative reward."""
+    kwargs = {**QUIET, **extra}
     source = TrialSource(env_id, kwargs, 1, torch.device("cpu"))
     rng = np.random.default_rng(5)
     trials = source.draw(rng)
@@ -128,6 +136,11 @@ def test_learned_arm_predicts_far_better_than_a_still_arm(pretrained, data_file)
     val = load_dataset(data_file).subset(split_episodes(80, 0.2, 0)[1])
     windows = validation_windows(val, 20, torch.device("cpu"))
     assert arm_errors(arm, windows)["arm_hand_rmse_mm"] == pytest.approx(errors["arm_hand_rmse_mm"], rel=1e-4)
+
+
+def test_trials_with_a_speed_cost_are_refused() -> None:
+    with pytest.raises(ValueError, match="cannot imagine the hand-speed cost: speed_weight must be 0"):
+        TrialSource(ENV_ID, {"speed_weight": 1.0}, 1, torch.device("cpu"))
 
 
 def test_policy_learns_in_imagination(pretrained, data_file) -> None:
