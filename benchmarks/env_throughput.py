@@ -132,6 +132,12 @@ def peak_memory_mb(env_id: str) -> tuple[float, float]:
     return peak_kb / 1024, before_kb / 1024
 
 
+def command_line(script: str, given: dict[str, float], defaults: dict[str, float]) -> str:
+    """The command that made a report: the script, then the options given other than their defaults."""
+    options = [f"--{name.replace('_', '-')} {value:g}" for name, value in given.items() if value != defaults[name]]
+    return " ".join([f"python benchmarks/{script}", *options])
+
+
 def machine_line() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -194,9 +200,8 @@ def _lookup(configs: list[Config], env: str, name: str, batch: int) -> Config:
 
 
 def render_report(configs: list[Config], memory: dict[str, tuple[float, float]], args: argparse.Namespace) -> str:
-    command = "python benchmarks/env_throughput.py" + (
-        "" if (args.seconds, args.repeats) == (2.0, 3) else f" --seconds {args.seconds:g} --repeats {args.repeats}"
-    )
+    given = {"seconds": args.seconds, "repeats": args.repeats}
+    command = command_line("env_throughput.py", given, {"seconds": 2.0, "repeats": 3})
     lines = [
         "# Environment throughput",
         "",

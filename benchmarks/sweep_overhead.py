@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from env_throughput import machine_line  # noqa: E402
+from env_throughput import command_line, machine_line  # noqa: E402
 
 ENV_ID = "motorgym/CenterOut-v0"
 RESULTS = Path(__file__).parent / "results"
@@ -101,9 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         sweep_s, samples = as_sweep(Path(root), args.seeds, args.minutes)
     ideal_s = sequential_s / min(cores, args.seeds)
     busy = sum(samples) / len(samples) if samples else float("nan")
-    command = "python benchmarks/sweep_overhead.py" + (
-        "" if (args.seeds, args.minutes) == (4, 1.0) else f" --seeds {args.seeds} --minutes {args.minutes:g}"
-    )
+    given = {"seeds": args.seeds, "minutes": args.minutes}
+    command = command_line("sweep_overhead.py", given, {"seeds": 4, "minutes": 1.0})
     report = "\n".join(
         [
             "# Sweep overhead",

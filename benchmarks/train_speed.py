@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from env_throughput import machine_line  # noqa: E402
+from env_throughput import command_line, machine_line  # noqa: E402
 
 from motorgym.envs.sb3 import make_sb3_vec_env  # noqa: E402
 from motorgym.train.ppo import PPOConfig, train  # noqa: E402
@@ -110,8 +110,8 @@ def busy_machine(seconds: float, rounds: int, out: Path) -> None:
                 f"busy {rates[(name, 'busy')][-1]:,.0f} steps/s",
                 flush=True,
             )
-    command = "python benchmarks/train_speed.py --busy" + (
-        "" if (seconds, rounds) == (45.0, 2) else f" --seconds {seconds:g} --rounds {rounds}"
+    command = command_line(
+        "train_speed.py --busy", {"seconds": seconds, "rounds": rounds}, {"seconds": 45.0, "rounds": 2}
     )
     lines = [
         "# Training speed on a busy machine",
@@ -152,9 +152,8 @@ def main(argv: list[str] | None = None) -> None:
         rates["motorgym lstm-ppo"].append(ours(args.seconds))
         print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} steps/s" for k, v in rates.items()), flush=True)
     baseline = statistics.median(rates["sb3-contrib RecurrentPPO (MlpLstmPolicy)"])
-    command = "python benchmarks/train_speed.py" + (
-        "" if (args.seconds, args.rounds) == (90.0, 2) else f" --seconds {args.seconds:g} --rounds {args.rounds}"
-    )
+    given = {"seconds": args.seconds, "rounds": args.rounds}
+    command = command_line("train_speed.py", given, {"seconds": 90.0, "rounds": 2})
     lines = [
         "# Training speed",
         "",

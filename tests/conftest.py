@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -31,6 +32,15 @@ def run_episode(
         rewards.append(reward)
         if terminated or truncated:
             return observations, rewards, info, truncated
+
+
+def collected_file(tmp_path_factory: pytest.TempPathFactory, episodes: int, seed: int) -> Path:
+    """A trajectory file of CenterOut-v0 (quiet sensors and motor), half the episodes scripted reaches."""
+    from motorgym.train.collect import collect, save_dataset
+
+    path = tmp_path_factory.mktemp("data") / "center_out.npz"
+    save_dataset(collect("motorgym/CenterOut-v0", episodes, seed=seed, env_kwargs=QUIET, scripted_fraction=0.5), path)
+    return path
 
 
 @pytest.fixture(params=ALL_IDS)

@@ -205,8 +205,7 @@ def train(
     run_dir = Path(run_dir)
     saved = _saved_run(run_dir) if resume else None
     config = SB3Config(**saved[1]["config"]) if saved is not None else (config or SB3Config())
-    budget_fields = {k: v for k, v in (("total_steps", total_steps), ("minutes", minutes)) if v is not None}
-    config = SB3Config(**{**asdict(config), **budget_fields})
+    config = config.with_budget(total_steps, minutes)
     update, elapsed_before = (saved[1]["update"], saved[1]["elapsed_s"]) if saved else (0, 0.0)
     global_step = update * config.steps_per_update
     if saved is not None:

@@ -15,6 +15,7 @@ allows. A run's config is saved as its ``config.json``, with the run kind's name
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +116,11 @@ class EnvRunConfig(RunConfig):
             "physics_threads": (self.physics_threads >= 0, ">= 0"),
             "checkpoint_every": (self.checkpoint_every >= 1, ">= 1"),
         }
+
+    def with_budget(self, total_steps: int | None = None, minutes: float | None = None) -> Any:
+        """A copy with the budget changed where given (to extend a resumed run), checked again."""
+        given = {k: v for k, v in (("total_steps", total_steps), ("minutes", minutes)) if v is not None}
+        return dataclasses.replace(self, **given)
 
     def budget_checks(self) -> Checks:
         """A run needs a budget: a step limit, a time limit or both."""

@@ -113,8 +113,7 @@ def train(
     run_dir = Path(run_dir)
     saved = load_checkpoint(run_dir / PPO_CHECKPOINT) if resume else None
     config = PPOConfig(**saved[1]["config"]) if saved is not None else (config or PPOConfig())
-    if total_steps is not None or minutes is not None:
-        config = PPOConfig(**{**asdict(config), **_budget(total_steps, minutes)})
+    config = config.with_budget(total_steps, minutes)
     learner, carry, done = restore(config, run_dir, saved)
     budget = Budget(config.total_steps, config.minutes, done.elapsed_s)
     log = MetricsLog(run_dir, resume_after_update=done.update if saved is not None else None)
@@ -143,10 +142,6 @@ def train(
         log.close()
         learner.envs.close()
     return TrainResult(run_dir=run_dir, global_step=done.global_step, updates=done.update, metrics=row)
-
-
-def _budget(total_steps: int | None, minutes: float | None) -> dict[str, Any]:
-    return {k: v for k, v in (("total_steps", total_steps), ("minutes", minutes)) if v is not None}
 
 
 # ---------------------------------------------------------------------------------------- restore

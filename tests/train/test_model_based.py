@@ -14,7 +14,7 @@ from motorgym.agents.recurrent import ACTOR_PREFIXES, PolicySpec, RecurrentActor
 from motorgym.train import kinds
 from motorgym.train.analyze import training_metrics
 from motorgym.train.cli import main
-from motorgym.train.collect import collect, load_dataset, save_dataset
+from motorgym.train.collect import load_dataset
 from motorgym.train.configs import ModelBasedConfig
 from motorgym.train.kinds import load_policy_file
 from motorgym.train.model_based import (
@@ -29,7 +29,7 @@ from motorgym.train.model_based import (
 from motorgym.train.pretrain import split_episodes
 from motorgym.train.progress import read_metrics
 from motorgym.train.run_dir import PRETRAINED_POLICY
-from tests.conftest import QUIET
+from tests.conftest import QUIET, collected_file
 
 ENV_ID = "motorgym/CenterOut-v0"
 SMALL = dict(
@@ -48,9 +48,7 @@ SMALL = dict(
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "center_out.npz"
-    save_dataset(collect(ENV_ID, 80, seed=3, env_kwargs=QUIET, scripted_fraction=0.5), path)
-    return path
+    return collected_file(tmp_path_factory, episodes=80, seed=3)
 
 
 @pytest.fixture(scope="module")

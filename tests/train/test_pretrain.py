@@ -13,20 +13,18 @@ from motorgym.agents.checkpoint import load_checkpoint
 from motorgym.agents.recurrent import CORE_PREFIXES, PolicySpec, RecurrentActorCritic
 from motorgym.train import kinds
 from motorgym.train.cli import main
-from motorgym.train.collect import DatasetError, collect, load_dataset, save_dataset
+from motorgym.train.collect import DatasetError, collect, load_dataset
 from motorgym.train.configs import PretrainConfig
 from motorgym.train.kinds import load_predictor
 from motorgym.train.pretrain import constant_velocity_prediction, prediction_errors, prediction_targets, pretrain
-from tests.conftest import QUIET
+from tests.conftest import QUIET, collected_file
 
 ENV_ID = "motorgym/CenterOut-v0"
 
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "center_out.npz"
-    save_dataset(collect(ENV_ID, 120, seed=1, env_kwargs=QUIET, scripted_fraction=0.5), path)
-    return path
+    return collected_file(tmp_path_factory, episodes=120, seed=1)
 
 
 @pytest.fixture(scope="module")
