@@ -132,10 +132,14 @@ def peak_memory_mb(env_id: str) -> tuple[float, float]:
     return peak_kb / 1024, before_kb / 1024
 
 
-def command_line(script: str, given: dict[str, float], defaults: dict[str, float]) -> str:
-    """The command that made a report: the script, then the options given other than their defaults."""
+def report_header(
+    title: str, script: str, given: dict[str, float], defaults: dict[str, float], machine_extra: str = ""
+) -> list[str]:
+    """The first lines of a benchmark's report: its title, the command that made it (the script and
+    the options given other than their defaults) and the machine."""
     options = [f"--{name.replace('_', '-')} {value:g}" for name, value in given.items() if value != defaults[name]]
-    return " ".join([f"python benchmarks/{script}", *options])
+    command = " ".join([f"python benchmarks/{script}", *options])
+    return [f"# {title}", "", f"Command: `{command}`  ", f"Machine: {machine_line()}{machine_extra}  "]
 
 
 def machine_line() -> str:
@@ -201,12 +205,8 @@ def _lookup(configs: list[Config], env: str, name: str, batch: int) -> Config:
 
 def render_report(configs: list[Config], memory: dict[str, tuple[float, float]], args: argparse.Namespace) -> str:
     given = {"seconds": args.seconds, "repeats": args.repeats}
-    command = command_line("env_throughput.py", given, {"seconds": 2.0, "repeats": 3})
     lines = [
-        "# Environment throughput",
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {machine_line()}  ",
+        *report_header("Environment throughput", "env_throughput.py", given, {"seconds": 2.0, "repeats": 3}),
         f"Median of {args.repeats} rounds of {args.seconds:g} s per configuration, all configurations timed in "
         "turn in one run. Env steps are control steps (10 ms for motorgym, 20 ms for Reacher-v5); "
         '"raw" is a Python loop of `mj_step` on the same model, one call per physics step.',

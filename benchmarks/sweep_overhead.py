@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from env_throughput import command_line, machine_line  # noqa: E402
+from env_throughput import report_header  # noqa: E402
 
 ENV_ID = "motorgym/CenterOut-v0"
 RESULTS = Path(__file__).parent / "results"
@@ -102,13 +102,9 @@ def main(argv: list[str] | None = None) -> None:
     ideal_s = sequential_s / min(cores, args.seeds)
     busy = sum(samples) / len(samples) if samples else float("nan")
     given = {"seeds": args.seeds, "minutes": args.minutes}
-    command = command_line("sweep_overhead.py", given, {"seeds": 4, "minutes": 1.0})
     report = "\n".join(
         [
-            "# Sweep overhead",
-            "",
-            f"Command: `{command}`  ",
-            f"Machine: {machine_line()}  ",
+            *report_header("Sweep overhead", "sweep_overhead.py", given, {"seeds": 4, "minutes": 1.0}),
             f"{args.seeds} runs of lstm-ppo on {ENV_ID}, {args.minutes:g} min of training each (one torch and one "
             "physics thread), then 200 evaluation episodes: one after another, and as one `motorgym sweep` "
             f"(Ray Tune embedded, one CPU per trial, {cores} cores). Run one after the other, in one session.",

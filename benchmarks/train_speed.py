@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from env_throughput import command_line, machine_line  # noqa: E402
+from env_throughput import report_header  # noqa: E402
 
 from motorgym.envs.sb3 import make_sb3_vec_env  # noqa: E402
 from motorgym.train.ppo import PPOConfig, train  # noqa: E402
@@ -110,14 +110,14 @@ def busy_machine(seconds: float, rounds: int, out: Path) -> None:
                 f"busy {rates[(name, 'busy')][-1]:,.0f} steps/s",
                 flush=True,
             )
-    command = command_line(
-        "train_speed.py --busy", {"seconds": seconds, "rounds": rounds}, {"seconds": 45.0, "rounds": 2}
-    )
     lines = [
-        "# Training speed on a busy machine",
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {machine_line()}; torch {torch.__version__}  ",
+        *report_header(
+            "Training speed on a busy machine",
+            "train_speed.py --busy",
+            {"seconds": seconds, "rounds": rounds},
+            {"seconds": 45.0, "rounds": 2},
+            f"; torch {torch.__version__}",
+        ),
         f"`motorgym train --env {ENV_ID} --minutes {seconds / 60:g}` (otherwise default settings), a fresh process "
         f"each time; busy: one CPU-bound process (a Python busy loop) runs beside it. {rounds} rounds, "
         "alternating; medians.",
@@ -153,12 +153,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:,.0f} steps/s" for k, v in rates.items()), flush=True)
     baseline = statistics.median(rates["sb3-contrib RecurrentPPO (MlpLstmPolicy)"])
     given = {"seconds": args.seconds, "rounds": args.rounds}
-    command = command_line("train_speed.py", given, {"seconds": 90.0, "rounds": 2})
+    threads = f"; torch {torch.__version__}, {torch.get_num_threads()} threads"
     lines = [
-        "# Training speed",
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {machine_line()}; torch {torch.__version__}, {torch.get_num_threads()} threads  ",
+        *report_header("Training speed", "train_speed.py", given, {"seconds": 90.0, "rounds": 2}, threads),
         f"Env: {ENV_ID}; each algorithm trained {args.seconds:g} s per round, {args.rounds} rounds alternating; "
         "medians.",
         "",
