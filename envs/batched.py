@@ -91,7 +91,6 @@ class ArmTaskCore:
         step_ms = config.control_step_ms
         self.proprio_delay_steps = delay_in_steps(config.proprio_delay_ms, step_ms, "proprio_delay_ms")
         self.visual_delay_steps = delay_in_steps(config.visual_delay_ms, step_ms, "visual_delay_ms")
-        self.go_cue_latency_steps = delay_in_steps(config.go_cue_latency_ms, step_ms, "go_cue_latency_ms")
         proprio_names = self.arm.proprioception_names
         self.obs_names: list[str] = VISION_NAMES + proprio_names
         self.action_names: list[str] = list(self.arm.actuator_names)
@@ -125,13 +124,8 @@ class ArmTaskCore:
         the cue-processing latency; the visual delay follows in the delay line)."""
         task = self.task
         return np.concatenate(
-            [self.arm.hand_pos[ids], task.target_pos[ids], self.cue_processed(ids)[:, None].astype(np.float64)], axis=1
+            [self.arm.hand_pos[ids], task.target_pos[ids], task.cue_processed(ids)[:, None].astype(np.float64)], axis=1
         )
-
-    def cue_processed(self, ids: np.ndarray | slice) -> np.ndarray:
-        """Whether the go cue, given at the trial's go step, has been processed by now (bool)."""
-        # steps - latency >= go_step, not steps >= go_step + latency: go_step is NEVER in catch trials.
-        return self.task.steps[ids] - self.go_cue_latency_steps >= self.task.go_step[ids]
 
     def _observe(self, vision: np.ndarray, proprio: np.ndarray, eps: np.ndarray | None) -> np.ndarray:
         obs = np.concatenate([vision, proprio], axis=1)

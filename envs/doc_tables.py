@@ -51,19 +51,19 @@ MUSCLE_ACTIONS = """\
 REWARDS = """\
 | term | value per step |
 |---|---|
-| reward_distance | -distance_weight x distance (m) from the hand to the goal: the start position before the go cue (and in catch trials), the target after it |
+| reward_distance | -distance_weight x distance (m) from the hand to the goal: the start position until the go cue is processed (go_cue_latency_ms after it; and in catch trials), the target after |
 | reward_effort | -effort_weight x sum of squared commands (the action after clipping, before motor noise) |
 | reward_speed | -speed_weight x squared hand speed, (m/s)^2 |
 | reward_activation | -activation_weight x sum of squared muscle activations (0 for the torque arm) |
 | reward_activation_change | -activation_change_weight x sum of squared changes of the activations over the step |
-| reward_time | -time_weight on each step from the go cue until the hand is in the target (a cost of time) |"""
+| reward_time | -time_weight on each step from the processed go cue until the hand is in the target (a cost of time) |"""
 
 COMMON_ARGUMENTS = """\
 | render_mode | None | None, "rgb_array" (frames from the top camera) or "human" (a window; needs a display) |
 | control_step_ms | 10.0 | duration of one step, a multiple of the 5 ms physics step |
 | proprio_delay_ms | 20.0 | proprioceptive delay, a multiple of control_step_ms |
 | visual_delay_ms | 50.0 | visual delay (hand, target, go cue), a multiple of control_step_ms |
-| go_cue_latency_ms | 0.0 | cue-processing latency before the go cue reaches the network (on top of the visual delay), a multiple of control_step_ms |
+| go_cue_latency_ms | 0.0 | cue-processing latency: the go cue reaches the network (after the visual delay) and the goal of the distance cost moves to the target this long after the cue; a multiple of control_step_ms |
 | proprio_noise_std | 0.001 | Gaussian noise on each proprioceptive entry (its units); 0 turns it off |
 | visual_noise_std_m | 0.001 | Gaussian noise on the seen hand and target coordinates, m; 0 turns it off |
 | motor_noise_coef | 0.05 | signal-dependent motor noise c: u x (1 + c eps), eps ~ N(0, 1); 0 turns it off |

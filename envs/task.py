@@ -20,6 +20,7 @@ import numpy as np
 
 from motorgym.envs.arm import Arm
 from motorgym.envs.config import EnvConfig
+from motorgym.envs.sensors import delay_in_steps
 
 ConfigT = TypeVar("ConfigT", bound=EnvConfig)
 NEVER = np.iinfo(np.int64).max  # a step count no trial reaches
@@ -56,6 +57,7 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.arm = arm
         self.num_envs = num_envs
         self.step_ms = config.control_step_ms
+        self.cue_latency_steps = delay_in_steps(config.go_cue_latency_ms, self.step_ms, "go_cue_latency_ms")
         self.hold_steps = max(1, math.ceil(config.hold_ms / self.step_ms - 1e-9))
         self.start_pos = np.zeros((num_envs, 2))
         self.target_pos = np.zeros((num_envs, 2))
@@ -133,13 +135,22 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.success = held | stayed
         return self.success | trial_over
 
+    def cue_processed(self, ids: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Whether the go cue has been processed by now (``go_cue_latency_ms`` after it was given):
+        what the eyes send on to the network, and when the cost's goal moves to the target (the
+        network is not charged for a cue it cannot yet have processed)."""
+        # steps - latency >= go_step, not steps >= go_step + latency: go_step is NEVER in catch trials.
+        return self.steps[ids] - self.cue_latency_steps >= self.go_step[ids]
+
     def reward(self, command: np.ndarray, hand_vel: np.ndarray, activation: np.ndarray) -> dict[str, np.ndarray]:
         """Per-step reward terms after :meth:`advance` (each ``-weight x cost``; see the env docstring's
-        reward table): distance from the hand to the goal (the start before the go cue, the target
-        after it), effort (sum u^2 of the commands), hand speed^2, sum of squared activations and of
-        their change over the step, and the time from the go cue until the hand is in the target."""
+        reward table): distance from the hand to the goal (the start until the go cue is processed,
+        the target after), effort (sum u^2 of the commands), hand speed^2, sum of squared activations
+        and of their change over the step, and the time from the processed go cue until the hand is in
+        the target. (With no cue latency, the processed cue is the go cue.)"""
         config = self.config
-        distance_to_goal = np.where(self.go_cue, self.distance_m, self.start_distance_m)
+        goal_on = self.go_cue if not self.cue_latency_steps else self.cue_processed()
+        distance_to_goal = np.where(goal_on, self.distance_m, self.start_distance_m)
         change = activation - self.previous_activation
         self.previous_activation = activation.copy()
         terms = {
@@ -148,6 +159,6 @@ class ReachingTask(ABC, Generic[ConfigT]):
             "speed": -config.speed_weight * np.einsum("ij,ij->i", hand_vel, hand_vel),
             "activation": -config.activation_weight * np.einsum("ij,ij->i", activation, activation),
             "activation_change": -config.activation_change_weight * np.einsum("ij,ij->i", change, change),
-            "time": -config.time_weight * (self.go_cue & ~self.in_target),
+            "time": -config.time_weight * (goal_on & ~self.in_target),
         }
         return terms

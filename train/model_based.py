@@ -189,7 +189,7 @@ class ImaginedTrials:
     """(T + 1, B) 1.0 from the go cue's step on (the go cue as the task counts steps)."""
     cue_processed: torch.Tensor
     """(T + 1, B) 1.0 once the go cue has been processed (after the env's go_cue_latency_ms): what the
-    eyes send on to the network."""
+    eyes send on to the network, and when the cost's goal moves to the target."""
     in_trial: torch.Tensor
     """(T, B) 1.0 for the steps inside the trial (the trial ends at its end step)."""
 
@@ -232,7 +232,7 @@ class TrialSource:
             start_pos=as_tensor(task.start_pos),
             target_pos=as_tensor(task.target_pos),
             go_cue=as_tensor(steps >= task.go_step[None]),
-            cue_processed=as_tensor(steps - core.go_cue_latency_steps >= task.go_step[None]),
+            cue_processed=as_tensor(steps - task.cue_latency_steps >= task.go_step[None]),
             in_trial=as_tensor(steps[1:] <= np.minimum(task.end_step, self.max_steps)[None]),
         )
 
@@ -268,14 +268,16 @@ def imagine(
         action = policy.clip_action(policy.distribution(hidden[0]).mean)
         noisy = action * (1.0 + config.motor_noise_coef * torch.randn_like(action))
         state = arm(state, torch.maximum(torch.minimum(noisy, source.action_high), source.action_low))
-        goal = torch.where(trials.go_cue[t + 1, :, None] > 0, trials.target_pos, trials.start_pos)
+        goal = torch.where(trials.cue_processed[t + 1, :, None] > 0, trials.target_pos, trials.start_pos)
         # sqrt(x + tiny): the hand resting exactly on its goal would otherwise give an infinite gradient.
         distance_m = (((state[:, :2] - goal) ** 2).sum(-1) + 1e-12).sqrt()
         effort = (action**2).sum(-1)
         activation, change = state[:, activations], state[:, activations] - previous_activation
         previous_activation = activation
         # The cost of time: from the go cue until the hand is in the target (a step function: no gradient).
-        going = (trials.go_cue[t + 1] > 0) & ((state[:, :2] - trials.target_pos).norm(dim=-1) > config.target_radius_m)
+        going = (trials.cue_processed[t + 1] > 0) & (
+            (state[:, :2] - trials.target_pos).norm(dim=-1) > config.target_radius_m
+        )
         cost = (
             config.distance_weight * distance_m
             + config.effort_weight * effort
@@ -285,7 +287,7 @@ def imagine(
         )
         costs.append(cost * trials.in_trial[t])
     loss = torch.stack(costs).sum() / trials.in_trial.sum()
-    final_m = torch.where(trials.go_cue[-1, :, None] > 0, trials.target_pos, trials.start_pos)
+    final_m = torch.where(trials.cue_processed[-1, :, None] > 0, trials.target_pos, trials.start_pos)
     final_error_mm = float(((state.detach()[:, :2] - final_m) ** 2).sum(-1).sqrt().mean()) * 1000
     return loss, {"imagined_cost": loss.item(), "imagined_final_error_mm": final_error_mm}
 

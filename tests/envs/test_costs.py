@@ -79,3 +79,17 @@ def test_the_default_weights_leave_the_new_terms_at_zero() -> None:
     with pytest.raises(ValueError, match=r"time_weight must be >= 0 \(got -1\)"):
         gym.make("motorgym/CenterOut-v0", time_weight=-1)
     env.close()
+
+
+def test_with_a_cue_latency_the_goal_moves_when_the_cue_is_processed() -> None:
+    env = gym.make("motorgym/CenterOut-v0", go_cue_latency_ms=100.0, **WEIGHTS)
+    task = env.unwrapped.task
+    task.go_cue, task.in_target = np.array([True]), np.array([False])
+    task.distance_m, task.start_distance_m = np.array([0.08]), np.array([0.02])
+    task.go_step = np.array([40])
+    none = np.zeros((1, 0))
+    for steps, distance, time in ((45, 0.02, 0.0), (50, 0.08, -0.7)):  # processed at go + 10 steps
+        task.steps = np.array([steps])
+        terms = task.reward(np.zeros((1, 2)), np.zeros((1, 2)), none)
+        assert terms["distance"][0] == pytest.approx(-1.5 * distance) and terms["time"][0] == pytest.approx(time)
+    env.close()

@@ -131,7 +131,7 @@ def test_reach_draws_targets_inside_the_workspace() -> None:
 @pytest.mark.parametrize("latency_ms", [0.0, 100.0, 250.0])
 def test_go_cue_latency_delays_the_seen_cue_by_exactly_its_steps(latency_ms: float) -> None:
     """The cue reaches the observation visual_delay_ms + go_cue_latency_ms after it is given; the
-    task's own go cue (reward, phases, false starts) is unchanged; a catch trial never shows it."""
+    task's own go cue (phases, false starts) is unchanged; a catch trial never shows it."""
     env = gym.make("motorgym/CenterOut-v0", go_cue_latency_ms=latency_ms, **QUIET)
     env.reset(seed=0, options={"target_index": 2, "delay_ms": 400.0, "catch_trial": False})
     seen, given = [], []
