@@ -86,6 +86,10 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt): {reason}") from error
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as error:
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt): {error}") from error
+    except Exception as error:  # noqa: BLE001  (the weights-only unpickler fails in many ways on garbage; it runs no code)
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt): {type(error).__name__}: {error}"
+        ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a motorgym checkpoint (expected format {FORMAT!r})")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -37,9 +38,10 @@ def test_missing_truncated_and_foreign_files(tmp_path) -> None:
     path.write_bytes(path.read_bytes()[:300])
     with pytest.raises(CheckpointError, match=r"c.pt is not a readable checkpoint \(truncated or corrupt\)"):
         load_checkpoint(path)
-    (tmp_path / "noise.pt").write_bytes(os.urandom(2000))
-    with pytest.raises(CheckpointError, match="noise.pt is not a readable checkpoint"):
-        load_checkpoint(tmp_path / "noise.pt")
+    for seed in range(200):  # random bytes break the unpickler in many ways (an IndexError among them)
+        (tmp_path / "noise.pt").write_bytes(np.random.default_rng(seed).bytes(2000))
+        with pytest.raises(CheckpointError, match="noise.pt is not a readable checkpoint"):
+            load_checkpoint(tmp_path / "noise.pt")
     torch.save({"weights": torch.ones(2)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match=f"other.pt is not a motorgym checkpoint .*{FORMAT}"):
         load_checkpoint(tmp_path / "other.pt")
