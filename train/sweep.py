@@ -251,7 +251,7 @@ def sweep(spec: SweepSpec, out: str | Path, address: str | None = None, progress
         raise ValueError(MISSING_EXTRA) from None
     out = Path(out).resolve()
     trials = spec.trials()
-    _claim(out, spec)
+    _claim(out, spec, trials)
     pending = [t for t in trials if not finished(out / "runs" / t.name, spec.algo)]
     errors: dict[str, str] = {}
     if pending:
@@ -315,7 +315,7 @@ def finished(run_dir: Path, algo: str) -> bool:
     )
 
 
-def _claim(out: Path, spec: SweepSpec) -> None:
+def _claim(out: Path, spec: SweepSpec, trials: list[Trial]) -> None:
     """Make ``out`` this sweep's directory, or check that it already is (then the sweep resumes)."""
     record = out / SWEEP_FILE
     if record.exists():
@@ -325,7 +325,7 @@ def _claim(out: Path, spec: SweepSpec) -> None:
         return
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunExistsError(f"{out} already holds files: a new sweep needs a new or empty directory (another --out)")
-    write_json(record, {"spec": spec.to_dict(), "trials": [t.__dict__ for t in spec.trials()]})
+    write_json(record, {"spec": spec.to_dict(), "trials": [t.__dict__ for t in trials]})
 
 
 def _first_line(error: BaseException) -> str:
