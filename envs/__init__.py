@@ -4,19 +4,42 @@ from motorgym.envs.gl import select_headless_gl
 
 select_headless_gl()  # before anything imports mujoco
 
+from motorgym.envs.config import EnvConfig, HumanLikeConfig  # noqa: E402
 from motorgym.envs.registration import ENV_IDS, register_envs  # noqa: E402
 from motorgym.envs.task import Phase  # noqa: E402
-from motorgym.envs.tasks.center_out import CenterOutConfig, CenterOutEnv, MuscleCenterOutEnv  # noqa: E402
-from motorgym.envs.tasks.reach import MuscleReachEnv, ReachConfig, ReachEnv  # noqa: E402
+from motorgym.envs.tasks.center_out import (  # noqa: E402
+    CenterOutConfig,
+    CenterOutEnv,
+    CenterOutV1Config,
+    CenterOutV1Env,
+    MuscleCenterOutEnv,
+    MuscleCenterOutV1Env,
+)
+from motorgym.envs.tasks.reach import (  # noqa: E402
+    MuscleReachEnv,
+    MuscleReachV1Env,
+    ReachConfig,
+    ReachEnv,
+    ReachV1Config,
+    ReachV1Env,
+)
 
 __all__ = [
     "ENV_IDS",
     "CenterOutConfig",
     "CenterOutEnv",
+    "CenterOutV1Config",
+    "CenterOutV1Env",
+    "EnvConfig",
+    "HumanLikeConfig",
     "MuscleCenterOutEnv",
+    "MuscleCenterOutV1Env",
     "MuscleReachEnv",
+    "MuscleReachV1Env",
     "Phase",
     "ReachConfig",
     "ReachEnv",
+    "ReachV1Config",
+    "ReachV1Env",
     "register_envs",
 ]

@@ -57,6 +57,10 @@ class EnvConfig:
     time_weight: float = 0.0
     """Cost of each step from the go cue until the hand is in the target: a cost of time, against
     which the effort costs set the movement's vigour."""
+    false_start_weight: float = 0.0
+    """Cost of a false start, charged once, on the step the hand leaves the start zone before the go
+    cue: without it, leaving early costs nothing in the reward and networks learn to anticipate the
+    go cue. (Charged at the moment it happens, the cost is credited to the actions that caused it.)"""
     target_radius_m: float = 0.015
     """Radius of the target zone, metres."""
     hold_ms: float = 200.0
@@ -85,6 +89,7 @@ class EnvConfig:
             "activation_weight",
             "activation_change_weight",
             "time_weight",
+            "false_start_weight",
             "hold_ms",
         ):
             require(name, getattr(self, name), getattr(self, name) >= 0, ">= 0")
@@ -104,3 +109,19 @@ class EnvConfig:
                 f"allowed arguments: render_mode, {', '.join(allowed)}"
             )
         return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class HumanLikeConfig(EnvConfig):
+    """The defaults of the v1 ids: a cue-processing latency and costs under which trained networks
+    reach like people (the calibration is in docs/environments.md; ``benchmarks/human_likeness.py``
+    measures the result). Each task's v1 config inherits from it and from its v0 config."""
+
+    go_cue_latency_ms: float = 180.0
+    """Cue-processing latency (see :class:`EnvConfig`): with the 50 ms visual delay the network sees
+    the go cue 230 ms after it is given, so that reaction times fall in people's 200-300 ms."""
+    speed_weight: float = 0.5
+    """Weight of the squared hand speed: against the distance cost it sets the movement's vigour
+    (a 10 cm reach of about 500 ms)."""
+    false_start_weight: float = 2.0
+    """Cost of a false start: the go cue must be waited for."""

@@ -1,11 +1,15 @@
-"""Hand-written documentation tables of the motorgym envs, composed into each env's docstring.
+"""Documentation tables of the motorgym envs, composed into each env's docstring.
 
 ``tests/envs/test_docstrings.py`` parses every env's docstring and checks each table against the
 code (observation names, action names and ranges, reward terms, episode length, argument names and
-defaults), so edit the tables here when the code changes.
+defaults), so edit the tables here when the code changes. The arguments' defaults are read from
+each version's config class (versions differ in their defaults); their meanings are written here.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 VISION_ROWS = """\
 | 0 | hand_x_m | m | vision: hand position x (shoulder at the origin), delayed by visual_delay_ms |
@@ -56,34 +60,54 @@ REWARDS = """\
 | reward_speed | -speed_weight x squared hand speed, (m/s)^2 |
 | reward_activation | -activation_weight x sum of squared muscle activations (0 for the torque arm) |
 | reward_activation_change | -activation_change_weight x sum of squared changes of the activations over the step |
-| reward_time | -time_weight on each step from the processed go cue until the hand is in the target (a cost of time) |"""
+| reward_time | -time_weight on each step from the processed go cue until the hand is in the target (a cost of time) |
+| reward_false_start | -false_start_weight once, on the step of a false start (the hand leaves the start zone before the go cue) |"""
 
-COMMON_ARGUMENTS = """\
-| render_mode | None | None, "rgb_array" (frames from the top camera) or "human" (a window; needs a display) |
-| control_step_ms | 10.0 | duration of one step, a multiple of the 5 ms physics step |
-| proprio_delay_ms | 20.0 | proprioceptive delay, a multiple of control_step_ms |
-| visual_delay_ms | 50.0 | visual delay (hand, target, go cue), a multiple of control_step_ms |
-| go_cue_latency_ms | 0.0 | cue-processing latency: the go cue reaches the network (after the visual delay) and the goal of the distance cost moves to the target this long after the cue; a multiple of control_step_ms |
-| proprio_noise_std | 0.001 | Gaussian noise on each proprioceptive entry (its units); 0 turns it off |
-| visual_noise_std_m | 0.001 | Gaussian noise on the seen hand and target coordinates, m; 0 turns it off |
-| motor_noise_coef | 0.05 | signal-dependent motor noise c: u x (1 + c eps), eps ~ N(0, 1); 0 turns it off |
-| distance_weight | 1.0 | weight of the distance term |
-| effort_weight | 0.01 | weight of the effort term |
-| speed_weight | 0.0 | weight of the hand-speed term |
-| activation_weight | 0.0 | weight of the muscle-activation term |
-| activation_change_weight | 0.0 | weight of the activation-change term |
-| time_weight | 0.0 | cost per step from the go cue until the hand is in the target |
-| target_radius_m | 0.015 | radius of the target zone, m |
-| hold_ms | 200.0 | time the hand must stay in the target, ms |
-| render_width_px | 480 | width of rendered frames |
-| render_height_px | 480 | height of rendered frames |"""
+#: Meaning of each argument every task takes (the defaults come from the task's config class).
+COMMON_ARGUMENTS = {
+    "control_step_ms": "duration of one step, a multiple of the 5 ms physics step",
+    "proprio_delay_ms": "proprioceptive delay, a multiple of control_step_ms",
+    "visual_delay_ms": "visual delay (hand, target, go cue), a multiple of control_step_ms",
+    "go_cue_latency_ms": "cue-processing latency: the go cue reaches the network (after the visual delay) and "
+    "the goal of the distance cost moves to the target this long after the cue; a multiple of control_step_ms",
+    "proprio_noise_std": "Gaussian noise on each proprioceptive entry (its units); 0 turns it off",
+    "visual_noise_std_m": "Gaussian noise on the seen hand and target coordinates, m; 0 turns it off",
+    "motor_noise_coef": "signal-dependent motor noise c: u x (1 + c eps), eps ~ N(0, 1); 0 turns it off",
+    "distance_weight": "weight of the distance term",
+    "effort_weight": "weight of the effort term",
+    "speed_weight": "weight of the hand-speed term",
+    "activation_weight": "weight of the muscle-activation term",
+    "activation_change_weight": "weight of the activation-change term",
+    "time_weight": "cost per step from the go cue until the hand is in the target",
+    "false_start_weight": "cost of a false start, charged once on the step it happens",
+    "target_radius_m": "radius of the target zone, m",
+    "hold_ms": "time the hand must stay in the target, ms",
+    "render_width_px": "width of rendered frames",
+    "render_height_px": "height of rendered frames",
+}
+RENDER_MODE_ROW = (
+    '| render_mode | None | None, "rgb_array" (frames from the top camera) or "human" (a window; needs a display) |'
+)
 
 
-def env_docstring(
-    summary: str, proprio_rows: str, actions: str, episode_end: str, task_arguments: str, info_note: str
-) -> str:
-    """Assemble an env's docstring from its tables."""
-    return f"""{summary}
+def arguments_rows(config_cls: type, task_arguments: dict[str, str]) -> str:
+    """Rows of the arguments table: every field of ``config_cls`` in order, its default from the
+    class and its meaning from COMMON_ARGUMENTS or ``task_arguments`` (a KeyError for a field
+    without one, so that no argument goes undocumented)."""
+    meanings = {**COMMON_ARGUMENTS, **task_arguments}
+    rows = [RENDER_MODE_ROW]
+    for field in dataclasses.fields(config_cls):
+        rows.append(f"| {field.name} | {field.default!r} | {meanings[field.name]} |")
+    return "\n".join(rows)
+
+
+def env_docstring(env_cls: Any, summary: str, episode_end: str, task_arguments: dict[str, str], info_note: str) -> str:
+    """Assemble the docstring of ``env_cls`` (an ``ArmTaskEnv`` subclass: its id, arm and config
+    class) from its tables (``task_arguments``: the meaning of each of the task's own arguments)."""
+    arm = {"torque": "the torque-driven arm", "muscle": "the arm driven by six muscles"}[env_cls.arm_kind]
+    proprio_rows = TORQUE_PROPRIO_ROWS if env_cls.arm_kind == "torque" else MUSCLE_PROPRIO_ROWS
+    actions = TORQUE_ACTIONS if env_cls.arm_kind == "torque" else MUSCLE_ACTIONS
+    return f"""{env_cls.env_name}: {arm}. {summary}
 
     ## Observation
     A flat ``Box`` of float32 (names in ``env.unwrapped.obs_names``), with sensory delays and noise:
@@ -113,15 +137,14 @@ def env_docstring(
 
     | argument | default | meaning |
     |---|---|---|
-{_indent(COMMON_ARGUMENTS)}
-{_indent(task_arguments)}
+{_indent(arguments_rows(env_cls.config_cls, task_arguments))}
 
     ## Info
     Every step's ``info`` holds ``hand_pos`` and ``target_pos`` (m), ``distance_m`` (hand to target),
     ``phase`` (0 delay, 1 move, 2 hold; see ``motorgym.envs.task.Phase``), ``go_cue``,
     ``catch_trial``, ``target_index``, ``time_ms`` (since the trial start), ``false_start``, ``success``,
     the reward terms ``reward_distance``, ``reward_effort``, ``reward_speed``, ``reward_activation``,
-    ``reward_activation_change`` and ``reward_time``, and
+    ``reward_activation_change``, ``reward_time`` and ``reward_false_start``, and
     ``physics_error`` (True on the step where the simulation went unstable; the arm is then put back
     at the trial's start posture and the episode terminates). {info_note}
     """

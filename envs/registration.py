@@ -30,6 +30,18 @@ ENV_IDS: dict[str, Registration] = {
     "motorgym/MuscleCenterOut-v0": Registration(
         f"{_CENTER_OUT}:MuscleCenterOutEnv", f"{_CENTER_OUT}:MuscleCenterOutVectorEnv", center_out.MAX_EPISODE_STEPS
     ),
+    "motorgym/Reach-v1": Registration(f"{_REACH}:ReachV1Env", f"{_REACH}:ReachV1VectorEnv", reach.MAX_EPISODE_STEPS_V1),
+    "motorgym/MuscleReach-v1": Registration(
+        f"{_REACH}:MuscleReachV1Env", f"{_REACH}:MuscleReachV1VectorEnv", reach.MAX_EPISODE_STEPS_V1
+    ),
+    "motorgym/CenterOut-v1": Registration(
+        f"{_CENTER_OUT}:CenterOutV1Env", f"{_CENTER_OUT}:CenterOutV1VectorEnv", center_out.MAX_EPISODE_STEPS
+    ),
+    "motorgym/MuscleCenterOut-v1": Registration(
+        f"{_CENTER_OUT}:MuscleCenterOutV1Env",
+        f"{_CENTER_OUT}:MuscleCenterOutV1VectorEnv",
+        center_out.MAX_EPISODE_STEPS,
+    ),
 }
 
 

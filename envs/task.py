@@ -69,6 +69,8 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.steps = np.zeros(num_envs, dtype=np.int64)
         self.hold_count = np.zeros(num_envs, dtype=np.int64)
         self.false_start = np.zeros(num_envs, dtype=bool)
+        #: Whether the false start happened on the last step (the step its cost is charged).
+        self.false_start_now = np.zeros(num_envs, dtype=bool)
         self.success = np.zeros(num_envs, dtype=bool)
         # Set by measure():
         self.go_cue = np.zeros(num_envs, dtype=bool)
@@ -100,6 +102,7 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.steps[ids] = 0
         self.hold_count[ids] = 0
         self.false_start[ids] = False
+        self.false_start_now[ids] = False
         self.success[ids] = False
         return self.sample_trials(ids, rngs, options)
 
@@ -127,7 +130,8 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.steps += 1
         self.measure(hand_pos)
         go = self.go_cue
-        self.false_start |= ~go & (self.start_distance_m > self.start_radius_m)
+        self.false_start_now = ~self.false_start & ~go & (self.start_distance_m > self.start_radius_m)
+        self.false_start |= self.false_start_now
         self.hold_count = np.where(go & self.in_target, self.hold_count + 1, 0)
         trial_over = self.steps >= self.end_step
         held = go & ~self.catch_trial & ~self.false_start & (self.hold_count >= self.hold_steps)
@@ -146,8 +150,9 @@ class ReachingTask(ABC, Generic[ConfigT]):
         """Per-step reward terms after :meth:`advance` (each ``-weight x cost``; see the env docstring's
         reward table): distance from the hand to the goal (the start until the go cue is processed,
         the target after), effort (sum u^2 of the commands), hand speed^2, sum of squared activations
-        and of their change over the step, and the time from the processed go cue until the hand is in
-        the target. (With no cue latency, the processed cue is the go cue.)"""
+        and of their change over the step, the time from the processed go cue until the hand is in
+        the target, and a false start (once, on the step the hand leaves the start zone early).
+        (With no cue latency, the processed cue is the go cue.)"""
         config = self.config
         goal_on = self.go_cue if not self.cue_latency_steps else self.cue_processed()
         distance_to_goal = np.where(goal_on, self.distance_m, self.start_distance_m)
@@ -160,5 +165,6 @@ class ReachingTask(ABC, Generic[ConfigT]):
             "activation": -config.activation_weight * np.einsum("ij,ij->i", activation, activation),
             "activation_change": -config.activation_change_weight * np.einsum("ij,ij->i", change, change),
             "time": -config.time_weight * (goal_on & ~self.in_target),
+            "false_start": -config.false_start_weight * self.false_start_now,
         }
         return terms

@@ -1,5 +1,9 @@
 """CenterOut: the instructed-delay centre-out reaching task, with catch trials.
 
+Versions: ``-v0`` (the first task, frozen) and ``-v1`` (human-like defaults: a cue-processing
+latency, costs of hand speed and of false starts, a longer response window; see
+:class:`motorgym.envs.config.HumanLikeConfig`).
+
 As run in monkey and human motor-cortex studies (e.g. Churchland, Cunningham, Kaufman, Ryu & Shenoy
 2010; 2012): the hand rests at a central start position; one of ``n_targets`` targets on a circle
 is shown; after a random delay a go cue tells the subject to reach it and hold. In catch trials no
@@ -16,7 +20,7 @@ import numpy as np
 
 from motorgym.envs import doc_tables
 from motorgym.envs.arm import Arm
-from motorgym.envs.config import EnvConfig, require
+from motorgym.envs.config import EnvConfig, HumanLikeConfig, require
 from motorgym.envs.single import ArmTaskEnv
 from motorgym.envs.task import NEVER, ReachingTask
 from motorgym.envs.vector import ArmTaskVectorEnv
@@ -74,6 +78,15 @@ class CenterOutConfig(EnvConfig):
             self.response_window_ms > self.hold_ms,
             f"longer than hold_ms={self.hold_ms:g}",
         )
+
+
+@dataclass(frozen=True)
+class CenterOutV1Config(HumanLikeConfig, CenterOutConfig):
+    """Arguments of CenterOut-v1 and MuscleCenterOut-v1: v0's, with the human-like defaults."""
+
+    response_window_ms: float = 1200.0
+    """Time from the go cue to the end of the trial: room for a human reaction time, a reach of
+    400-650 ms and the hold."""
 
 
 class CenterOutTask(ReachingTask[CenterOutConfig]):
@@ -146,14 +159,15 @@ _EPISODE_END = f"""\
 | the simulation went unstable | terminated; info["physics_error"] = True |
 | {MAX_EPISODE_STEPS} steps (2 s at the default control step) | truncated (max_episode_steps of the registration) |"""
 
-_TASK_ARGUMENTS = """\
-| n_targets | 8 | number of targets, evenly spaced, the first to the right (+x) |
-| target_distance_m | 0.1 | start-to-target distance, m |
-| delay_range_ms | (300.0, 700.0) | range of the uniform instructed delay (cue to go), ms |
-| catch_fraction | 0.1 | fraction of catch trials (no go cue) |
-| start_radius_m | 0.02 | radius of the start zone, m |
-| response_window_ms | 800.0 | time from the go cue to the end of the trial, ms |
-| start_joint_angles_deg | (45.0, 90.0) | shoulder and elbow angles of the start posture, deg |"""
+_TASK_ARGUMENTS = {
+    "n_targets": "number of targets, evenly spaced, the first to the right (+x)",
+    "target_distance_m": "start-to-target distance, m",
+    "delay_range_ms": "range of the uniform instructed delay (cue to go), ms",
+    "catch_fraction": "fraction of catch trials (no go cue)",
+    "start_radius_m": "radius of the start zone, m",
+    "response_window_ms": "time from the go cue to the end of the trial, ms",
+    "start_joint_angles_deg": "shoulder and elbow angles of the start posture, deg",
+}
 
 _SUMMARY = """Instructed-delay centre-out reaching with catch trials.
 
@@ -181,23 +195,19 @@ class MuscleCenterOutEnv(ArmTaskEnv):
     config_cls = CenterOutConfig
 
 
+class CenterOutV1Env(CenterOutEnv):
+    env_name = "motorgym/CenterOut-v1"
+    config_cls = CenterOutV1Config
+
+
+class MuscleCenterOutV1Env(MuscleCenterOutEnv):
+    env_name = "motorgym/MuscleCenterOut-v1"
+    config_cls = CenterOutV1Config
+
+
 _INFO_NOTE = "``target_index`` is the cued target (0 is to the right, counter-clockwise)."
-CenterOutEnv.__doc__ = doc_tables.env_docstring(
-    "motorgym/CenterOut-v0: the torque-driven arm. " + _SUMMARY,
-    doc_tables.TORQUE_PROPRIO_ROWS,
-    doc_tables.TORQUE_ACTIONS,
-    _EPISODE_END,
-    _TASK_ARGUMENTS,
-    _INFO_NOTE,
-)
-MuscleCenterOutEnv.__doc__ = doc_tables.env_docstring(
-    "motorgym/MuscleCenterOut-v0: the arm driven by six muscles. " + _SUMMARY,
-    doc_tables.MUSCLE_PROPRIO_ROWS,
-    doc_tables.MUSCLE_ACTIONS,
-    _EPISODE_END,
-    _TASK_ARGUMENTS,
-    _INFO_NOTE,
-)
+for _env in (CenterOutEnv, MuscleCenterOutEnv, CenterOutV1Env, MuscleCenterOutV1Env):
+    _env.__doc__ = doc_tables.env_docstring(_env, _SUMMARY, _EPISODE_END, _TASK_ARGUMENTS, _INFO_NOTE)
 
 
 class CenterOutVectorEnv(ArmTaskVectorEnv):
@@ -218,3 +228,16 @@ class MuscleCenterOutVectorEnv(ArmTaskVectorEnv):
     """
 
     env_cls = MuscleCenterOutEnv
+
+
+class CenterOutV1VectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/CenterOut-v1", num_envs=N)``: N environments of :class:`CenterOutV1Env` stepped together."""
+
+    env_cls = CenterOutV1Env
+
+
+class MuscleCenterOutV1VectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/MuscleCenterOut-v1", num_envs=N)``: N environments of :class:`MuscleCenterOutV1Env`
+    stepped together."""
+
+    env_cls = MuscleCenterOutV1Env

@@ -1,4 +1,8 @@
-"""Reach: from a random posture, move the hand to a random target and hold it there."""
+"""Reach: from a random posture, move the hand to a random target and hold it there.
+
+Versions: ``-v0`` (the first task, frozen) and ``-v1`` (human-like defaults, see
+:class:`motorgym.envs.config.HumanLikeConfig`, and 2 s episodes for the slower reaches).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from motorgym.envs import doc_tables
-from motorgym.envs.config import EnvConfig, require
+from motorgym.envs.config import EnvConfig, HumanLikeConfig, require
 from motorgym.envs.single import ArmTaskEnv
 from motorgym.envs.task import NEVER, ReachingTask
 from motorgym.envs.vector import ArmTaskVectorEnv
@@ -17,6 +21,7 @@ from motorgym.envs.vector import ArmTaskVectorEnv
 #: Start postures and targets are drawn this far inside the joint limits.
 JOINT_MARGIN_RAD = np.deg2rad(10.0)
 MAX_EPISODE_STEPS = 150
+MAX_EPISODE_STEPS_V1 = 200
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,11 @@ class ReachConfig(EnvConfig):
         require(
             "min_reach_distance_m", self.min_reach_distance_m, 0 <= self.min_reach_distance_m <= 0.3, "in [0, 0.3] m"
         )
+
+
+@dataclass(frozen=True)
+class ReachV1Config(HumanLikeConfig, ReachConfig):
+    """Arguments of Reach-v1 and MuscleReach-v1: v0's, with the human-like defaults."""
 
 
 class ReachTask(ReachingTask[ReachConfig]):
@@ -63,13 +73,16 @@ class ReachTask(ReachingTask[ReachConfig]):
         return starts
 
 
-_EPISODE_END = f"""\
+def _episode_end(max_episode_steps: int) -> str:
+    return f"""\
 | the hand has stayed in the target for hold_ms | terminated; info["success"] = True |
 | the simulation went unstable | terminated; info["physics_error"] = True |
-| {MAX_EPISODE_STEPS} steps (1.5 s at the default control step) | truncated (max_episode_steps of the registration) |"""
+| {max_episode_steps} steps ({max_episode_steps / 100:g} s at the default control step) | truncated (max_episode_steps of the registration) |"""
 
-_TASK_ARGUMENTS = """\
-| min_reach_distance_m | 0.05 | smallest start-to-target distance, m |"""
+
+_TASK_ARGUMENTS = {
+    "min_reach_distance_m": "smallest start-to-target distance, m",
+}
 
 _SUMMARY = """Reach the hand from a random posture to a random target in the workspace and hold it there.
 
@@ -92,22 +105,24 @@ class MuscleReachEnv(ArmTaskEnv):
     config_cls = ReachConfig
 
 
-ReachEnv.__doc__ = doc_tables.env_docstring(
-    "motorgym/Reach-v0: the torque-driven arm. " + _SUMMARY,
-    doc_tables.TORQUE_PROPRIO_ROWS,
-    doc_tables.TORQUE_ACTIONS,
-    _EPISODE_END,
-    _TASK_ARGUMENTS,
-    "In this task ``target_index`` is -1, ``catch_trial`` and ``false_start`` are always False.",
-)
-MuscleReachEnv.__doc__ = doc_tables.env_docstring(
-    "motorgym/MuscleReach-v0: the arm driven by six muscles. " + _SUMMARY,
-    doc_tables.MUSCLE_PROPRIO_ROWS,
-    doc_tables.MUSCLE_ACTIONS,
-    _EPISODE_END,
-    _TASK_ARGUMENTS,
-    "In this task ``target_index`` is -1, ``catch_trial`` and ``false_start`` are always False.",
-)
+class ReachV1Env(ReachEnv):
+    env_name = "motorgym/Reach-v1"
+    config_cls = ReachV1Config
+
+
+class MuscleReachV1Env(MuscleReachEnv):
+    env_name = "motorgym/MuscleReach-v1"
+    config_cls = ReachV1Config
+
+
+_INFO_NOTE = "In this task ``target_index`` is -1, ``catch_trial`` and ``false_start`` are always False."
+for _env, _steps in (
+    (ReachEnv, MAX_EPISODE_STEPS),
+    (MuscleReachEnv, MAX_EPISODE_STEPS),
+    (ReachV1Env, MAX_EPISODE_STEPS_V1),
+    (MuscleReachV1Env, MAX_EPISODE_STEPS_V1),
+):
+    _env.__doc__ = doc_tables.env_docstring(_env, _SUMMARY, _episode_end(_steps), _TASK_ARGUMENTS, _INFO_NOTE)
 
 
 class ReachVectorEnv(ArmTaskVectorEnv):
@@ -128,3 +143,16 @@ class MuscleReachVectorEnv(ArmTaskVectorEnv):
     """
 
     env_cls = MuscleReachEnv
+
+
+class ReachV1VectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/Reach-v1", num_envs=N)``: N environments of :class:`ReachV1Env` stepped together."""
+
+    env_cls = ReachV1Env
+
+
+class MuscleReachV1VectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/MuscleReach-v1", num_envs=N)``: N environments of :class:`MuscleReachV1Env` stepped
+    together."""
+
+    env_cls = MuscleReachV1Env

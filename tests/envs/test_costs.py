@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import motorgym  # noqa: F401
+from motorgym.envs.batched import REWARD_TERMS
 from tests.conftest import QUIET
 
 WEIGHTS = dict(
@@ -16,6 +17,7 @@ WEIGHTS = dict(
     activation_weight=3.0,
     activation_change_weight=5.0,
     time_weight=0.7,
+    false_start_weight=0.9,
 )
 
 
@@ -36,12 +38,15 @@ def test_each_term_equals_its_formula_on_hand_made_values() -> None:
     assert terms["activation"][0] == pytest.approx(-3.0 * (0.04 + 0.04 + 0.01 + 0.25))
     assert terms["activation_change"][0] == pytest.approx(-5.0 * (0.01 + 0.0 + 0.01 + 0.0 + 0.0 + 0.09))
     assert terms["time"][0] == pytest.approx(-0.7)
+    assert terms["false_start"][0] == 0.0
     np.testing.assert_array_equal(task.previous_activation, activation)  # the next step's reference
     task.in_target = np.array([True])
     task.go_cue = np.array([False])
     terms = task.reward(command, hand_vel, activation)
     assert terms["time"][0] == 0.0 and terms["activation_change"][0] == 0.0  # in the target; no change
     assert terms["distance"][0] == pytest.approx(-1.5 * 0.02)  # before the go cue: to the start
+    task.false_start_now = np.array([True])
+    assert task.reward(command, hand_vel, activation)["false_start"][0] == pytest.approx(-0.9)
     env.close()
 
 
@@ -52,22 +57,28 @@ def test_terms_in_info_sum_to_the_reward_and_follow_the_arm(env_id: str) -> None
     env.reset(seed=3, options={"delay_ms": 300.0, "catch_trial": False})
     rng = np.random.default_rng(0)
     previous = arm.act.copy()
-    steps = 0
+    steps = false_starts = 0
+    was_false_start = False
     while steps < 60:
         steps += 1
         action = rng.uniform(env.action_space.low, env.action_space.high).astype(np.float32)
         _, reward, terminated, truncated, info = env.step(action)
         terms = {k: v for k, v in info.items() if k.startswith("reward_")}
-        assert len(terms) == 6 and reward == pytest.approx(sum(terms.values()))
+        assert len(terms) == len(REWARD_TERMS) and reward == pytest.approx(sum(terms.values()))
         assert info["reward_speed"] == pytest.approx(-2.0 * float(np.sum(arm.hand_vel[0] ** 2)))
         assert info["reward_activation"] == pytest.approx(-3.0 * float(np.sum(arm.act[0] ** 2)))
         assert info["reward_activation_change"] == pytest.approx(-5.0 * float(np.sum((arm.act[0] - previous[0]) ** 2)))
         going = info["go_cue"] and info["distance_m"] > env.unwrapped.config.target_radius_m
         assert info["reward_time"] == pytest.approx(-0.7 if going else 0.0)
+        now = info["false_start"] and not was_false_start  # charged once, on the step it happens
+        assert info["reward_false_start"] == pytest.approx(-0.9 if now else 0.0)
+        false_starts += now
+        was_false_start = info["false_start"]
         previous = arm.act.copy()
         if terminated or truncated:
             break
     assert steps > 30 and (arm.act.shape[1] == 0 or info["reward_activation"] < 0)
+    assert false_starts == 1  # random commands leave the start zone during the 300 ms delay
     env.close()
 
 
@@ -75,7 +86,7 @@ def test_the_default_weights_leave_the_new_terms_at_zero() -> None:
     env = gym.make("motorgym/MuscleCenterOut-v0")
     env.reset(seed=0)
     _, _, _, _, info = env.step(env.action_space.sample())
-    assert all(info[f"reward_{t}"] == 0 for t in ("speed", "activation", "activation_change", "time"))
+    assert all(info[f"reward_{t}"] == 0 for t in REWARD_TERMS[2:])
     with pytest.raises(ValueError, match=r"time_weight must be >= 0 \(got -1\)"):
         gym.make("motorgym/CenterOut-v0", time_weight=-1)
     env.close()

@@ -1,8 +1,14 @@
-"""A registered id's behaviour is frozen: the v0 ids reproduce trajectories recorded before later
-changes (new keyword arguments keep defaults that leave them as they were)."""
+"""A registered id's behaviour is frozen: each id reproduces trajectories recorded when it was
+released (new keyword arguments keep defaults that leave the older versions as they were), and a
+v1 id is its v0 task with the human-like defaults, nothing else.
+
+To record a new version's file: ``python -m tests.envs.test_frozen_ids v2`` (once, at its release).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -10,18 +16,20 @@ import numpy as np
 import pytest
 
 import motorgym  # noqa: F401
+from motorgym.envs.config import EnvConfig, HumanLikeConfig
 from motorgym.envs.registration import ENV_IDS
 
-RECORDED = Path(__file__).parents[1] / "fixtures" / "v0_trajectories.npz"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+VERSIONS = ("v0", "v1")
 
 
-@pytest.mark.parametrize("env_id", sorted(i for i in ENV_IDS if i.endswith("-v0")))
-def test_v0_reproduces_its_recorded_trajectory(env_id: str) -> None:
-    """Made at commit 'PPO activity costs' with: reset(seed=123), 150 uniform random actions from
+def recorded_file(version: str) -> Path:
+    return FIXTURES / f"{version}_trajectories.npz"
+
+
+def trajectory(env_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """Observations and rewards of: reset(seed=123), 150 uniform random actions from
     default_rng(7), reset(seed=1000 + t) after an episode ending at step t."""
-    key = env_id.split("/")[1]
-    with np.load(RECORDED) as recorded:
-        expected_obs, expected_reward = recorded[f"{key}_obs"], recorded[f"{key}_reward"]
     env = gym.make(env_id)
     rng = np.random.default_rng(7)
     obs, _ = env.reset(seed=123)
@@ -36,5 +44,57 @@ def test_v0_reproduces_its_recorded_trajectory(env_id: str) -> None:
             obs, _ = env.reset(seed=1000 + t)
             observations.append(obs)
     env.close()
-    np.testing.assert_allclose(np.array(observations), expected_obs, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(np.array(rewards), expected_reward, rtol=1e-6, atol=1e-9)
+    return np.array(observations), np.array(rewards)
+
+
+@pytest.mark.parametrize("env_id", sorted(ENV_IDS))
+def test_each_id_reproduces_its_recorded_trajectory(env_id: str) -> None:
+    """v0 was recorded at commit 'PPO activity costs' (before the cost terms of issue 14), v1 at its release."""
+    key, version = env_id.split("/")[1], env_id.rsplit("-", 1)[1]
+    assert version in VERSIONS, f"record {env_id}: python -m tests.envs.test_frozen_ids {version}"
+    with np.load(recorded_file(version)) as recorded:
+        expected_obs, expected_reward = recorded[f"{key}_obs"], recorded[f"{key}_reward"]
+    observations, rewards = trajectory(env_id)
+    np.testing.assert_allclose(observations, expected_obs, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(rewards, expected_reward, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("env_id", sorted(i for i in ENV_IDS if i.endswith("-v1")))
+def test_v1_is_v0_with_the_human_like_defaults(env_id: str) -> None:
+    v0_id = env_id.replace("-v1", "-v0")
+    v1_config, v0_config = (gym.spec(i).make().unwrapped.config for i in (env_id, v0_id))
+    changed = {
+        f.name: getattr(v1_config, f.name)
+        for f in dataclasses.fields(v1_config)
+        if getattr(v1_config, f.name) != getattr(v0_config, f.name)
+    }
+    v0_defaults = {f.name: f.default for f in dataclasses.fields(EnvConfig)}
+    human_like = {f.name for f in dataclasses.fields(HumanLikeConfig) if f.default != v0_defaults[f.name]}
+    task_own = {"response_window_ms"} if "CenterOut" in env_id else set()
+    assert set(changed) == human_like | task_own
+    # The same class behind both: v0 given v1's defaults walks v1's trajectory.
+    steps = gym.spec(env_id).max_episode_steps
+    np.testing.assert_array_equal(_observations(env_id), _observations(v0_id, max_episode_steps=steps, **changed))
+
+
+def _observations(env_id: str, **kwargs: object) -> np.ndarray:
+    env = gym.make(env_id, **kwargs)
+    env.reset(seed=4)
+    rng = np.random.default_rng(3)
+    low, high = env.action_space.low, env.action_space.high
+    observations = [env.step(rng.uniform(low, high).astype(np.float32))[0] for _ in range(40)]
+    env.close()
+    return np.array(observations)
+
+
+if __name__ == "__main__":  # record the trajectories of a new version, once, at its release
+    version = sys.argv[1]
+    if recorded_file(version).exists():
+        raise SystemExit(f"{recorded_file(version)} exists: a released version's record is never rewritten")
+    ids = sorted(i for i in ENV_IDS if i.endswith(f"-{version}"))
+    arrays = {}
+    for env_id in ids:
+        key = env_id.split("/")[1]
+        arrays[f"{key}_obs"], arrays[f"{key}_reward"] = trajectory(env_id)
+    np.savez_compressed(recorded_file(version), **arrays)
+    print(f"recorded {', '.join(ids)} in {recorded_file(version)}")

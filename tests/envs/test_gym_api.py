@@ -10,6 +10,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+from motorgym.envs.batched import REWARD_TERMS
 from motorgym.envs.gl import display_available
 from tests.conftest import ALL_IDS, run_episode
 
@@ -20,6 +21,10 @@ def test_import_registers_every_id() -> None:
         "motorgym/MuscleReach-v0",
         "motorgym/CenterOut-v0",
         "motorgym/MuscleCenterOut-v0",
+        "motorgym/Reach-v1",
+        "motorgym/MuscleReach-v1",
+        "motorgym/CenterOut-v1",
+        "motorgym/MuscleCenterOut-v1",
     }
     for env_id in ALL_IDS:
         spec = gym.spec(env_id)
@@ -117,5 +122,6 @@ def test_reward_is_the_sum_of_its_terms(env_id: str) -> None:
     env.reset(seed=0)
     for _ in range(20):
         _, reward, _, _, info = env.step(env.action_space.sample())
-        assert reward == pytest.approx(info["reward_distance"] + info["reward_effort"])
-        assert info["reward_distance"] <= 0 and info["reward_effort"] <= 0
+        terms = [info[f"reward_{name}"] for name in REWARD_TERMS]
+        assert reward == pytest.approx(sum(terms))
+        assert all(term <= 0 for term in terms)
