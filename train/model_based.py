@@ -22,10 +22,11 @@ differentiable arm. Here the differentiable arm is learned from rollouts, then s
    bounds. Its mean action, with the env's signal-dependent motor noise, drives the learned arm.
    The loss is the env's per-step cost, the negative of its reward (:meth:`ReachingTask.reward`):
    distance_weight x the distance from the hand to the goal (the start before the go cue, the
-   target after it) + effort_weight x sum(u^2) + the activation, activation-change and time costs,
-   averaged over the trials' steps (the hand-speed cost is not imagined: the learned arm does not
-   predict the hand's velocity, so an env with speed_weight > 0 is refused). A trial runs to its
-   end step (the env ends it at success; here holding on simply goes on costing the distance).
+   target after it) + effort_weight x sum(u^2) + the hand-speed, activation, activation-change,
+   time and false-start costs, averaged over the trials' steps. The learned arm predicts the hand's
+   position, not its velocity: the speed cost takes the hand's displacement over each control step
+   divided by the step (the mean velocity over the step, where the env takes the velocity at its
+   end). A trial runs to its end step (the env ends it at success; here holding on simply goes on costing the distance).
 3. **Policy training**: Adam on that loss through whole trials, policy and learned arm unrolled
    together (the learned arm's weights frozen). The policy's observation normaliser is set from the
    collected observations and stays fixed here (PPO goes on updating it). Every ``eval_every``
@@ -192,6 +193,8 @@ class ImaginedTrials:
     eyes send on to the network, and when the cost's goal moves to the target."""
     in_trial: torch.Tensor
     """(T, B) 1.0 for the steps inside the trial (the trial ends at its end step)."""
+    start_radius_m: torch.Tensor
+    """(B,) radius of the start zone (leaving it before the go cue is a false start), m."""
 
 
 class TrialSource:
@@ -203,11 +206,6 @@ class TrialSource:
         env_cls = env_class(env_id)
         self.max_steps = ENV_IDS[env_id].max_episode_steps
         config = check_env_arguments(env_id, env_kwargs)
-        if config.speed_weight:  # the learned arm's state has the hand's position, not its velocity
-            raise ValueError(
-                "pretrain-policy cannot imagine the hand-speed cost: "
-                f"speed_weight must be 0 (got {config.speed_weight})"
-            )
         self.core = ArmTaskCore(env_cls.task_cls, config, env_cls.arm_kind, batch_trials)
         core, self.device, self.batch_trials = self.core, device, batch_trials
         self.config = core.config
@@ -234,6 +232,7 @@ class TrialSource:
             go_cue=as_tensor(steps >= task.go_step[None]),
             cue_processed=as_tensor(steps - task.cue_latency_steps >= task.go_step[None]),
             in_trial=as_tensor(steps[1:] <= np.minimum(task.end_step, self.max_steps)[None]),
+            start_radius_m=as_tensor(task.start_radius_m),
         )
 
     def close(self) -> None:
@@ -253,6 +252,8 @@ def imagine(
     costs = []
     proprio, activations = slice(2, 2 + source.proprio_dim), slice(2 + source.proprio_dim, None)
     previous_activation = state[:, activations]
+    step_s = config.control_step_ms / 1000
+    false_start = torch.zeros(len(state), dtype=torch.bool, device=source.device)
     for t in range(trials.in_trial.shape[0]):
         # What the sensors send now, and what reaches the policy: the sample from the delay ago
         # (the first one before that, as the env's delay lines start filled with it).
@@ -267,23 +268,29 @@ def imagine(
         hidden, recurrent = policy.unroll(policy.obs_normalizer.normalize(obs)[None], recurrent, starts)
         action = policy.clip_action(policy.distribution(hidden[0]).mean)
         noisy = action * (1.0 + config.motor_noise_coef * torch.randn_like(action))
+        previous_hand = state[:, :2]
         state = arm(state, torch.maximum(torch.minimum(noisy, source.action_high), source.action_low))
+        hand_vel = (state[:, :2] - previous_hand) / step_s
         goal = torch.where(trials.cue_processed[t + 1, :, None] > 0, trials.target_pos, trials.start_pos)
         # sqrt(x + tiny): the hand resting exactly on its goal would otherwise give an infinite gradient.
         distance_m = (((state[:, :2] - goal) ** 2).sum(-1) + 1e-12).sqrt()
         effort = (action**2).sum(-1)
         activation, change = state[:, activations], state[:, activations] - previous_activation
         previous_activation = activation
-        # The cost of time: from the go cue until the hand is in the target (a step function: no gradient).
-        going = (trials.cue_processed[t + 1] > 0) & (
-            (state[:, :2] - trials.target_pos).norm(dim=-1) > config.target_radius_m
-        )
+        # The costs of time (from the processed go cue until the hand is in the target) and of a false
+        # start (once, on leaving the start zone before the go cue) are step functions: no gradient.
+        hand = state[:, :2].detach()
+        going = (trials.cue_processed[t + 1] > 0) & ((hand - trials.target_pos).norm(dim=-1) > config.target_radius_m)
+        left = (trials.go_cue[t + 1] == 0) & ((hand - trials.start_pos).norm(dim=-1) > trials.start_radius_m)
+        false_start_now, false_start = left & ~false_start, false_start | left
         cost = (
             config.distance_weight * distance_m
             + config.effort_weight * effort
+            + config.speed_weight * (hand_vel**2).sum(-1)
             + config.activation_weight * (activation**2).sum(-1)
             + config.activation_change_weight * (change**2).sum(-1)
             + config.time_weight * going.float()
+            + config.false_start_weight * false_start_now.float()
         )
         costs.append(cost * trials.in_trial[t])
     loss = torch.stack(costs).sum() / trials.in_trial.sum()
