@@ -46,8 +46,11 @@ from motorgym.train.plots import Figure, save_figure, subplots
 from motorgym.train.progress import read_metrics
 from motorgym.train.run_dir import ANALYSIS, METRICS, write_json
 
-#: Window around movement onset kept for the aligned analyses (ms); trials end soon after the hold.
+#: Window around movement onset kept for the aligned analyses (ms): 200 ms before, and after it at
+#: least 250 ms, longer when the reaches allow (trials end at the end of the hold, and slow reaches
+#: need longer): as long as 90% of the successful trials last after their onset, up to 800 ms.
 WINDOW_MS = (-200, 250)
+MAX_AFTER_ONSET_MS = 800
 #: Window around the go cue for a young run's analyses (ms): its reaches have no onset to align to.
 GO_WINDOW_MS = (-200, 500)
 #: jPCA's movement epoch around onset (ms), after Churchland et al. (2012).
@@ -64,16 +67,23 @@ HUMAN = {
     "path_linearity": (0.05, 0.10, "human reaches, nearly straight (Morasso 1981)"),
     "peak_to_mean_speed": (1.565, 1.565, "minimum-jerk reach between its 10% crossings (Flash & Hogan 1985)"),
     "reaction_time_ms": (200.0, 300.0, "human reaction times to a go cue"),
+    "movement_time_ms": (
+        250.0,
+        400.0,
+        "onset to entering a 1.5 cm target of a 10 cm minimum-jerk reach of 400-650 ms, the duration people "
+        "choose (Shadmehr & Mussa-Ivaldi 1994: 500 +- 50 ms)",
+    ),
+    "peak_speed_m_s": (0.25, 0.5, "10 cm reaches of 400-650 ms (minimum jerk: 1.875 D/T = 0.29-0.47 m/s)"),
 }
 
 
 def aligned_trials(episodes: list[Episode], dt_s: float, to_go_cue: bool = False) -> dict[str, Any]:
     """Reaches aligned in time: hand paths (n, T, 2), speeds (n, T), hidden states (n, T, units)
     or None, target indices and directions (rad). By default the successful reaches, aligned to
-    movement onset over WINDOW_MS; ``to_go_cue``: every reach trial, aligned to the go cue over
-    GO_WINDOW_MS."""
+    movement onset over WINDOW_MS (its end extended for slow reaches, see MAX_AFTER_ONSET_MS);
+    ``to_go_cue``: every reach trial, aligned to the go cue over GO_WINDOW_MS."""
     before, after = (round(ms / 1000 / dt_s) for ms in (GO_WINDOW_MS if to_go_cue else WINDOW_MS))
-    paths, speeds, hidden, targets, directions = [], [], [], [], []
+    chosen = []  # (episode, path, speed, go, anchor)
     for episode in episodes:
         info = episode.info
         if info["catch_trial"] or not any(episode.go) or not (to_go_cue or info["success"]):
@@ -82,15 +92,23 @@ def aligned_trials(episodes: list[Episode], dt_s: float, to_go_cue: bool = False
         speed = speed_profile(path, dt_s)
         go = episode.go.index(True)
         anchor = go if to_go_cue else movement_onset(speed, after=go)
-        if anchor is None or anchor + before < 0 or anchor + after > len(episode.hidden or path) - 1:
+        if anchor is not None and anchor + before >= 0:
+            chosen.append((episode, path, speed, go, anchor))
+    if not to_go_cue and chosen:
+        lasting = [len(episode.hidden or path) - 1 - anchor for episode, path, _, _, anchor in chosen]
+        longest = round(MAX_AFTER_ONSET_MS / 1000 / dt_s)
+        after = min(longest, max(after, int(np.percentile(lasting, 10))))
+    paths, speeds, hidden, targets, directions = [], [], [], [], []
+    for episode, path, speed, go, anchor in chosen:
+        if anchor + after > len(episode.hidden or path) - 1:
             continue
         window = slice(anchor + before, anchor + after)
         paths.append(path[window])
         speeds.append(speed[window])
         if episode.hidden:
             hidden.append(np.array(episode.hidden)[window])
-        delta = np.asarray(info["target_pos"]) - path[go]
-        targets.append(int(info["target_index"]))
+        delta = np.asarray(episode.info["target_pos"]) - path[go]
+        targets.append(int(episode.info["target_index"]))
         directions.append(math.atan2(delta[1], delta[0]))
     return {
         "paths": np.array(paths),
@@ -217,7 +235,7 @@ def _plot_learning_curve(rows: list[dict[str, float]], out_dir: Path) -> None:
 
 def _plot_kinematics(kinematics: dict[str, float], out_dir: Path) -> None:
     """The evaluation measures beside human values."""
-    figure, axes = subplots(1, len(HUMAN), figsize=(9, 3))
+    figure, axes = subplots(1, len(HUMAN), figsize=(3 * len(HUMAN), 3))
     for axis, (name, (low, high, source)) in zip(axes, HUMAN.items(), strict=True):
         axis.bar(["agent"], [kinematics[name]], color="tab:blue")
         axis.bar(["reference"], [(low + high) / 2], yerr=[[(high - low) / 2]], color="tab:gray", capsize=4)

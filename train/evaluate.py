@@ -29,10 +29,13 @@ MEASURES = (
     "endpoint_error_mm",
     "reaction_time_ms",
     "movement_time_ms",
+    "peak_speed_m_s",
     "peak_to_mean_speed",
     "path_linearity",
     "false_start_rate",
 )
+#: The measures of each reach (not defined for catch trials), averaged over the reaches that define them.
+REACH_MEASURES = MEASURES[1:-1]
 
 
 def _mean(values: list[float]) -> float:
@@ -60,14 +63,11 @@ def summarize(episodes: list[Episode], dt_s: float, target_radius_m: float) -> d
 
     def measures(selected: list[dict[str, Any]]) -> dict[str, float]:
         reaches = [r for r in selected if not r["catch_trial"]]
+        per_reach = {name: _mean([r.get(name, math.nan) for r in reaches]) for name in REACH_MEASURES}
         return {
             "episodes": len(selected),
             "success_rate": _mean([float(r["success"]) for r in selected]),
-            "endpoint_error_mm": _mean([r.get("endpoint_error_mm", math.nan) for r in reaches]),
-            "reaction_time_ms": _mean([r.get("reaction_time_ms", math.nan) for r in reaches]),
-            "movement_time_ms": _mean([r.get("movement_time_ms", math.nan) for r in reaches]),
-            "peak_to_mean_speed": _mean([r.get("peak_to_mean_speed", math.nan) for r in reaches]),
-            "path_linearity": _mean([r.get("path_linearity", math.nan) for r in reaches]),
+            **per_reach,
             "false_start_rate": _mean([float(r["false_start"]) for r in selected]),
         }
 
@@ -85,12 +85,13 @@ def summarize(episodes: list[Episode], dt_s: float, target_radius_m: float) -> d
 
 def format_table(results: dict[str, Any]) -> str:
     """A plain-text table of the overall and per-target measures."""
-    header = ["", "n", "success", "endpoint mm", "RT ms", "MT ms", "peak/mean", "linearity", "false start"]
+    header = ["", "n", "success", "endpoint mm", "RT ms", "MT ms", "peak m/s", "peak/mean", "linearity", "false start"]
     keys = ["episodes", *MEASURES]
-    formats = ["{:.0f}", "{:.1%}", "{:.1f}", "{:.0f}", "{:.0f}", "{:.3f}", "{:.3f}", "{:.1%}"]
+    formats = ["{:.0f}", "{:.1%}", "{:.1f}", "{:.0f}", "{:.0f}", "{:.2f}", "{:.3f}", "{:.3f}", "{:.1%}"]
 
     def line(name: str, m: dict[str, float]) -> list[str]:
-        return [name] + ["-" if math.isnan(m[k]) else f.format(m[k]) for k, f in zip(keys, formats, strict=True)]
+        values = [m.get(k, math.nan) for k in keys]  # evaluations written before a measure existed lack it
+        return [name] + ["-" if math.isnan(v) else f.format(v) for v, f in zip(values, formats, strict=True)]
 
     lines = [line("overall", results["overall"])]
     if results.get("catch_trials"):

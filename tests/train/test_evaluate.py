@@ -64,6 +64,7 @@ def test_reach_kinematics_of_a_known_reach() -> None:
     assert kin.movement_time_ms == pytest.approx(arrival - onset, abs=1)
     assert kin.path_linearity == pytest.approx(0.0, abs=1e-9)
     assert kin.peak_to_mean_speed == pytest.approx(1.565, abs=0.01)  # onset-to-offset window (10% crossings)
+    assert kin.peak_speed_m_s == pytest.approx(1.875 * 0.1 / 0.4, rel=1e-3)  # Flash & Hogan's 1.875 D/T
     still = reach_kinematics(np.zeros((50, 2)), target, 10, DT, 0.015)
     assert math.isnan(still.reaction_time_ms) and math.isnan(still.movement_time_ms)
 
