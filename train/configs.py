@@ -166,6 +166,9 @@ class PPOConfig(EnvRunConfig, NetworkConfig):
     envs), as Sussillo et al. (2015) regularised the rates of networks that move an arm."""
     activity_change_l2: float = 0.0
     """Weight of the L2 cost of the hidden state's change from one step to the next (within episodes)."""
+    command_change_l2: float = 0.0
+    """Weight of the L2 cost of the change of the policy's mean command from one step to the next
+    (within episodes): smooth commands, as the minimum-torque-change model (Uno et al. 1989)."""
     init_from: str = ""
     """A pretraining run directory whose network initialises the policy: from motorgym pretrain,
     its core (observation normaliser, encoder, recurrent cell); from motorgym pretrain-policy, its
@@ -185,6 +188,7 @@ class PPOConfig(EnvRunConfig, NetworkConfig):
             "update_epochs": (self.update_epochs >= 1, ">= 1"),
             "activity_l2": (self.activity_l2 >= 0, ">= 0"),
             "activity_change_l2": (self.activity_change_l2 >= 0, ">= 0"),
+            "command_change_l2": (self.command_change_l2 >= 0, ">= 0"),
         }
 
     @property

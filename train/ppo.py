@@ -11,8 +11,8 @@ Readable top to bottom, after CleanRL's ``ppo_atari_lstm.py``; :func:`train` run
 4. **update**: for ``update_epochs`` epochs, split the envs into ``num_minibatches`` groups and, for
    each, re-run the network over the whole rollout from the stored initial states (truncated BPTT),
    then take a step on the clipped PPO objective + value loss - entropy bonus (+ L2 costs of the
-   hidden activity and of its change, ``activity_l2`` and ``activity_change_l2``), with
-   gradient-norm clipping;
+   hidden activity and of its change, ``activity_l2`` and ``activity_change_l2``, and of the change
+   of the mean command, ``command_change_l2``), with gradient-norm clipping;
 5. **log** (progress bar, ``metrics.csv``, TensorBoard) and **save** a checkpoint.
 
 Checkpoints hold the model (with its observation normaliser), the optimiser, the reward normaliser,
@@ -43,7 +43,16 @@ from motorgym.train.configs import PPOConfig
 from motorgym.train.progress import Budget, EpisodeStats, MetricsLog, ProgressBar, TrainResult
 from motorgym.train.run_dir import PPO_CHECKPOINT, new_run_dir
 
-LOSS_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "hidden_activity", "hidden_change")
+LOSS_NAMES = (
+    "policy_loss",
+    "value_loss",
+    "entropy",
+    "approx_kl",
+    "clip_fraction",
+    "hidden_activity",
+    "hidden_change",
+    "command_change",
+)
 
 
 @dataclass
@@ -354,10 +363,18 @@ def minibatch_loss(
     clipped_value = old_value + (new_value - old_value).clamp(-config.clip_coef, config.clip_coef)
     value_loss = 0.5 * torch.max((new_value - target) ** 2, (clipped_value - target) ** 2).mean()
     entropy = dist.entropy().sum(-1).mean()
-    activity, activity_change = activity_costs(hidden, rollout.starts[:, envs])
+    starts = rollout.starts[:, envs]
+    activity, activity_change = (hidden**2).mean(), mean_square_change(hidden, starts)
+    command_change = mean_square_change(dist.mean, starts)
     loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
-    if config.activity_l2 or config.activity_change_l2:  # (no-op terms left out: the default run is unchanged)
-        loss = loss + config.activity_l2 * activity + config.activity_change_l2 * activity_change
+    if config.activity_l2 or config.activity_change_l2 or config.command_change_l2:
+        # (no-op terms left out: the default run is unchanged)
+        loss = (
+            loss
+            + config.activity_l2 * activity
+            + config.activity_change_l2 * activity_change
+            + config.command_change_l2 * command_change
+        )
     with torch.no_grad():
         return loss, {
             "policy_loss": policy_loss.item(),
@@ -367,18 +384,20 @@ def minibatch_loss(
             "clip_fraction": ((ratio - 1).abs() > config.clip_coef).float().mean().item(),
             "hidden_activity": activity.item(),
             "hidden_change": activity_change.item(),
+            "command_change": command_change.item(),
         }
 
 
-def activity_costs(hidden: torch.Tensor, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The recurrent activity's L2 costs (Sussillo et al. 2015, Nat Neurosci 18:1025): the mean
-    squared hidden state (T, B, H) over units, steps and sequences, and the mean squared change of
-    the hidden state from one step to the next within an episode (a step where ``starts`` (T, B) is
-    1 begins an episode: it has no predecessor)."""
-    activity = (hidden**2).mean()
+def mean_square_change(values: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    """The mean squared change of ``values`` (T, B, N) from one step to the next within an episode
+    (a step where ``starts`` (T, B) is 1 begins an episode: it has no predecessor), over the N
+    entries and the steps. On the hidden state it is Sussillo et al.'s (2015, Nat Neurosci 18:1025)
+    cost of the activity's change; on the policy's mean command, a cost of the command's rate of
+    change (minimum torque change: Uno, Kawato & Suzuki 1989), on the deterministic part of the
+    policy only, so that it does not fight exploration as an env cost on the noisy command would."""
     within = 1.0 - starts[1:]
-    change = ((hidden[1:] - hidden[:-1]) ** 2).mean(-1)
-    return activity, (change * within).sum() / within.sum().clamp(min=1.0)
+    change = ((values[1:] - values[:-1]) ** 2).mean(-1)
+    return (change * within).sum() / within.sum().clamp(min=1.0)
 
 
 def _anneal(learner: Learner, fraction_used: float) -> None:

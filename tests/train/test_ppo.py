@@ -127,7 +127,7 @@ def test_stop_success_ends_the_run_once_reached(tmp_path) -> None:
 def test_activity_costs_equal_their_formulas() -> None:
     hidden = torch.tensor([[[1.0, 1.0], [0.0, 2.0]], [[3.0, 1.0], [0.0, 0.0]], [[3.0, 3.0], [1.0, 0.0]]])  # T=3, B=2
     starts = torch.tensor([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])  # env 1 starts a new episode at t=1
-    activity, change = ppo.activity_costs(hidden, starts)
+    activity, change = (hidden**2).mean(), ppo.mean_square_change(hidden, starts)
     assert activity.item() == pytest.approx((1 + 1 + 0 + 4 + 9 + 1 + 0 + 0 + 9 + 9 + 1 + 0) / 12)
     # Changes within episodes: env 0 t0->1 (4, 0), t1->2 (0, 4); env 1 t1->2 (1, 0); env 1 t0->1 crosses a start.
     assert change.item() == pytest.approx(((4 + 0) / 2 + (0 + 4) / 2 + (1 + 0) / 2) / 3)
@@ -143,6 +143,7 @@ def test_activity_regularisation_changes_the_gradient_of_the_core_only(one_threa
         )
         torch.manual_seed(0)
         learner = ppo.build_learner(config, torch.device("cpu"))
+        torch.nn.init.normal_(learner.policy.actor_mean.weight, std=1.0)  # commands that vary with the state
         carry = ppo.initial_carry(learner)
         rollout, carry = ppo.collect(learner, carry, ppo.Progress())
         advantages = ppo.gae(learner, rollout, carry)
@@ -150,16 +151,21 @@ def test_activity_regularisation_changes_the_gradient_of_the_core_only(one_threa
         learner.optimizer.zero_grad()
         loss.backward()
         learner.envs.close()
-        assert stats["hidden_activity"] > 0 and stats["hidden_change"] > 0
+        assert stats["hidden_activity"] > 0 and stats["hidden_change"] > 0 and stats["command_change"] > 0
         return {name: p.grad.clone() for name, p in learner.policy.named_parameters() if p.grad is not None}
 
-    plain, zero = gradients(), gradients(activity_l2=0.0, activity_change_l2=0.0)
+    plain, zero = gradients(), gradients(activity_l2=0.0, activity_change_l2=0.0, command_change_l2=0.0)
     activity, change = gradients(activity_l2=1.0), gradients(activity_change_l2=1.0)
+    command = gradients(command_change_l2=1.0)
     for name, grad in plain.items():
         assert torch.equal(zero[name], grad), name
         if name.startswith(("encoder.", "rnn.")):
             assert not torch.allclose(activity[name], grad) and not torch.allclose(change[name], grad), name
         else:  # the actor, its noise and the critic do not shape the hidden states
             assert torch.equal(activity.get(name, grad), grad) and torch.equal(change.get(name, grad), grad), name
+        # The command-change cost shapes the mean command's changes: the core and the actor's mean
+        # weights, not its bias (a constant), its noise or the critic.
+        shapes_command = name.startswith(("encoder.", "rnn.")) or name == "actor_mean.weight"
+        assert torch.allclose(command[name], grad, rtol=1e-4, atol=1e-8) != shapes_command, name
     with pytest.raises(ValueError, match=r"activity_l2 must be >= 0 \(got -1.0\)"):
         PPOConfig(activity_l2=-1.0)
