@@ -9,7 +9,7 @@ import pytest
 
 from motorgym.agents.rollout import Episode
 from motorgym.agents.scripted import minimum_jerk
-from motorgym.train.analyze import analyze_trials
+from motorgym.train.analyze import aligned_trials, analyze_trials
 from motorgym.train.cli import main
 
 DT = 0.01
@@ -17,12 +17,13 @@ N_TARGETS, TRIALS, TUNED, UNTUNED = 8, 6, 30, 10
 FIGURES = ("hand_paths", "speed_profiles", "learning_curve", "pca", "jpca", "tuning", "kinematics")
 
 
-def synthetic_trials(seed: int = 0) -> tuple[list[Episode], np.ndarray]:
-    """Min-jerk reaches of 10 cm to 8 targets; units cosine-tuned to the reach direction (their
-    activity scaled by hand speed) and untuned noise units. Returns the trials and the preferred directions."""
+def synthetic_trials(seed: int = 0, move: int = 30) -> tuple[list[Episode], np.ndarray]:
+    """Min-jerk reaches of 10 cm to 8 targets lasting ``move`` steps; units cosine-tuned to the
+    reach direction (their activity scaled by hand speed) and untuned noise units. Returns the
+    trials and the preferred directions."""
     rng = np.random.default_rng(seed)
     preferred = rng.uniform(-np.pi, np.pi, TUNED)
-    start, go, move, hold = np.array([0.0, 0.4]), 30, 30, 40
+    start, go, hold = np.array([0.0, 0.4]), 30, 40
     s, ds = minimum_jerk(np.linspace(0, 1, move + 1))
     trials = []
     for target in range(N_TARGETS):
@@ -51,6 +52,18 @@ def synthetic_trials(seed: int = 0) -> tuple[list[Episode], np.ndarray]:
                 )
             )
     return trials, preferred
+
+
+def test_the_aligned_window_covers_slow_reaches() -> None:
+    """After onset the window runs as long as the trials last (here: the reach, then the 400 ms
+    hold), at least 250 ms and at most 800 ms; no trial is dropped for it."""
+    for move, last_ms in ((30, 650.0), (60, 790.0)):
+        trials, _ = synthetic_trials(move=move)
+        aligned = aligned_trials(trials, DT)
+        onset = 3  # the first sample above 10% of the peak speed, after the go cue
+        lasting_ms = (len(trials[0].hidden) - 1 - (30 + onset)) * DT * 1000
+        assert aligned["time_ms"][-1] == pytest.approx(min(lasting_ms, 800.0) - 10.0) == last_ms
+        assert len(aligned["targets"]) == len(trials) and aligned["time_ms"][0] == -200.0
 
 
 def test_analyses_of_synthetic_trials_recover_the_known_answers(tmp_path) -> None:
