@@ -18,30 +18,23 @@ class Registration(NamedTuple):
     max_episode_steps: int
 
 
-_REACH, _CENTER_OUT = "motorgym.envs.tasks.reach", "motorgym.envs.tasks.center_out"
+def _entry(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+#: Every id: its env class (which names the id), native vector env and episode limit.
+_ROWS: tuple[tuple[type[ArmTaskEnv], type, int], ...] = (
+    (reach.ReachEnv, reach.ReachVectorEnv, reach.MAX_EPISODE_STEPS),
+    (reach.MuscleReachEnv, reach.MuscleReachVectorEnv, reach.MAX_EPISODE_STEPS),
+    (center_out.CenterOutEnv, center_out.CenterOutVectorEnv, center_out.MAX_EPISODE_STEPS),
+    (center_out.MuscleCenterOutEnv, center_out.MuscleCenterOutVectorEnv, center_out.MAX_EPISODE_STEPS),
+    (reach.ReachV1Env, reach.ReachV1VectorEnv, reach.MAX_EPISODE_STEPS_V1),
+    (reach.MuscleReachV1Env, reach.MuscleReachV1VectorEnv, reach.MAX_EPISODE_STEPS_V1),
+    (center_out.CenterOutV1Env, center_out.CenterOutV1VectorEnv, center_out.MAX_EPISODE_STEPS),
+    (center_out.MuscleCenterOutV1Env, center_out.MuscleCenterOutV1VectorEnv, center_out.MAX_EPISODE_STEPS),
+)
 ENV_IDS: dict[str, Registration] = {
-    "motorgym/Reach-v0": Registration(f"{_REACH}:ReachEnv", f"{_REACH}:ReachVectorEnv", reach.MAX_EPISODE_STEPS),
-    "motorgym/MuscleReach-v0": Registration(
-        f"{_REACH}:MuscleReachEnv", f"{_REACH}:MuscleReachVectorEnv", reach.MAX_EPISODE_STEPS
-    ),
-    "motorgym/CenterOut-v0": Registration(
-        f"{_CENTER_OUT}:CenterOutEnv", f"{_CENTER_OUT}:CenterOutVectorEnv", center_out.MAX_EPISODE_STEPS
-    ),
-    "motorgym/MuscleCenterOut-v0": Registration(
-        f"{_CENTER_OUT}:MuscleCenterOutEnv", f"{_CENTER_OUT}:MuscleCenterOutVectorEnv", center_out.MAX_EPISODE_STEPS
-    ),
-    "motorgym/Reach-v1": Registration(f"{_REACH}:ReachV1Env", f"{_REACH}:ReachV1VectorEnv", reach.MAX_EPISODE_STEPS_V1),
-    "motorgym/MuscleReach-v1": Registration(
-        f"{_REACH}:MuscleReachV1Env", f"{_REACH}:MuscleReachV1VectorEnv", reach.MAX_EPISODE_STEPS_V1
-    ),
-    "motorgym/CenterOut-v1": Registration(
-        f"{_CENTER_OUT}:CenterOutV1Env", f"{_CENTER_OUT}:CenterOutV1VectorEnv", center_out.MAX_EPISODE_STEPS
-    ),
-    "motorgym/MuscleCenterOut-v1": Registration(
-        f"{_CENTER_OUT}:MuscleCenterOutV1Env",
-        f"{_CENTER_OUT}:MuscleCenterOutV1VectorEnv",
-        center_out.MAX_EPISODE_STEPS,
-    ),
+    env.env_name: Registration(_entry(env), _entry(vector), steps) for env, vector, steps in _ROWS
 }
 
 
