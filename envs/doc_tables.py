@@ -101,13 +101,24 @@ def arguments_rows(config_cls: type, task_arguments: dict[str, str]) -> str:
     return "\n".join(rows)
 
 
+#: What each version of a task is (the same for every task).
+VERSION_NOTES = {
+    "v0": "Version v0: the first version, frozen: no cue latency, and no costs besides distance and effort.",
+    "v1": "Version v1: the v0 task with the human-like defaults of ``motorgym.envs.HumanLikeConfig`` (a cue "
+    "latency, costs of hand speed and of false starts; see docs/environments.md).",
+}
+
+
 def env_docstring(env_cls: Any, summary: str, episode_end: str, task_arguments: dict[str, str], info_note: str) -> str:
     """Assemble the docstring of ``env_cls`` (an ``ArmTaskEnv`` subclass: its id, arm and config
     class) from its tables (``task_arguments``: the meaning of each of the task's own arguments)."""
     arm = {"torque": "the torque-driven arm", "muscle": "the arm driven by six muscles"}[env_cls.arm_kind]
     proprio_rows = TORQUE_PROPRIO_ROWS if env_cls.arm_kind == "torque" else MUSCLE_PROPRIO_ROWS
     actions = TORQUE_ACTIONS if env_cls.arm_kind == "torque" else MUSCLE_ACTIONS
+    version = VERSION_NOTES[env_cls.env_name.rsplit("-", 1)[1]]
     return f"""{env_cls.env_name}: {arm}. {summary}
+
+    {version}
 
     ## Observation
     A flat ``Box`` of float32 (names in ``env.unwrapped.obs_names``), with sensory delays and noise:
