@@ -212,7 +212,7 @@ def _target_text(name: str, fmt: str, low: float | None, high: float | None) -> 
 
 def plot(root: Path, out: Path) -> None:
     """Seed 0 of each task: hand paths, and the speed profile (mean over reaches, aligned to onset)
-    beside a minimum-jerk reach of the same duration."""
+    beside a minimum-jerk reach of the same movement time."""
     found = {task: dict(task_runs) for task, task_runs in runs(root).items()}
     tasks = [task for task in TASKS if 0 in found[task]]
     if not tasks:
@@ -222,7 +222,8 @@ def plot(root: Path, out: Path) -> None:
         path = found[task][0]
         agent, env_id, env_kwargs = kinds.load_agent(path, "cpu")
         trials = rollout(env_id, {**env_kwargs, "catch_fraction": 0.0}, agent, 96, seed=7)
-        dt_s = check_env_arguments(env_id, env_kwargs).control_step_ms / 1000
+        task_config = check_env_arguments(env_id, env_kwargs)
+        dt_s = task_config.control_step_ms / 1000
         aligned = aligned_trials(trials, dt_s)
         paths_axis, speed_axis = row
         for hand in aligned["paths"]:
@@ -232,7 +233,8 @@ def plot(root: Path, out: Path) -> None:
         time_ms = aligned["time_ms"]
         for speed in mean_speed:
             speed_axis.plot(time_ms, speed * 100, color="tab:blue", lw=0.8, alpha=0.6)
-        duration_s = _movement_duration_s(mean_speed.mean(axis=0), dt_s) / MIN_JERK_WINDOW
+        movement_time_s = json.loads((path / EVALUATION).read_text())["overall"]["movement_time_ms"] / 1000
+        duration_s = _minimum_jerk_duration_s(movement_time_s, task_config.target_radius_m, 0.10)
         reference = _minimum_jerk_speed(time_ms / 1000, duration_s, 0.10)
         speed_axis.plot(
             time_ms,
@@ -252,10 +254,14 @@ def plot(root: Path, out: Path) -> None:
     save_figure(figure, out)
 
 
-def _movement_duration_s(speed: np.ndarray, dt_s: float) -> float:
-    """Onset to offset (the 10% crossings) of a speed profile aligned to onset."""
-    above = np.flatnonzero(speed > ONSET_FRACTION * speed.max())
-    return (above[-1] - above[0]) * dt_s
+def _minimum_jerk_duration_s(movement_time_s: float, radius_m: float, distance_m: float) -> float:
+    """Duration T of the minimum-jerk reach with the same movement time (onset, its speed's 10%
+    crossing, to entering the target): about 0.62 T for a 1.5 cm target 10 cm away."""
+    fraction = np.linspace(0, 1, 100_001)
+    position, speed = minimum_jerk(fraction)
+    onset = fraction[np.argmax(speed > ONSET_FRACTION * speed.max())]
+    entry = fraction[np.argmax(position >= 1 - radius_m / distance_m)]
+    return movement_time_s / (entry - onset)
 
 
 def _minimum_jerk_speed(time_s: np.ndarray, duration_s: float, distance_m: float) -> np.ndarray:
@@ -272,12 +278,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report-only", action="store_true", help="do not train; report the runs found")
     parser.add_argument("--out", type=Path, default=RESULTS / "human_likeness.md")
     parser.add_argument("--figure", type=Path, default=RESULTS / "human_likeness.png")
+    parser.add_argument("--note", default="", help="a paragraph on the results, added to the report")
     args = parser.parse_args(argv)
     if not args.report_only:
         sweep(spec(), args.root, address=args.address)
     analyze_runs(args.root)
     plot(args.root, args.figure)
     text = report(args.root) + f"\n![hand paths and speed profiles]({args.figure.name})\n"
+    text += f"\n{args.note}\n" if args.note else ""
     print(text)
     args.out.write_text(text)
 
