@@ -1,7 +1,8 @@
 """motorgym: train recurrent neural networks to control a MuJoCo model of the human arm.
 
-``import motorgym`` registers the Gymnasium ids ``motorgym/Reach-v0``, ``motorgym/MuscleReach-v0``,
-``motorgym/CenterOut-v0`` and ``motorgym/MuscleCenterOut-v0``.
+``import motorgym`` registers the Gymnasium ids ``motorgym/Reach``, ``motorgym/MuscleReach``,
+``motorgym/CenterOut`` and ``motorgym/MuscleCenterOut``, each as ``-v0`` and ``-v1`` (human-like costs
+and reaction time); ``motorgym.envs.ENV_IDS`` lists them.
 """
 
 __version__ = "0.1.0"

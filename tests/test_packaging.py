@@ -25,8 +25,9 @@ for name in ("envs", "agents", "train"):  # no stray top-level packages
         pass
     else:
         raise AssertionError(f"top-level package {name!r} is importable")
+from motorgym.envs import ENV_IDS
 ids = [i for i in gym.registry if i.startswith("motorgym/")]
-assert len(ids) == 4, ids
+assert sorted(ids) == sorted(ENV_IDS) and len(ids) >= 8, ids   # every version of every task
 for env_id in ids:
     env = gym.make(env_id, render_mode="rgb_array", render_width_px=32, render_height_px=32)
     env.reset(seed=0)

@@ -45,7 +45,7 @@ from motorgym.agents.sb3 import sb3_algorithm
 from motorgym.envs.sb3 import make_sb3_vec_env
 from motorgym.train import kinds
 from motorgym.train.configs import SB3Config
-from motorgym.train.progress import Budget, EpisodeStats, MetricsLog, ProgressBar, TrainResult
+from motorgym.train.progress import ACTIVITY_MEASURES, Budget, EpisodeStats, MetricsLog, ProgressBar, TrainResult
 from motorgym.train.run_dir import SB3_MODEL, SB3_NORMALIZER, new_run_dir
 
 
@@ -165,8 +165,7 @@ class RunCallback(BaseCallback):
             "approx_kl": logged.get("train/approx_kl", float("nan")),
             "clip_fraction": logged.get("train/clip_fraction", float("nan")),
             # Our PPO's activity measures (SB3 logs none): the same columns for every algorithm.
-            "hidden_activity": float("nan"),
-            "hidden_change": float("nan"),
+            **dict.fromkeys(ACTIVITY_MEASURES, float("nan")),
         }
         self.row = row
         self.metrics.write(row)

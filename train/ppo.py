@@ -40,19 +40,10 @@ from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, RunningM
 from motorgym.agents.rollout import make_batched_env
 from motorgym.train import kinds
 from motorgym.train.configs import PPOConfig
-from motorgym.train.progress import Budget, EpisodeStats, MetricsLog, ProgressBar, TrainResult
+from motorgym.train.progress import ACTIVITY_MEASURES, Budget, EpisodeStats, MetricsLog, ProgressBar, TrainResult
 from motorgym.train.run_dir import PPO_CHECKPOINT, new_run_dir
 
-LOSS_NAMES = (
-    "policy_loss",
-    "value_loss",
-    "entropy",
-    "approx_kl",
-    "clip_fraction",
-    "hidden_activity",
-    "hidden_change",
-    "command_change",
-)
+LOSS_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", *ACTIVITY_MEASURES)
 
 
 @dataclass

@@ -26,6 +26,11 @@ from motorgym.train.run_dir import METRICS, TENSORBOARD
 #: Episodes averaged in the logged episode statistics (success rate, return, ...).
 RECENT_EPISODES = 100
 
+#: The policy's activity measures, logged by every algorithm (NaN where it cannot measure them) so that
+#: all runs share one set of columns: mean square hidden state, its step-to-step change and the
+#: step-to-step change of the mean command.
+ACTIVITY_MEASURES = ("hidden_activity", "hidden_change", "command_change")
+
 
 @dataclass
 class TrainResult:
