@@ -47,12 +47,13 @@ def random_policy_final_distance_mm(env_id: str, episodes: int = 40) -> float:
 
 
 def test_training_really_learns(tmp_path) -> None:
-    """About a minute of training on CenterOut-v0 takes the hand far closer to the targets than chance."""
-    config = PPOConfig(env_id="motorgym/CenterOut-v0", total_steps=480_000, seed=1)
+    """Under a minute of training on CenterOut-v0 takes the hand far closer to the targets than chance
+    (this seed is below 0.4x chance by 66k steps and near 0.1x by 160k)."""
+    config = PPOConfig(env_id="motorgym/CenterOut-v0", total_steps=160_000, seed=1)
     result = train(config, tmp_path / "run", progress=False)
     learned = result.metrics["episode_final_distance_mm"]
     chance = random_policy_final_distance_mm("motorgym/CenterOut-v0")
-    assert learned < 0.4 * chance, (learned, chance)
+    assert learned < 0.25 * chance, (learned, chance)
     assert result.metrics["episode_return"] > -10
 
 
