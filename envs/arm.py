@@ -10,6 +10,7 @@ written once, vectorised over arms.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,8 @@ from mujoco import batch as mj_batch
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 ARM_MODEL_FILES: dict[str, str] = {"torque": "arm26_torque.xml", "muscle": "arm26_muscle.xml"}
 ArmKind = Literal["torque", "muscle"]
+#: An external force at the hand, (num_arms, 2) N, from the hand's position (m) and velocity (m/s).
+HandForce = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 # MuJoCo warnings that mean the state is no longer trustworthy (MuJoCo resets the data on them).
 _INSTABILITY_WARNINGS = np.array(
@@ -84,12 +87,14 @@ class Arm:
             self._batch: mj_batch.Batch | None = None
             d = self._data
             self.qpos, self.qvel, self.act, self.ctrl = d.qpos[None], d.qvel[None], d.act[None], d.ctrl[None]
+            self.qfrc_applied = d.qfrc_applied[None]
             self._sensordata = d.sensordata[None]
         else:
             self._data = None
             self._batch = mj_batch.Batch(m, num_arms, nthread=num_threads, persistent=True)
             b = self._batch
             self.qpos, self.qvel, self.act, self.ctrl = b.bind("qpos"), b.bind("qvel"), b.bind("act"), b.bind("ctrl")
+            self.qfrc_applied = b.bind("qfrc_applied")
             self._sensordata = b.bind("sensordata")
 
         self._hand_pos = self._sensors(["hand_pos"], 2)
@@ -216,10 +221,16 @@ class Arm:
         self.qpos[ids] = joint_angles_rad
         self._batch.forward(ids, stage=mujoco.mjtStage.mjSTAGE_VEL)
 
-    def step(self, ctrl: np.ndarray) -> np.ndarray:
+    def step(self, ctrl: np.ndarray, hand_force: HandForce | None = None) -> np.ndarray:
         """Hold ``ctrl`` (num_arms, nu) for one control step; return a bool mask of arms whose
-        simulation went unstable (non-finite or runaway state, or a MuJoCo instability warning)."""
+        simulation went unstable (non-finite or runaway state, or a MuJoCo instability warning).
+
+        ``hand_force(hand_pos, hand_vel)`` gives an external force (num_arms, 2), N, at each hand;
+        it is evaluated at every physics step, from the state at its start, and applied as the joint
+        torques J^T F (MuJoCo's ``qfrc_applied``)."""
         self.ctrl[:] = ctrl
+        if hand_force is not None:
+            return self._step_with_force(hand_force)
         if self._data is not None:
             m, d = self.model, self._data
             # mj_step1 already ran at the end of the previous call (or reset): finish that step,
@@ -244,10 +255,45 @@ class Arm:
             if warned.any():
                 failed |= warned
                 self._batch.warning[:, _INSTABILITY_WARNINGS, 1] = 0
+        return self._check(failed)
+
+    def _step_with_force(self, hand_force: HandForce) -> np.ndarray:
+        """:meth:`step` one physics step at a time, the force at the hand updated before each."""
+        failed = np.zeros(self.num_arms, dtype=bool)
+        for _ in range(self.n_substeps):
+            self.apply_hand_force(hand_force(self.hand_pos, self.hand_vel))
+            if self._data is not None:
+                mujoco.mj_step2(self.model, self._data)  # the step that mj_step1 began
+                mujoco.mj_step1(self.model, self._data)
+                counts = self._data.warning.number
+                if counts[_INSTABILITY_WARNINGS].any():
+                    failed[0] = True
+                    counts[_INSTABILITY_WARNINGS] = 0
+            else:
+                assert self._batch is not None
+                try:
+                    self._batch.step(nstep=1, stage=mujoco.mjtStage.mjSTAGE_VEL)
+                except mj_batch.SimulationError as error:
+                    failed[error.ids] = True
+                counts = self._batch.warning[:, _INSTABILITY_WARNINGS, 1]
+                warned = counts.any(axis=1)
+                if warned.any():
+                    failed |= warned
+                    self._batch.warning[:, _INSTABILITY_WARNINGS, 1] = 0
+        self.qfrc_applied[...] = 0.0
+        return self._check(failed)
+
+    def _check(self, failed: np.ndarray) -> np.ndarray:
         # MuJoCo resets a state it finds non-finite (and warns); a NaN or runaway speed it missed
         # fails this comparison too.
         failed |= ~(np.abs(self.qvel) <= MAX_JOINT_SPEED_RAD_S).all(axis=1)
         return failed
+
+    def apply_hand_force(self, force_n: np.ndarray) -> None:
+        """Apply the force ``force_n`` (num_arms, 2), N, at each hand as joint torques J(q)^T F,
+        from the next physics step on (until replaced)."""
+        jacobian = self.jacobian(self.qpos)
+        self.qfrc_applied[...] = np.einsum("nij,ni->nj", jacobian, force_n)
 
     def get_state(self) -> np.ndarray:
         """Every arm's full integration state (MuJoCo's mjSTATE_INTEGRATION), (num_arms, nstate)."""

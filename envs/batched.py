@@ -120,11 +120,12 @@ class ArmTaskCore:
 
     # ------------------------------------------------------------------------------ helpers
     def _vision_now(self, ids: np.ndarray | slice) -> np.ndarray:
-        """What the eyes send now: hand, target and the go cue as it reaches the network (after
-        the cue-processing latency; the visual delay follows in the delay line)."""
+        """What the eyes send now: the seen hand (the cursor), the target and the go cue as it
+        reaches the network (after the cue-processing latency; the visual delay follows in the delay line)."""
         task = self.task
+        cursor = task.perturbations.cursor(self.arm.hand_pos[ids], ids)
         return np.concatenate(
-            [self.arm.hand_pos[ids], task.target_pos[ids], task.cue_processed(ids)[:, None].astype(np.float64)], axis=1
+            [cursor, task.target_pos[ids], task.cue_processed(ids)[:, None].astype(np.float64)], axis=1
         )
 
     def _observe(self, vision: np.ndarray, proprio: np.ndarray, eps: np.ndarray | None) -> np.ndarray:
@@ -144,8 +145,14 @@ class ArmTaskCore:
     ) -> dict[str, np.ndarray]:
         task, hand = self.task, self.arm.hand_pos[ids]
         n = len(hand)
+        forces = (
+            task.perturbations.info()
+            if reward_terms
+            else {"hand_force_n": np.zeros((n, 2)), "channel_force_n": np.zeros(n)}
+        )
         return {
             "hand_pos": hand.copy(),
+            "cursor_pos": task.perturbations.cursor(hand, ids).copy(),
             "target_pos": task.target_pos[ids].copy(),
             "distance_m": task.distance_m[ids].copy(),
             "phase": task.phase[ids].copy(),
@@ -157,6 +164,7 @@ class ArmTaskCore:
             "success": task.success[ids].copy(),
             **{f"reward_{name}": reward_terms[name] if reward_terms else np.zeros(n) for name in REWARD_TERMS},
             "physics_error": physics_error if physics_error is not None else np.zeros(n, dtype=bool),
+            **forces,
         }
 
     # ------------------------------------------------------------------------------ API
@@ -169,7 +177,7 @@ class ArmTaskCore:
         joint_angles = self.task.begin(ids, rngs, options)
         self.start_joint_angles[ids] = joint_angles
         self.arm.reset(ids, joint_angles)
-        self.task.measure(self.arm.hand_pos)
+        self.task.measure(self.task.perturbations.cursor(self.arm.hand_pos))
         self.task.previous_activation[ids] = self.arm.act[ids]
         vision = self._vision.reset(ids, self._vision_now(ids))
         proprio = self._proprio.reset(ids, self.arm.proprioception()[ids])
@@ -196,13 +204,14 @@ class ArmTaskCore:
             command = np.clip(
                 actions * (1.0 + self.config.motor_noise_coef * eps[:, :num_actions]), self.action_low, self.action_high
             )
-        physics_error = self.arm.step(command)
+        perturbations = self.task.perturbations
+        forced = perturbations.begin_step(self.task.steps)
+        physics_error = self.arm.step(command, perturbations.hand_force if forced else None)
         if physics_error.any():
             # Keep the long run alive: put the failed arms back at their trial's start posture.
             failed = np.flatnonzero(physics_error)
             self.arm.reset(failed, self.start_joint_angles[failed])
-        hand = self.arm.hand_pos
-        terminated = self.task.advance(hand) | physics_error
+        terminated = self.task.advance(perturbations.cursor(self.arm.hand_pos)) | physics_error
         reward_terms = self.task.reward(actions, self.arm.hand_vel, self.arm.act)
         # Summed in a fixed order, the first two first: with the other weights 0, as in the v0 ids,
         # the reward is the same float as before the other terms existed.

@@ -11,6 +11,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
+
+from motorgym.envs.perturbations import LOAD_PULSE_REFERENCES, PERTURBATION_ARGUMENTS, force_field_matrix
+
 ConfigT = TypeVar("ConfigT", bound="EnvConfig")
 
 
@@ -22,6 +26,11 @@ def require(name: str, value: Any, ok: bool, allowed: str) -> None:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_finite_pair(value: Any) -> bool:
+    """Whether ``value`` is a pair (tuple or list) of finite numbers."""
+    return isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_number(v) for v in value)
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,30 @@ class EnvConfig:
     """Radius of the target zone, metres."""
     hold_ms: float = 200.0
     """How long the hand must stay in the target for a success, ms."""
+    force_field: str | tuple[tuple[float, float], tuple[float, float]] = "null"
+    """Velocity-dependent force at the hand, F = B v: a preset of ``FORCE_FIELD_PRESETS`` (``"null"``,
+    ``"curl_cw"``, ``"curl_ccw"``; scaled by ``force_field_gain_n_s_m``) or B itself, a 2x2 matrix in N s/m."""
+    force_field_gain_n_s_m: float = 15.0
+    """Gain b of the preset curl fields, N s/m (people adapt to 13-15: Shadmehr & Mussa-Ivaldi 1994)."""
+    channel: bool = False
+    """Force-channel trials: a spring and damper across the straight start-target line hold the hand
+    on it (the force field is off while it is on); ``info["channel_force_n"]`` is its force."""
+    channel_stiffness_n_m: float = 6000.0
+    """Stiffness of the force channel, N/m (Scheidt et al. 2000 and later studies: 2,000-6,000)."""
+    channel_damping_n_s_m: float = 50.0
+    """Damping of the force channel across the path, N s/m."""
+    load_pulse_force_n: tuple[float, float] = (0.0, 0.0)
+    """Force of the load pulse at the hand (x, y), N; (0, 0) turns it off."""
+    load_pulse_onset_ms: float = 0.0
+    """When the pulse starts, after ``load_pulse_reference``; a multiple of control_step_ms."""
+    load_pulse_duration_ms: float = 0.0
+    """How long the pulse lasts (it must end within the trial); a multiple of control_step_ms."""
+    load_pulse_reference: str = "go_cue"
+    """What the pulse's onset is timed from: ``"go_cue"`` (mid-reach perturbations) or
+    ``"trial_start"`` (posture perturbations during the delay)."""
+    visual_rotation_deg: float = 0.0
+    """Visuomotor rotation: the seen hand (vision, and the task's goals and success) is the hand
+    rotated about the start position by this angle, anticlockwise; proprioception is unchanged."""
     render_width_px: int = 480
     """Width of rendered frames, pixels."""
     render_height_px: int = 480
@@ -91,12 +124,42 @@ class EnvConfig:
             "time_weight",
             "false_start_weight",
             "hold_ms",
+            "channel_stiffness_n_m",
+            "channel_damping_n_s_m",
+            "load_pulse_onset_ms",
+            "load_pulse_duration_ms",
         ):
             require(name, getattr(self, name), getattr(self, name) >= 0, ">= 0")
+        self._check_perturbations()
         require("target_radius_m", self.target_radius_m, 0 < self.target_radius_m <= 0.1, "in (0, 0.1] m")
         for name in ("render_width_px", "render_height_px"):
             value = getattr(self, name)
             require(name, value, isinstance(value, int) and 16 <= value <= 1280, "an int in [16, 1280]")
+
+    def _check_perturbations(self) -> None:
+        matrix = force_field_matrix(self.force_field, self.force_field_gain_n_s_m)
+        if not isinstance(self.force_field, str):  # a hashable, JSON-friendly value, however given
+            object.__setattr__(self, "force_field", tuple(map(tuple, matrix.tolist())))
+        require("channel", self.channel, isinstance(self.channel, (bool, np.bool_)), "True or False")
+        object.__setattr__(self, "channel", bool(self.channel))
+        pulse = self.load_pulse_force_n
+        require("load_pulse_force_n", pulse, is_finite_pair(pulse), "a pair (x, y) of finite numbers, N")
+        object.__setattr__(self, "load_pulse_force_n", (float(pulse[0]), float(pulse[1])))
+        require(
+            "load_pulse_reference",
+            self.load_pulse_reference,
+            self.load_pulse_reference in LOAD_PULSE_REFERENCES,
+            f"one of {list(LOAD_PULSE_REFERENCES)}",
+        )
+        require(
+            "visual_rotation_deg", self.visual_rotation_deg, -180 <= self.visual_rotation_deg <= 180, "in [-180, 180]"
+        )
+
+    def with_trial_options(self: ConfigT, options: dict[str, Any]) -> ConfigT:
+        """This config with the perturbation arguments in ``options`` (one trial's reset options)
+        replaced, validated as the arguments are."""
+        changes = {name: options[name] for name in PERTURBATION_ARGUMENTS if name in options}
+        return dataclasses.replace(self, **changes) if changes else self
 
     @classmethod
     def from_kwargs(cls: type[ConfigT], env_name: str, kwargs: dict[str, Any]) -> ConfigT:

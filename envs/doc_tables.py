@@ -82,6 +82,18 @@ COMMON_ARGUMENTS = {
     "false_start_weight": "cost of a false start, charged once on the step it happens",
     "target_radius_m": "radius of the target zone, m",
     "hold_ms": "time the hand must stay in the target, ms",
+    "force_field": 'force F = B v at the hand: "null", "curl_cw", "curl_ccw" (gain force_field_gain_n_s_m) or '
+    "B, a 2x2 matrix in N s/m; off in channel trials",
+    "force_field_gain_n_s_m": "gain of the curl presets, N s/m",
+    "channel": "force-channel trials: a spring and damper across the start-target line; the field is off",
+    "channel_stiffness_n_m": "stiffness of the channel, N/m",
+    "channel_damping_n_s_m": "damping of the channel, N s/m",
+    "load_pulse_force_n": "force (x, y) of the load pulse at the hand, N; (0, 0) is none",
+    "load_pulse_onset_ms": "start of the pulse after load_pulse_reference, a multiple of control_step_ms",
+    "load_pulse_duration_ms": "duration of the pulse (within the trial), a multiple of control_step_ms",
+    "load_pulse_reference": '"go_cue" or "trial_start": what the pulse onset is timed from',
+    "visual_rotation_deg": "visuomotor rotation of the seen hand about the start, deg anticlockwise "
+    "(vision and the task's goals; proprioception unchanged)",
     "render_width_px": "width of rendered frames",
     "render_height_px": "height of rendered frames",
 }
@@ -151,13 +163,18 @@ def env_docstring(env_cls: Any, summary: str, episode_end: str, task_arguments: 
 {_indent(arguments_rows(env_cls.config_cls, task_arguments))}
 
     ## Info
-    Every step's ``info`` holds ``hand_pos`` and ``target_pos`` (m), ``distance_m`` (hand to target),
+    Every step's ``info`` holds ``hand_pos``, ``cursor_pos`` (the seen hand: ``hand_pos`` turned by
+    ``visual_rotation_deg`` about the start) and ``target_pos`` (m), ``distance_m`` (cursor to target),
     ``phase`` (0 delay, 1 move, 2 hold; see ``motorgym.envs.task.Phase``), ``go_cue``,
     ``catch_trial``, ``target_index``, ``time_ms`` (since the trial start), ``false_start``, ``success``,
     the reward terms ``reward_distance``, ``reward_effort``, ``reward_speed``, ``reward_activation``,
     ``reward_activation_change``, ``reward_time`` and ``reward_false_start``, and
     ``physics_error`` (True on the step where the simulation went unstable; the arm is then put back
-    at the trial's start posture and the episode terminates). {info_note}
+    at the trial's start posture and the episode terminates), ``hand_force_n`` (the external force
+    at the hand, field, channel and pulse, N, the step's mean) and ``channel_force_n`` (the
+    channel's force across the path, N, along the start-target direction turned 90 deg
+    anticlockwise; 0 off channel trials). Each perturbation argument is also a ``reset`` option,
+    for that trial only. {info_note}
     """
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from motorgym.envs.arm import Arm
 from motorgym.envs.config import EnvConfig
+from motorgym.envs.perturbations import PERTURBATION_ARGUMENTS, Perturbations
 from motorgym.envs.sensors import delay_in_steps
 
 ConfigT = TypeVar("ConfigT", bound=EnvConfig)
@@ -80,9 +81,13 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.phase = np.zeros(num_envs, dtype=np.int64)
         #: The muscle activations of the previous step (for the activation-change cost).
         self.previous_activation = np.zeros((num_envs, arm.act.shape[1]))
+        self.perturbations = Perturbations(num_envs, self.step_ms)
 
-    #: reset() options the task accepts, with a description each.
-    reset_options: dict[str, str] = {}
+    #: reset() options the task accepts, with a description each: every task takes the perturbation
+    #: arguments, for one trial; subclasses add their own.
+    reset_options: dict[str, str] = {
+        name: "this trial's value of the argument of the same name" for name in PERTURBATION_ARGUMENTS
+    }
 
     @abstractmethod
     def sample_trials(
@@ -104,19 +109,33 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.false_start[ids] = False
         self.false_start_now[ids] = False
         self.success[ids] = False
-        return self.sample_trials(ids, rngs, options)
+        trial_config = self.config.with_trial_options(options)
+        task_options = {k: v for k, v in options.items() if k not in PERTURBATION_ARGUMENTS}
+        joint_angles = self.sample_trials(ids, rngs, task_options)
+        self.perturbations.begin(
+            ids, trial_config, self.start_pos[ids], self.target_pos[ids], self.go_step[ids], self.end_step[ids]
+        )
+        return joint_angles
 
-    def get_state(self) -> dict[str, np.ndarray]:
-        """Copies of every per-env array (trials, counters, flags)."""
-        return {name: value.copy() for name, value in vars(self).items() if isinstance(value, np.ndarray)}
+    def get_state(self) -> dict[str, Any]:
+        """Copies of every per-env array (trials, counters, flags, perturbations)."""
+        state: dict[str, Any] = {
+            name: value.copy() for name, value in vars(self).items() if isinstance(value, np.ndarray)
+        }
+        state["perturbations"] = self.perturbations.get_state()
+        return state
 
-    def set_state(self, state: dict[str, np.ndarray]) -> None:
+    def set_state(self, state: dict[str, Any]) -> None:
         for name, value in state.items():
-            setattr(self, name, np.array(value, dtype=getattr(self, name).dtype))
+            if name == "perturbations":
+                self.perturbations.set_state(value)
+            else:
+                setattr(self, name, np.array(value, dtype=getattr(self, name).dtype))
 
     def measure(self, hand_pos: np.ndarray) -> None:
-        """Update the per-env quantities the rules, reward and info read, for the hand at
-        ``hand_pos`` (num_envs, 2): ``go_cue``, ``distance_m`` (to the target), ``start_distance_m``,
+        """Update the per-env quantities the rules, reward and info read, for the hand seen at
+        ``hand_pos`` (num_envs, 2; the cursor, which a visuomotor rotation turns about the start):
+        ``go_cue``, ``distance_m`` (to the target), ``start_distance_m``,
         ``in_target`` and ``phase``. Computed once per step, for every env."""
         self.go_cue = self.steps >= self.go_step
         to_target, to_start = hand_pos - self.target_pos, hand_pos - self.start_pos

@@ -20,20 +20,12 @@ import numpy as np
 
 from motorgym.envs import doc_tables
 from motorgym.envs.arm import Arm
-from motorgym.envs.config import EnvConfig, HumanLikeConfig, require
+from motorgym.envs.config import EnvConfig, HumanLikeConfig, is_finite_pair, require
 from motorgym.envs.single import ArmTaskEnv
 from motorgym.envs.task import NEVER, ReachingTask
 from motorgym.envs.vector import ArmTaskVectorEnv
 
 MAX_EPISODE_STEPS = 200
-
-
-def _is_pair(value: Any) -> bool:
-    return (
-        isinstance(value, (tuple, list))
-        and len(value) == 2
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
-    )
 
 
 @dataclass(frozen=True)
@@ -59,7 +51,7 @@ class CenterOutConfig(EnvConfig):
         super().__post_init__()
         for name in ("delay_range_ms", "start_joint_angles_deg"):
             value = getattr(self, name)
-            require(name, value, _is_pair(value), "a pair of finite numbers")
+            require(name, value, is_finite_pair(value), "a pair of finite numbers")
             object.__setattr__(self, name, (float(value[0]), float(value[1])))
         require(
             "n_targets",
@@ -77,6 +69,16 @@ class CenterOutConfig(EnvConfig):
             self.response_window_ms,
             self.response_window_ms > self.hold_ms,
             f"longer than hold_ms={self.hold_ms:g}",
+        )
+        # The shortest trial: the shortest delay, then the response window.
+        pulse_end_ms = self.load_pulse_onset_ms + self.load_pulse_duration_ms
+        room_ms = self.response_window_ms + (low if self.load_pulse_reference == "trial_start" else 0.0)
+        require(
+            "load_pulse_duration_ms",
+            self.load_pulse_duration_ms,
+            self.load_pulse_duration_ms == 0 or pulse_end_ms <= room_ms,
+            f"short enough that the pulse ends within every trial: load_pulse_onset_ms + load_pulse_duration_ms "
+            f"<= {room_ms:g} ms after the {self.load_pulse_reference.replace('_', ' ')}",
         )
 
 
@@ -96,6 +98,7 @@ class CenterOutTask(ReachingTask[CenterOutConfig]):
         "target_index": "int in [0, n_targets): the target of this trial",
         "catch_trial": "bool: force (True) or forbid (False) a catch trial",
         "delay_ms": "float: the instructed delay of this trial",
+        **ReachingTask.reset_options,
     }
 
     def __init__(self, config: CenterOutConfig, arm: Arm, num_envs: int) -> None:

@@ -49,8 +49,30 @@ def _assert_info_equal(native: dict, reference: dict, where: str) -> None:
 @pytest.mark.parametrize("env_id", ALL_IDS)
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
 def test_batched_env_reproduces_single_envs_exactly(env_id: str, mode: AutoresetMode) -> None:
+    assert_batched_equals_single(env_id, mode, FAST[env_id])
+
+
+#: Perturbations (each on its own and the channel with its field off), inside FAST's short trials.
+PERTURBED = {
+    "field, pulse and rotation": dict(
+        force_field="curl_ccw",
+        load_pulse_force_n=(1.0, -2.0),
+        load_pulse_onset_ms=20.0,
+        load_pulse_duration_ms=50.0,
+        visual_rotation_deg=30.0,
+    ),
+    "channel": dict(force_field=((0.0, 12.0), (-12.0, 0.0)), channel=True),
+}
+
+
+@pytest.mark.parametrize("env_id", ["motorgym/CenterOut-v1", "motorgym/MuscleCenterOut-v1"])
+@pytest.mark.parametrize("perturbation", list(PERTURBED))
+def test_batched_env_reproduces_single_envs_exactly_under_perturbations(env_id: str, perturbation: str) -> None:
+    assert_batched_equals_single(env_id, AutoresetMode.NEXT_STEP, {**FAST[env_id], **PERTURBED[perturbation]})
+
+
+def assert_batched_equals_single(env_id: str, mode: AutoresetMode, kwargs: dict) -> None:
     num_envs, steps = 3, 90
-    kwargs = FAST[env_id]
     native = gym.make_vec(
         env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", autoreset_mode=mode, num_threads=2, **kwargs
     )
