@@ -15,6 +15,11 @@ Arguments: every argument of the single env (see its docstring), plus
 | autoreset_mode | AutoresetMode.NEXT_STEP | Gymnasium 1.x autoreset mode, NEXT_STEP or SAME_STEP (below) |
 | num_threads | 0 | physics threads (0: one per CPU core) |
 
+Trial schedules: ``trial_options`` (None, or a function of the env's index returning a dict) is
+called at every reset of an env, autoresets included, for the options of the trial it starts
+(merged over ``reset``'s options): a protocol such as ``motorgym adapt`` switches perturbations
+trial by trial with it while the envs run on.
+
 Autoreset: with NEXT_STEP, the step after an env's episode ends resets that env (its action is
 ignored) and returns the reset observation with reward 0; with SAME_STEP, the ending step resets it
 at once and returns the reset observation, the last observation being in ``info["final_obs"]`` and
@@ -27,6 +32,7 @@ as Gymnasium's ``SyncVectorEnv`` does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -101,6 +107,8 @@ class ArmTaskVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self._all = np.arange(num_envs)
         self._all_true = np.ones(num_envs, dtype=bool)
         self._all_true.flags.writeable = False
+        #: Called at each reset of env i for that trial's options (see the module docstring).
+        self.trial_options: Callable[[int], dict[str, Any]] | None = None
         self._frames = (
             EnvFrames(self.core, "rgb_array", self.config.render_width_px, self.config.render_height_px)
             if render_mode
@@ -126,10 +134,15 @@ class ArmTaskVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self, ids: np.ndarray, obs: np.ndarray, info: dict[str, np.ndarray], options: dict[str, Any] | None = None
     ) -> None:
         """Reset environments ``ids``, writing their observations and infos into ``obs`` and ``info``."""
-        reset_obs, reset_info = self.core.reset(ids, [self._rngs[i] for i in ids], options)
-        obs[ids] = reset_obs
-        for key, value in reset_info.items():
-            info[key][ids] = value
+        if self.trial_options is None:
+            groups = [(ids, options)]
+        else:  # each env's own trial
+            groups = [(np.array([i]), {**(options or {}), **self.trial_options(int(i))}) for i in ids]
+        for group, group_options in groups:
+            reset_obs, reset_info = self.core.reset(group, [self._rngs[i] for i in group], group_options)
+            obs[group] = reset_obs
+            for key, value in reset_info.items():
+                info[key][group] = value
         self._episode_steps[ids] = 0
 
     def _with_masks(self, info: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +159,15 @@ class ArmTaskVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         self._seed(seed)
-        obs, info = self.core.reset(self._all, self._rngs, options)
+        if self.trial_options is None:
+            obs, info = self.core.reset(self._all, self._rngs, options)
+        else:  # each env's own trial, one at a time
+            resets = [
+                self.core.reset(np.array([i]), [self._rngs[i]], {**(options or {}), **self.trial_options(i)})
+                for i in range(self.num_envs)
+            ]
+            obs = np.concatenate([o for o, _ in resets])
+            info = {key: np.concatenate([i[key] for _, i in resets]) for key in resets[0][1]}
         self._episode_steps[:] = 0
         self._needs_reset[:] = False
         return obs, self._with_masks(info)

@@ -13,13 +13,13 @@ from tests.conftest import ALL_IDS
 
 # Short trials, so that every env ends several episodes (by success, trial end or time limit); the
 # v1 ids keep a (shorter) cue latency and their costs of speed and false starts.
-_FAST_CENTER_OUT = dict(
+FAST_CENTER_OUT = dict(
     delay_range_ms=(30.0, 80.0), response_window_ms=250.0, hold_ms=30.0, catch_fraction=0.3, max_episode_steps=30
 )
 FAST = {
-    **{f"motorgym/{name}-v0": _FAST_CENTER_OUT for name in ("CenterOut", "MuscleCenterOut")},
+    **{f"motorgym/{name}-v0": FAST_CENTER_OUT for name in ("CenterOut", "MuscleCenterOut")},
     **{
-        f"motorgym/{name}-v1": {**_FAST_CENTER_OUT, "go_cue_latency_ms": 50.0}
+        f"motorgym/{name}-v1": {**FAST_CENTER_OUT, "go_cue_latency_ms": 50.0}
         for name in ("CenterOut", "MuscleCenterOut")
     },
     **{
@@ -227,3 +227,25 @@ def test_a_bad_action_in_a_large_batch_names_the_env_in_a_short_message() -> Non
         envs.step(actions)
     assert len(str(error.value)) < 200
     envs.close()
+
+
+def test_a_trial_schedule_sets_each_env_s_trials_through_autoresets() -> None:
+    envs = gym.make_vec("motorgym/CenterOut-v0", num_envs=3, vectorization_mode="vector_entry_point", **FAST_CENTER_OUT)
+    handed_out: list[tuple[int, int]] = []
+
+    def schedule(env: int) -> dict:
+        trial = len(handed_out)
+        handed_out.append((env, trial))
+        return {"target_index": trial % 8, "channel": trial % 2 == 1}
+
+    envs.unwrapped.trial_options = schedule
+    _, info = envs.reset(seed=0)
+    assert handed_out == [(0, 0), (1, 1), (2, 2)] and info["target_index"].tolist() == [0, 1, 2]
+    perturbations = envs.unwrapped.core.task.perturbations
+    assert perturbations.channel.tolist() == [False, True, False]
+    for _ in range(60):
+        _, _, terminated, truncated, info = envs.step(np.zeros((3, 2), dtype=np.float32))
+    assert len(handed_out) > 6  # autoresets asked for the next trials
+    latest = {env: trial for env, trial in handed_out}
+    for env, trial in latest.items():
+        assert perturbations.channel[env] == (trial % 2 == 1)
