@@ -68,10 +68,15 @@ class RunningMeanStd(nn.Module):
         self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
         self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
         self.register_buffer("count", torch.tensor(epsilon, dtype=torch.float64))
+        #: While True, :meth:`update` leaves the statistics as they are (e.g. a trained network's
+        #: input scaling while it adapts: what changes is then only what it learns).
+        self.frozen = False
 
     @torch.no_grad()
     def update(self, batch: torch.Tensor) -> None:
-        """Fold a (n, *shape) batch into the statistics."""
+        """Fold a (n, *shape) batch into the statistics (unless :attr:`frozen`)."""
+        if self.frozen:
+            return
         batch = batch.to(torch.float64).reshape(-1, *self.mean.shape)
         batch_mean, batch_var, n = batch.mean(0), batch.var(0, unbiased=False), batch.shape[0]
         delta, total = batch_mean - self.mean, self.count + n

@@ -18,12 +18,13 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from motorgym.train import adapt as adapt_module
 from motorgym.train import kinds, model_based, pretrain, render, sweep
 from motorgym.train.analyze import analyze
 from motorgym.train.collect import check_new_dataset_path, collect, save_dataset
 from motorgym.train.configs import ModelBasedConfig, PretrainConfig, RunConfig
 from motorgym.train.evaluate import evaluate, format_table
-from motorgym.train.run_dir import EVALUATION, FIGURES
+from motorgym.train.run_dir import ADAPT_SUMMARY, EVALUATION, FIGURES
 from motorgym.train.trainers import TRAINERS
 
 DESCRIPTION = """\
@@ -40,6 +41,7 @@ examples:
   motorgym pretrain --data data/co.npz --out runs/co_predictor                  # trajectory predictor
   motorgym pretrain-policy --data data/co.npz --out runs/co_model_based         # through a learned arm
   motorgym train --init-from runs/co_model_based --out runs/co_finetuned
+  motorgym adapt runs/co --protocol curl-field --out runs/co_curl                # force-field adaptation
 
 'motorgym COMMAND --help' lists a command's options.
 """
@@ -141,6 +143,9 @@ def build_parser(train_kind: kinds.RunKind = kinds.KINDS["lstm-ppo"]) -> tuple[a
             command("collect", "collect rollouts under exploratory commands (for pretraining)")
         ),
         "sweep": _sweep_options(command("sweep", "many runs over seeds and conditions, on Ray Tune", sweep.__doc__)),
+        "adapt": _adapt_options(
+            command("adapt", "a motor-learning protocol (force field, rotation) on a trained run", adapt_module.__doc__)
+        ),
     }
     render.add_arguments(subparsers["render"])
     for kind in (k for k in kinds.KINDS.values() if k.config_cls in PRETRAININGS):
@@ -198,6 +203,20 @@ def _sweep_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def _adapt_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("run_dir", type=Path, nargs="?", help="the trained run (lstm-ppo or gru-ppo)")
+    shipped = ", ".join(adapt_module.shipped_protocols())
+    parser.add_argument(
+        "--protocol", default="curl-field", help=f"{shipped}, or a protocol YAML file (default: curl-field)"
+    )
+    parser.add_argument("--out", type=Path, help="the adapt run's directory to create (new or empty)")
+    parser.add_argument("--resume", type=Path, metavar="DIR", help="continue the adapt run in DIR")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the trials and the learning (default: 0)")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu or cuda[:N] (default: cpu)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
 def _collect_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--env", default="motorgym/CenterOut-v0", help="a motorgym env id (default: CenterOut-v0)")
     parser.add_argument("--episodes", type=int, required=True, help="number of episodes")
@@ -240,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         "pretrain": _pretrain,
         "pretrain-policy": _pretrain_policy,
         "sweep": _sweep,
+        "adapt": _adapt,
     }
     own = subparsers[args.command]
     try:
@@ -328,6 +348,33 @@ def _sweep(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if failed:
         print(f"failed or unfinished: {', '.join(failed)} (run the same command again to resume)")
     return 0
+
+
+def _adapt(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        run_dir = adapt_module.resume(args.resume, progress=not args.no_progress)
+    elif args.run_dir is None or args.out is None:
+        raise UsageError("give a trained RUN_DIR and --out DIR (or --resume DIR)")
+    else:
+        run_dir = adapt_module.adapt(
+            args.run_dir, args.protocol, args.out, args.seed, args.device, progress=not args.no_progress
+        )
+    summary = json.loads((run_dir / ADAPT_SUMMARY).read_text())
+    for name, block in summary["blocks"].items():
+        print(
+            f"{name}: {block['trials']} trials, deviation first {_mm(block['first_deviation_mm'])} -> last "
+            f"{_mm(block['last_deviation_mm'])}, adaptation index {_number(block['last_adaptation_index'])}"
+        )
+    print(f"wrote trials.csv, adapt.json and the figures in {run_dir}")
+    return 0
+
+
+def _mm(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f} mm"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _pretraining_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:

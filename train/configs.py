@@ -326,7 +326,20 @@ class ModelBasedConfig(DataConfig):
         return {**super().field_checks(), **{name: (getattr(self, name) >= 1, ">= 1") for name in positive}}
 
 
+@dataclass
+class AdaptConfig(RunConfig):
+    """An adapt run (motorgym adapt): a motor-learning protocol on a trained policy."""
+
+    source_run: str = ""
+    """The trained run (lstm-ppo or gru-ppo) whose policy adapts."""
+    protocol: str = "curl-field"
+    """A shipped protocol's name (curl-field, visuomotor-rotation) or a protocol YAML file."""
+    protocol_spec: dict[str, Any] = field(default_factory=dict)
+    """The protocol as it was read (so the run keeps it if the file changes)."""
+
+
 __all__ = [
+    "AdaptConfig",
     "EnvRunConfig",
     "ModelBasedConfig",
     "NetworkConfig",

@@ -13,6 +13,7 @@ kind of ``motorgym train``.
 | sb3-rppo, sb3-ppo | motorgym train --algo sb3-... | SB3Config | normalizer.pt + model.zip | SB3's policy | nothing |
 | pretrain | motorgym pretrain | PretrainConfig | predictor.pt | none (a predictor) | the core |
 | model-based | motorgym pretrain-policy | ModelBasedConfig | policy.pt | the policy | core and action mean |
+| adapt | motorgym adapt | AdaptConfig | adapt.pt | the adapted policy | nothing |
 
 A run's kind is its config.json's ``algo``; runs written before every config.json named it (PPO
 runs) are recognised in :func:`kind_of`, the one place that guesses.
@@ -34,7 +35,7 @@ from motorgym.agents.predictor import TrajectoryPredictor
 from motorgym.agents.recurrent import ACTOR_PREFIXES, CORE_PREFIXES, PolicySpec, RecurrentActorCritic, load_core
 from motorgym.agents.sb3 import SB3Agent, load_sb3_policy
 from motorgym.train import run_dir as layout
-from motorgym.train.configs import ModelBasedConfig, PPOConfig, PretrainConfig, RunConfig, SB3Config
+from motorgym.train.configs import AdaptConfig, ModelBasedConfig, PPOConfig, PretrainConfig, RunConfig, SB3Config
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,12 @@ def _model_based_agent(run_dir: Path, device: str) -> LoadedAgent:
     policy, meta = load_policy_file(run_dir / layout.PRETRAINED_POLICY, device)
     _check_keys(run_dir / layout.PRETRAINED_POLICY, meta, ("env_id", "env_kwargs"), "model-based pretraining")
     return LoadedAgent(RecurrentAgent(policy), meta["env_id"], dict(meta["env_kwargs"]))
+
+
+def _adapt_agent(run_dir: Path, device: str) -> LoadedAgent:
+    policy, meta = load_policy_file(run_dir / layout.ADAPT_CHECKPOINT, device)
+    _check_keys(run_dir / layout.ADAPT_CHECKPOINT, meta, ("source",), "adapt")
+    return LoadedAgent(RecurrentAgent(policy), meta["source"]["env_id"], meta["source"]["env_kwargs"])
 
 
 def _sb3_agent(run_dir: Path, device: str) -> LoadedAgent:
@@ -223,6 +230,24 @@ KINDS: dict[str, RunKind] = {
             files=(*_TRAINED, layout.ARM_METRICS, layout.LEARNED_ARM, layout.PRETRAINED_POLICY, layout.LOSSES_PLOT),
             load_agent=_model_based_agent,
             init_weights=_pretrained_actor,
+        ),
+        RunKind(
+            name="adapt",
+            summary="a motor-learning protocol run on a trained policy",
+            command="adapt",
+            config_cls=AdaptConfig,
+            fixed={},
+            checkpoint=layout.ADAPT_CHECKPOINT,
+            files=(
+                layout.CONFIG,
+                layout.ADAPT_TRIALS,
+                layout.ADAPT_PATHS,
+                layout.ADAPT_CHECKPOINT,
+                layout.ADAPT_SUMMARY,
+                layout.ADAPTATION_PLOT,
+                layout.PATHS_PLOT,
+            ),
+            load_agent=_adapt_agent,
         ),
     )
 }

@@ -40,6 +40,12 @@ LEARNED_ARM = "learned_arm.pt"
 PRETRAINED_POLICY = "policy.pt"
 ARM_METRICS = "arm_metrics.csv"
 LOSSES_PLOT = "losses.png"
+ADAPT_CHECKPOINT = "adapt.pt"
+ADAPT_TRIALS = "trials.csv"
+ADAPT_PATHS = "paths.npz"
+ADAPT_SUMMARY = "adapt.json"
+ADAPTATION_PLOT = "adaptation.png"
+PATHS_PLOT = "paths.png"
 
 
 class RunExistsError(FileExistsError):

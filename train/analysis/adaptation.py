@@ -98,7 +98,9 @@ def pulse_displacement_m(path_m: np.ndarray, pulse_onset: int) -> float:
     return float(np.max(np.linalg.norm(path[pulse_onset:] - path[pulse_onset], axis=1)))
 
 
-def corrective_latency_steps(commands: np.ndarray, pulse_onset: int, threshold: float, baseline_steps: int = 5) -> float:
+def corrective_latency_steps(
+    commands: np.ndarray, pulse_onset: int, threshold: float, baseline_steps: int = 5
+) -> float:
     """Steps from the pulse's onset to the first command (T, A) that departs from the mean of the
     ``baseline_steps`` commands before the onset by more than ``threshold`` (Euclidean), NaN if
     none does. A controller with a feedback delay of d steps answers at d (or later)."""

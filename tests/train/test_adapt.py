@@ -1,0 +1,169 @@
+"""motorgym adapt: protocols, the trial schedule, the run directory, learning only where asked, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from motorgym.agents.checkpoint import load_checkpoint
+from motorgym.train import adapt, ppo
+from motorgym.train.cli import main
+from motorgym.train.configs import PPOConfig
+
+TINY_PROTOCOL = {
+    "name": "tiny-curl",
+    "measured_field": {"force_field": "curl_cw", "force_field_gain_n_s_m": 15.0},
+    "channel_fraction": 0.25,
+    "blocks": [
+        {"name": "baseline", "trials": 6, "learn": False},
+        {"name": "exposure", "trials": 12, "perturbation": {"force_field": "curl_cw"}},
+        {"name": "washout", "trials": 6},
+    ],
+    "learning": {"rule": "ppo", "learning_rate": 1e-3, "num_envs": 4, "rollout_steps": 32, "update_epochs": 1},
+}
+# Short trials, so that the tiny protocol runs in seconds.
+FAST_TASK = {"delay_range_ms": [100.0, 200.0], "response_window_ms": 400.0, "catch_fraction": 0.0}
+
+
+@pytest.fixture(scope="module")
+def source_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("source") / "run"
+    config = PPOConfig(
+        env_id="motorgym/CenterOut-v1",
+        env_kwargs=FAST_TASK,
+        total_steps=512,
+        num_envs=4,
+        rollout_steps=64,
+        num_minibatches=2,
+        seed=3,
+    )
+    ppo.train(config, run, progress=False)
+    return run
+
+
+def write_protocol(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def read_trials(run: Path) -> list[dict[str, str]]:
+    with open(run / "trials.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_the_shipped_protocols_load() -> None:
+    shipped = adapt.shipped_protocols()
+    assert {"curl-field", "visuomotor-rotation"} <= set(shipped)
+    curl = adapt.load_protocol("curl-field")
+    assert [b.name for b in curl.blocks] == ["baseline", "exposure", "washout", "re-exposure"]
+    assert curl.field_matrix().tolist() == [[0.0, 15.0], [-15.0, 0.0]]
+    rotation = adapt.load_protocol("visuomotor-rotation")
+    assert rotation.blocks[1].perturbation == {"visual_rotation_deg": 30.0}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"blocks": []}, "blocks must be a non-empty list"),
+        ({"blokcs": []}, r"unknown key\(s\) \['blokcs'\]"),
+        ({"blocks": [{"name": "a", "trials": 0}]}, r"blocks\[0\]: trials must be an int >= 1"),
+        (
+            {"blocks": [{"name": "a", "trials": 5, "perturbation": {"field": "curl_cw"}}]},
+            r"unknown key\(s\) \['field'\]",
+        ),
+        ({"measured_field": {"force_field": "spiral"}}, "force_field must be one of"),
+        ({"learning": {"rule": "sgd"}}, "learning.rule must be 'ppo'"),
+        ({"channel_fraction": 2}, r"channel_fraction must be in \[0, 1\]"),
+    ],
+)
+def test_a_bad_protocol_is_named(tmp_path: Path, change: dict, message: str) -> None:
+    path = write_protocol(tmp_path / "p.yaml", {**TINY_PROTOCOL, **change})
+    with pytest.raises(ValueError, match=message):
+        adapt.load_protocol(str(path))
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        adapt.load_protocol("no-such-protocol")
+
+
+def test_channel_trials_are_placed_at_the_fraction_never_first() -> None:
+    protocol = adapt.protocol_from_dict(TINY_PROTOCOL, "tiny")
+    trials = adapt.plan_trials(protocol, seed=0)
+    assert [t.trial for t in trials] == list(range(24))
+    for block, size in enumerate((6, 12, 6)):
+        in_block = [t for t in trials if t.block == block]
+        assert len(in_block) == size and sum(t.channel for t in in_block) == round(0.25 * size)
+        assert not in_block[0].channel
+    assert all(t.options["force_field"] == "curl_cw" for t in trials if t.block == 1)
+    assert trials == adapt.plan_trials(protocol, seed=0)
+
+
+def test_an_adapt_run_records_every_trial_and_learns_only_where_asked(source_run: Path, tmp_path: Path) -> None:
+    protocol = write_protocol(tmp_path / "tiny.yaml", TINY_PROTOCOL)
+    out = tmp_path / "adapt"
+    assert main(["adapt", str(source_run), "--protocol", str(protocol), "--out", str(out), "--no-progress"]) == 0
+    assert {"config.json", "trials.csv", "paths.npz", "adapt.pt", "adapt.json", "adaptation.png", "paths.png"} <= {
+        p.name for p in out.iterdir()
+    }
+    rows = read_trials(out)
+    assert sorted(int(r["trial"]) for r in rows) == list(range(24))
+    by_trial = {int(r["trial"]): r for r in rows}
+    assert [by_trial[t]["block"] for t in range(24)] == ["baseline"] * 6 + ["exposure"] * 12 + ["washout"] * 6
+    assert [by_trial[t]["force_field"] for t in (0, 6, 17, 18)] == ["null", "curl_cw", "curl_cw", "null"]
+    assert sum(r["channel"] == "True" for r in rows) == 2 + 3 + 2
+    summary = json.loads((out / "adapt.json").read_text())
+    assert summary["updates"] > 0 and set(summary["blocks"]) == {"baseline", "exposure", "washout"}
+    # The network changed (it learned in exposure and washout), and the run's agent is the adapted one.
+    adapted = load_checkpoint(out / "adapt.pt")[0]["policy"]
+    trained = load_checkpoint(source_run / "checkpoint.pt")[0]["policy"]
+    assert any(not torch.equal(adapted[k], trained[k]) for k in trained)
+    assert main(["evaluate", str(out), "--episodes", "4"]) == 0
+    # It never writes into an existing run.
+    assert main_fails(["adapt", str(source_run), "--protocol", str(protocol), "--out", str(out)])
+
+
+def test_without_learning_the_network_is_unchanged(source_run: Path, tmp_path: Path) -> None:
+    still = {**TINY_PROTOCOL, "blocks": [{**b, "learn": False} for b in TINY_PROTOCOL["blocks"]]}
+    out = adapt.adapt(source_run, str(write_protocol(tmp_path / "p.yaml", still)), tmp_path / "a", progress=False)
+    adapted = load_checkpoint(out / "adapt.pt")[0]["policy"]
+    trained = load_checkpoint(source_run / "checkpoint.pt")[0]["policy"]
+    assert all(torch.equal(adapted[k], trained[k]) for k in trained)
+    assert json.loads((out / "adapt.json").read_text())["updates"] == 0
+
+
+def test_a_killed_adapt_run_resumes_and_records_each_trial_once(source_run: Path, tmp_path: Path, monkeypatch) -> None:
+    protocol = write_protocol(tmp_path / "tiny.yaml", TINY_PROTOCOL)
+    out = tmp_path / "adapt"
+    original, calls = ppo.update, []
+
+    def killed_at_the_fourth_update(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ppo, "update", killed_at_the_fourth_update)
+    with pytest.raises(KeyboardInterrupt):
+        adapt.adapt(source_run, str(protocol), out, progress=False)
+    done_before = len(read_trials(out))
+    assert 0 < done_before < 24
+    monkeypatch.setattr(ppo, "update", original)
+    assert main(["adapt", "--resume", str(out), "--no-progress"]) == 0
+    rows = read_trials(out)
+    assert sorted(int(r["trial"]) for r in rows) == list(range(24))
+
+
+def test_a_failing_start_leaves_nothing(tmp_path: Path) -> None:
+    not_a_run = tmp_path / "nothing"
+    not_a_run.mkdir()
+    assert main_fails(["adapt", str(not_a_run), "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+
+
+def main_fails(argv: list[str]) -> bool:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    return exit_info.value.code == 1

@@ -1,0 +1,603 @@
+"""``motorgym adapt``: the motor-learning protocols, run on a trained policy.
+
+    motorgym adapt runs/reacher --protocol curl-field --out runs/reacher-curl
+
+A **protocol** is a small YAML file (``curl-field`` and ``visuomotor-rotation`` ship in
+``motorgym/train/protocols``; any other file path works too): blocks of trials, each with the
+perturbation of its trials (the reset options of :mod:`motorgym.envs.perturbations`), whether the
+network learns during it, and the fraction of force-channel trials mixed in. Every trial is one
+episode of the trained run's task; the vector env's trial schedule hands each env its next trial
+of the protocol as it resets, so the envs run on while the perturbation switches trial by trial.
+
+**Learning rule** ``ppo``: the trained network keeps learning by our recurrent PPO (its collect,
+advantage and update phases, :mod:`motorgym.train.ppo`) on the perturbed trials, with the
+protocol's learning rate, ``num_envs`` envs and ``rollout_steps`` steps per update (about
+num_envs x rollout_steps / trial length trials per update: the run's ``adapt.json`` reports the
+measured number); its observation normaliser stays at the trained statistics, and blocks with
+``learn: false`` only act. The actions are sampled, as in training.
+
+The run directory (``new_run_dir`` rules: a new or empty directory, removed if the set-up fails):
+
+- ``config.json``: the source run, the protocol (as read) and the seed (``algo: adapt``);
+- ``trials.csv``: one row per trial, in the order trials end (``trial`` numbers them in the
+  protocol), flushed as they end: block, perturbation, channel, target, success and the measures
+  of :mod:`motorgym.train.analysis.adaptation`;
+- ``paths.npz``: each trial's hand and cursor paths from the go cue (for the figures);
+- ``adapt.pt``: the adapted policy, its optimiser and reward scale, and how far the protocol got
+  (written atomically after every update); ``motorgym adapt --resume DIR`` continues from it,
+  re-running the trials that had not ended (from fresh trials, so a resumed run follows the
+  protocol but not the very trajectories an uninterrupted one would);
+- ``adapt.json``, ``adaptation.png`` (learning curve) and ``paths.png`` (the classic panel), at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from motorgym.agents.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from motorgym.envs.batched import env_info
+from motorgym.envs.perturbations import PERTURBATION_ARGUMENTS, force_field_matrix
+from motorgym.train import kinds, ppo
+from motorgym.train import run_dir as layout
+from motorgym.train.adapt_report import write_report
+from motorgym.train.analysis import adaptation as measures
+from motorgym.train.analysis.kinematics import movement_onset, speed_profile
+from motorgym.train.configs import AdaptConfig, PPOConfig
+from motorgym.train.progress import EpisodeStats
+
+PROTOCOLS_DIR = Path(__file__).resolve().parent / "protocols"
+#: Samples after movement onset at which the initial direction is taken (100 ms at 10 ms steps).
+DIRECTION_AFTER_MS = 100.0
+TRIAL_COLUMNS = (
+    "trial",
+    "block",
+    "block_trial",
+    "learn",
+    "channel",
+    "force_field",
+    "visual_rotation_deg",
+    "target_index",
+    "success",
+    "false_start",
+    "steps",
+    "max_perpendicular_deviation_mm",
+    "adaptation_index",
+    "initial_direction_error_deg",
+    "reaction_time_ms",
+    "peak_speed_m_s",
+)
+
+
+# --------------------------------------------------------------------------------------- protocol
+@dataclass(frozen=True)
+class Block:
+    """A block of trials with one perturbation."""
+
+    name: str
+    trials: int
+    perturbation: dict[str, Any] = field(default_factory=dict)
+    """Reset options of the block's trials (perturbation arguments: force_field, visual_rotation_deg, ...)."""
+    learn: bool = True
+    """Whether the network learns during the block."""
+    channel_fraction: float | None = None
+    """Fraction of force-channel trials (None: the protocol's)."""
+
+
+@dataclass(frozen=True)
+class Learning:
+    """The learning rule and its settings."""
+
+    rule: str = "ppo"
+    learning_rate: float = 1e-4
+    num_envs: int = 32
+    rollout_steps: int = 64
+    update_epochs: int = 4
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A motor-learning protocol: blocks of trials, the field the measures refer to, the learning rule."""
+
+    name: str
+    blocks: tuple[Block, ...]
+    description: str = ""
+    measured_field: dict[str, Any] = field(default_factory=lambda: {"force_field": "null"})
+    channel_fraction: float = 0.0
+    learning: Learning = field(default_factory=Learning)
+
+    @property
+    def total_trials(self) -> int:
+        return sum(block.trials for block in self.blocks)
+
+    def field_matrix(self) -> np.ndarray:
+        """B of the measured field (N s/m)."""
+        gain = float(self.measured_field.get("force_field_gain_n_s_m", 15.0))
+        return force_field_matrix(self.measured_field.get("force_field", "null"), gain)
+
+
+def shipped_protocols() -> dict[str, Path]:
+    """The protocols that ship with motorgym, by name (file name with - for _)."""
+    return {path.stem.replace("_", "-"): path for path in sorted(PROTOCOLS_DIR.glob("*.yaml"))}
+
+
+def load_protocol(name_or_path: str) -> Protocol:
+    """A shipped protocol by name, or a protocol YAML file; a ValueError names what is wrong."""
+    shipped = shipped_protocols()
+    path = shipped.get(name_or_path, Path(name_or_path))
+    if not path.is_file():
+        raise ValueError(f"protocol must be one of {sorted(shipped)} or a YAML file (got {name_or_path!r})")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML: {error}") from None
+    return protocol_from_dict(data, str(path))
+
+
+def protocol_from_dict(data: Any, where: str) -> Protocol:
+    """Build and check a protocol from its parsed YAML."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: a protocol is a mapping with name, blocks and learning")
+    known = {"name", "description", "measured_field", "channel_fraction", "blocks", "learning"}
+    _no_unknown(data, known, where)
+    blocks_data = data.get("blocks")
+    if not isinstance(blocks_data, list) or not blocks_data:
+        raise ValueError(f"{where}: blocks must be a non-empty list of blocks")
+    blocks = tuple(_block(b, f"{where}: blocks[{i}]") for i, b in enumerate(blocks_data))
+    learning_data = data.get("learning", {})
+    _no_unknown(learning_data, {f for f in Learning.__dataclass_fields__}, f"{where}: learning")
+    learning = Learning(**learning_data)
+    _check(learning.rule == "ppo", f"{where}: learning.rule must be 'ppo' (got {learning.rule!r})")
+    _check(learning.learning_rate > 0, f"{where}: learning.learning_rate must be > 0")
+    _check(learning.num_envs >= 2 and learning.rollout_steps >= 1, f"{where}: learning.num_envs must be >= 2")
+    protocol = Protocol(
+        name=str(data.get("name", Path(where).stem)),
+        description=str(data.get("description", "")),
+        blocks=blocks,
+        measured_field=dict(data.get("measured_field", {"force_field": "null"})),
+        channel_fraction=float(data.get("channel_fraction", 0.0)),
+        learning=learning,
+    )
+    _check(0 <= protocol.channel_fraction <= 1, f"{where}: channel_fraction must be in [0, 1]")
+    protocol.field_matrix()  # a clear error for a bad field
+    return protocol
+
+
+def _block(data: Any, where: str) -> Block:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a mapping with name and trials")
+    _no_unknown(data, set(Block.__dataclass_fields__), where)
+    block = Block(**data)
+    _check(isinstance(block.trials, int) and block.trials >= 1, f"{where}: trials must be an int >= 1")
+    _no_unknown(block.perturbation, set(PERTURBATION_ARGUMENTS), f"{where}: perturbation")
+    fraction = block.channel_fraction
+    _check(fraction is None or 0 <= fraction <= 1, f"{where}: channel_fraction must be in [0, 1]")
+    return block
+
+
+def _no_unknown(data: Any, known: set[str], where: str) -> None:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a mapping")
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(known)}")
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+# --------------------------------------------------------------------------------------- schedule
+@dataclass(frozen=True)
+class PlannedTrial:
+    trial: int
+    block: int
+    block_trial: int
+    channel: bool
+    options: dict[str, Any]
+
+
+def plan_trials(protocol: Protocol, seed: int) -> list[PlannedTrial]:
+    """Every trial of the protocol in order, channel trials placed at random (seeded) at each
+    block's fraction (exactly round(fraction x trials) of them, never the first trial of a block,
+    whose deviation measures the block's start)."""
+    rng = np.random.default_rng(seed)
+    trials: list[PlannedTrial] = []
+    for b, block in enumerate(protocol.blocks):
+        fraction = protocol.channel_fraction if block.channel_fraction is None else block.channel_fraction
+        count = min(round(fraction * block.trials), block.trials - 1)
+        channels = set((1 + rng.permutation(block.trials - 1)[:count]).tolist()) if count > 0 else set()
+        for k in range(block.trials):
+            options = {**block.perturbation, "channel": k in channels}
+            trials.append(PlannedTrial(len(trials), b, k, k in channels, options))
+    return trials
+
+
+class Schedule:
+    """Hands each env its next trial of the protocol (the vector env's ``trial_options``); after
+    the last one, unrecorded trials of the last block keep the envs going until all have ended."""
+
+    def __init__(self, trials: list[PlannedTrial], first: int, num_envs: int) -> None:
+        self.trials, self.next_trial = trials, first
+        self.running: list[PlannedTrial | None] = [None] * num_envs
+
+    def __call__(self, env: int) -> dict[str, Any]:
+        if self.next_trial < len(self.trials):
+            trial = self.trials[self.next_trial]
+            self.next_trial += 1
+            self.running[env] = trial
+            return trial.options
+        self.running[env] = None
+        return self.trials[-1].options
+
+    def block_of_latest(self) -> int:
+        return self.trials[min(self.next_trial, len(self.trials)) - 1].block
+
+
+# --------------------------------------------------------------------------------------- recorder
+class TrialRecorder(gym.vector.VectorWrapper):
+    """Records every scheduled trial's path and forces from the info stream (SAME_STEP autoreset:
+    an ending trial's last step is in ``final_info``) and hands finished trials to ``on_trial``."""
+
+    KEYS = ("hand_pos", "cursor_pos", "channel_force_n", "go_cue")
+
+    def __init__(self, envs: gym.vector.VectorEnv, schedule: Schedule, on_trial: Any) -> None:
+        super().__init__(envs)
+        self.schedule, self.on_trial = schedule, on_trial
+        self.traces: list[dict[str, list[Any]]] = []
+        self.trial_of: list[PlannedTrial | None] = []
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self.trial_of = list(self.schedule.running)
+        self.traces = [self._start(info, i) for i in range(self.num_envs)]
+        return obs, info
+
+    def _start(self, info: dict[str, Any], env: int) -> dict[str, list[Any]]:
+        return {key: [np.copy(info[key][env])] for key in self.KEYS}
+
+    def step(self, actions: np.ndarray) -> Any:
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        ended = terminated | truncated
+        for i in range(self.num_envs):
+            source = info["final_info"] if ended[i] else info
+            for key in self.KEYS:
+                self.traces[i][key].append(np.copy(source[key][i]))
+            if ended[i]:
+                trial = self.trial_of[i]
+                if trial is not None:
+                    self.on_trial(trial, {k: np.array(v) for k, v in self.traces[i].items()}, env_info(source, i))
+                self.trial_of[i] = self.schedule.running[i]
+                self.traces[i] = self._start(info, i)
+        return obs, reward, terminated, truncated, info
+
+
+def trial_measures(
+    protocol: Protocol, trace: dict[str, np.ndarray], final: dict[str, Any], step_ms: float
+) -> dict[str, Any]:
+    """The measures of one trial from its trace (from reset to its last step) and last info."""
+    go = np.flatnonzero(trace["go_cue"])
+    row: dict[str, Any] = {
+        "success": bool(final["success"]),
+        "false_start": bool(final["false_start"]),
+        "steps": len(trace["go_cue"]) - 1,
+        "target_index": int(final["target_index"]),
+    }
+    nan = {"max_perpendicular_deviation_mm": math.nan, "adaptation_index": math.nan}
+    if len(go) == 0:
+        return {
+            **row,
+            **nan,
+            "initial_direction_error_deg": math.nan,
+            "reaction_time_ms": math.nan,
+            "peak_speed_m_s": math.nan,
+        }
+    start, target = trace["cursor_pos"][0], final["target_pos"]
+    hand, cursor = trace["hand_pos"][go[0] :], trace["cursor_pos"][go[0] :]
+    speed = speed_profile(hand, step_ms / 1000.0)
+    onset = movement_onset(speed)
+    field_b = protocol.field_matrix()
+    direction = measures.field_direction(field_b, start, target) or 1.0
+    row["max_perpendicular_deviation_mm"] = 1000 * measures.max_perpendicular_deviation_m(
+        hand, start, target, direction
+    )
+    if trace["channel_force_n"][go[0] :].any():
+        velocity = np.gradient(hand, step_ms / 1000.0, axis=0)
+        force = trace["channel_force_n"][go[0] :]
+        row["adaptation_index"] = measures.adaptation_index(force, velocity, field_b, start, target)
+    else:
+        row["adaptation_index"] = math.nan
+    after = int(round(DIRECTION_AFTER_MS / step_ms))
+    row["initial_direction_error_deg"] = measures.initial_direction_error_deg(cursor, start, target, onset, after)
+    row["reaction_time_ms"] = math.nan if onset is None else onset * step_ms
+    row["peak_speed_m_s"] = float(speed.max()) if len(speed) else math.nan
+    return row
+
+
+# ------------------------------------------------------------------------------------------ run
+@dataclass
+class Session:
+    """An adapt run in progress: its learner, schedule, recorded rows and paths."""
+
+    config: AdaptConfig
+    protocol: Protocol
+    learner: ppo.Learner
+    trials: list[PlannedTrial]
+    schedule: Schedule
+    rows: dict[int, dict[str, Any]]
+    paths: dict[int, tuple[np.ndarray, np.ndarray]]
+    updates: int = 0
+    log: Any = None
+    log_file: Any = None
+
+
+def adapt(
+    source_run: str | Path,
+    protocol: str,
+    out: str | Path,
+    seed: int = 0,
+    device: str = "cpu",
+    torch_threads: int = 1,
+    progress: bool = True,
+) -> Path:
+    """Run ``protocol`` on the trained policy of ``source_run`` into the new run directory ``out``."""
+    out = Path(out)
+    protocol_spec = load_protocol(protocol)
+    config = AdaptConfig(
+        seed=seed,
+        device=device,
+        torch_threads=torch_threads,
+        source_run=str(source_run),
+        protocol=protocol,
+        protocol_spec=_as_dict(protocol_spec),
+    )
+    policy_tensors, source = _source_policy(Path(source_run), config.device)
+    with layout.new_run_dir(out):
+        session = _start_session(config, protocol_spec, source, policy_tensors, first_trial=0, rows={}, paths={})
+        try:
+            kinds.write_config(out, config)
+            _open_log(session, out, rows=[])
+        except BaseException:
+            session.learner.envs.close()
+            raise
+    return _run(session, out, progress)
+
+
+def resume(run_dir: str | Path, progress: bool = True) -> Path:
+    """Continue an adapt run from its ``adapt.pt``: the trials that had not ended run again."""
+    run_dir = Path(run_dir)
+    saved = load_checkpoint(run_dir / layout.ADAPT_CHECKPOINT)
+    tensors, meta = saved
+    config = AdaptConfig(**{k: v for k, v in layout.read_config(run_dir).items() if k != "algo"})
+    protocol = protocol_from_dict(config.protocol_spec, str(run_dir / layout.CONFIG))
+    first = int(meta["resume_from"])
+    rows = [row for row in _read_rows(run_dir) if int(row["trial"]) < first]
+    paths = _read_paths(run_dir, first)
+    session = _start_session(
+        config, protocol, meta["source"], tensors, first, {int(r["trial"]): r for r in rows}, paths
+    )
+    session.learner.optimizer.load_state_dict(tensors["optimizer"])
+    session.updates = int(meta["updates"])
+    torch.set_rng_state(tensors["torch_rng"])
+    _open_log(session, run_dir, rows)
+    return _run(session, run_dir, progress)
+
+
+def _source_policy(source_run: Path, device: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The trained PPO run's policy and reward scale, and its config (a clear error for other runs)."""
+    kind = kinds.kind_of(source_run)
+    if kind.config_cls is not PPOConfig:
+        raise ValueError(f"source run must be an lstm-ppo or gru-ppo run; {source_run} is a {kind.name} run")
+    tensors, meta = load_checkpoint(source_run / layout.PPO_CHECKPOINT, device=device)
+    return {"policy": tensors["policy"], "reward_scale": tensors["reward_scale"]}, meta["config"]
+
+
+def _start_session(
+    config: AdaptConfig,
+    protocol: Protocol,
+    source: dict[str, Any],
+    tensors: dict[str, Any],
+    first_trial: int,
+    rows: dict[int, dict[str, Any]],
+    paths: dict[int, tuple[np.ndarray, np.ndarray]],
+) -> Session:
+    learning = protocol.learning
+    ppo_config = PPOConfig(
+        **{
+            **source,
+            "seed": config.seed,
+            "device": config.device,
+            "torch_threads": config.torch_threads,
+            "num_envs": learning.num_envs,
+            "rollout_steps": learning.rollout_steps,
+            "num_minibatches": 2,
+            "update_epochs": learning.update_epochs,
+            "learning_rate": learning.learning_rate,
+            "anneal_lr": False,
+            "init_from": "",
+        }
+    )
+    learner = ppo.build_learner(ppo_config, config.torch_device())
+    learner.policy.load_state_dict(tensors["policy"])
+    learner.policy.obs_normalizer.frozen = True  # the trained input scaling; adaptation is in the weights
+    learner.reward_scale.load_state_dict(tensors["reward_scale"])
+    trials = plan_trials(protocol, config.seed)
+    schedule = Schedule(trials, first_trial, learning.num_envs)
+    session = Session(config, protocol, learner, trials, schedule, rows, paths)
+    learner.envs.unwrapped.trial_options = schedule
+    step_ms = learner.envs.unwrapped.config.control_step_ms
+    learner.envs = TrialRecorder(
+        learner.envs, schedule, lambda t, trace, final: _record(session, t, trace, final, step_ms)
+    )
+    return session
+
+
+def _record(
+    session: Session, trial: PlannedTrial, trace: dict[str, np.ndarray], final: dict[str, Any], step_ms: float
+) -> None:
+    block = session.protocol.blocks[trial.block]
+    row = {
+        "trial": trial.trial,
+        "block": block.name,
+        "block_trial": trial.block_trial,
+        "learn": block.learn,
+        "channel": trial.channel,
+        "force_field": str(trial.options.get("force_field", "null")),
+        "visual_rotation_deg": float(trial.options.get("visual_rotation_deg", 0.0)),
+        **trial_measures(session.protocol, trace, final, step_ms),
+    }
+    session.rows[trial.trial] = row
+    go = np.flatnonzero(trace["go_cue"])
+    begin = int(go[0]) if len(go) else len(trace["go_cue"])
+    session.paths[trial.trial] = (trace["hand_pos"][begin:], trace["cursor_pos"][begin:])
+    session.log.writerow({k: _csv_value(row[k]) for k in TRIAL_COLUMNS})
+    session.log_file.flush()
+
+
+def _open_log(session: Session, run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """trials.csv: rewritten atomically with the kept rows (on resume), then appended to."""
+    path = run_dir / layout.ADAPT_TRIALS
+
+    def write(file: Any) -> None:
+        text = _csv_text(rows)
+        file.write(text.encode())
+
+    atomic_write(path, write)
+    session.log_file = open(path, "a", newline="")  # noqa: SIM115 - closed in _run
+    session.log = csv.DictWriter(session.log_file, fieldnames=TRIAL_COLUMNS)
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=TRIAL_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_value(row[k]) for k in TRIAL_COLUMNS})
+    return buffer.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    return "" if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _run(session: Session, run_dir: Path, progress: bool) -> Path:
+    learner, total = session.learner, len(session.trials)
+    carry = ppo.initial_carry(learner)
+    done = ppo.Progress(episodes=EpisodeStats())
+    bar = tqdm(total=total, initial=len(session.rows), unit="trial", disable=not progress, desc=session.protocol.name)
+    started, steps = time.perf_counter(), 0
+    try:
+        while len(session.rows) < total:
+            before = len(session.rows)
+            learn = session.protocol.blocks[session.schedule.block_of_latest()].learn
+            rollout, carry = ppo.collect(learner, carry, done)
+            steps += learner.config.num_envs * learner.config.rollout_steps
+            if learn:
+                ppo.update(learner, rollout, ppo.gae(learner, rollout, carry))
+                session.updates += 1
+            _save(session, run_dir)
+            bar.update(len(session.rows) - before)
+            bar.set_postfix(steps_s=f"{steps / (time.perf_counter() - started):.0f}", **_recent(session))
+        _finish(session, run_dir)
+    finally:
+        bar.close()
+        session.log_file.close()
+        learner.envs.close()
+    return run_dir
+
+
+def _recent(session: Session) -> dict[str, str]:
+    latest = [session.rows[k] for k in sorted(session.rows)[-20:]]
+    if not latest:
+        return {}
+    deviations = [r["max_perpendicular_deviation_mm"] for r in latest if not r["channel"]]
+    finite = [d for d in deviations if math.isfinite(d)]
+    shown = {"success": f"{np.mean([r['success'] for r in latest]):.0%}"}
+    if finite:
+        shown["deviation_mm"] = f"{np.mean(finite):+.1f}"
+    return shown
+
+
+def _save(session: Session, run_dir: Path) -> None:
+    """adapt.pt and paths.npz, atomically: the protocol resumes from the first trial not yet ended."""
+    running = [t.trial for t in session.schedule.running if t is not None and t.trial not in session.rows]
+    resume_from = min(running, default=session.schedule.next_trial)
+    learner = session.learner
+    save_checkpoint(
+        run_dir / layout.ADAPT_CHECKPOINT,
+        tensors={
+            "policy": learner.policy.state_dict(),
+            "optimizer": learner.optimizer.state_dict(),
+            "reward_scale": learner.reward_scale.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        },
+        metadata={
+            "policy_spec": asdict(learner.policy.spec),
+            "resume_from": resume_from,
+            "updates": session.updates,
+            "source": {k: v for k, v in asdict(learner.config).items()},
+        },
+    )
+    kept = {k: v for k, v in session.paths.items() if k < resume_from}
+    _write_paths(run_dir, kept)
+
+
+def _write_paths(run_dir: Path, paths: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for trial, (hand, cursor) in paths.items():
+        arrays[f"hand_{trial}"], arrays[f"cursor_{trial}"] = hand, cursor
+    atomic_write(run_dir / layout.ADAPT_PATHS, lambda file: np.savez_compressed(file, **arrays))
+
+
+def _read_paths(run_dir: Path, below: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    with np.load(run_dir / layout.ADAPT_PATHS) as data:
+        trials = sorted({int(name.split("_")[1]) for name in data.files})
+        return {t: (data[f"hand_{t}"], data[f"cursor_{t}"]) for t in trials if t < below}
+
+
+def _read_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """trials.csv's rows with their types back (blank measures as NaN)."""
+    with open(run_dir / layout.ADAPT_TRIALS, newline="") as file:
+        return [_typed(row) for row in csv.DictReader(file)]
+
+
+def _typed(row: dict[str, str]) -> dict[str, Any]:
+    typed: dict[str, Any] = {}
+    for key, text in row.items():
+        if key in ("block", "force_field"):
+            typed[key] = text
+        elif key in ("learn", "channel", "success", "false_start"):
+            typed[key] = text == "True"
+        elif key in ("trial", "block_trial", "target_index", "steps"):
+            typed[key] = int(text)
+        else:
+            typed[key] = float(text) if text else math.nan
+    return typed
+
+
+def _as_dict(protocol: Protocol) -> dict[str, Any]:
+    data = asdict(protocol)
+    data["blocks"] = [asdict(b) for b in protocol.blocks]
+    return data
+
+
+def _finish(session: Session, run_dir: Path) -> None:
+    """adapt.json (per-block summary) and the figures."""
+    write_report(
+        run_dir, session.protocol, [session.rows[k] for k in sorted(session.rows)], session.paths, session.updates
+    )
+
+
+__all__ = ["Block", "Learning", "Protocol", "adapt", "load_protocol", "plan_trials", "resume", "shipped_protocols"]

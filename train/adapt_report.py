@@ -1,0 +1,131 @@
+"""What an adapt run reports: ``adapt.json`` (the measures per block, the trials to half the
+error, savings) and its figures: the learning curve (``adaptation.png``) and the classic panel of
+hand paths (``paths.png``: late baseline, first exposure trials, late exposure, first washout)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from motorgym.train import run_dir as layout
+from motorgym.train.analysis.adaptation import trials_to_fraction
+from motorgym.train.plots import save_figure, subplots
+
+if TYPE_CHECKING:
+    from motorgym.train.adapt import Protocol
+
+#: Trials averaged for a block's "first" and "last" error (reaching trials, channel trials left out).
+EDGE_TRIALS = 8
+#: Window of the running mean for the trials to half the first exposure error.
+HALF_WINDOW = 8
+
+
+def block_summary(rows: list[dict[str, Any]], block: str) -> dict[str, Any]:
+    """One block's measures: mean signed deviation (mm) of its first and last reaching trials, the
+    mean adaptation index of its last channel trials, success rate, initial direction errors."""
+    reaching = [r for r in rows if r["block"] == block and not r["channel"]]
+    channel = [r for r in rows if r["block"] == block and r["channel"]]
+
+    def mean(values: list[float]) -> float:
+        finite = [v for v in values if v is not None and math.isfinite(v)]
+        return float(np.mean(finite)) if finite else math.nan
+
+    deviation = [r["max_perpendicular_deviation_mm"] for r in reaching]
+    direction = [r["initial_direction_error_deg"] for r in reaching]
+    return {
+        "trials": len(reaching) + len(channel),
+        "channel_trials": len(channel),
+        "success": mean([float(r["success"]) for r in reaching]),
+        "first_deviation_mm": mean(deviation[:EDGE_TRIALS]),
+        "last_deviation_mm": mean(deviation[-EDGE_TRIALS:]),
+        "last_adaptation_index": mean([r["adaptation_index"] for r in channel[-5:]]),
+        "first_direction_error_deg": mean(direction[:EDGE_TRIALS]),
+        "last_direction_error_deg": mean(direction[-EDGE_TRIALS:]),
+        "trials_to_half_deviation": trials_to_fraction(np.array(deviation, dtype=float), 0.5, HALF_WINDOW)
+        if len(deviation) >= HALF_WINDOW
+        else math.nan,
+    }
+
+
+def write_report(
+    run_dir: Path,
+    protocol: Protocol,
+    rows: list[dict[str, Any]],
+    paths: dict[int, tuple[np.ndarray, np.ndarray]],
+    updates: int,
+) -> dict[str, Any]:
+    """Write adapt.json and the figures; return the summary."""
+    blocks = {block.name: block_summary(rows, block.name) for block in protocol.blocks}
+    summary = {
+        "protocol": protocol.name,
+        "trials": len(rows),
+        "updates": updates,
+        "trials_per_update": len([r for r in rows if r["learn"]]) / updates if updates else math.nan,
+        "blocks": blocks,
+        "note": "deviations are signed positive in the measured field's direction; NaN (null) where a "
+        "measure does not apply (e.g. the adaptation index without channel trials)",
+    }
+    layout.write_json(run_dir / layout.ADAPT_SUMMARY, summary)
+    plot_learning_curve(run_dir / layout.ADAPTATION_PLOT, protocol, rows)
+    plot_paths(run_dir / layout.PATHS_PLOT, protocol, rows, paths)
+    return summary
+
+
+def plot_learning_curve(path: Path, protocol: Protocol, rows: list[dict[str, Any]]) -> Path:
+    """Signed deviation (or initial direction error, for rotations) of every reaching trial, the
+    adaptation index of channel trials, and the block boundaries."""
+    figure, axes = subplots(2, 1, figsize=(8.0, 5.5))
+    rotation = any(r["visual_rotation_deg"] for r in rows)
+    key, label = (
+        ("initial_direction_error_deg", "initial direction error (deg)")
+        if rotation
+        else ("max_perpendicular_deviation_mm", "perpendicular deviation (mm)\n(+: field's direction)")
+    )
+    reaching = [r for r in rows if not r["channel"]]
+    axes[0].plot([r["trial"] for r in reaching], [r[key] for r in reaching], ".", markersize=2, color="0.3")
+    axes[0].set_ylabel(label)
+    axes[0].axhline(0.0, color="0.7", linewidth=0.8)
+    channel = [r for r in rows if r["channel"]]
+    axes[1].plot([r["trial"] for r in channel], [r["adaptation_index"] for r in channel], ".", color="tab:blue")
+    axes[1].set_ylabel("adaptation index\n(channel trials)")
+    axes[1].set_xlabel("trial")
+    start = 0
+    for block in protocol.blocks:
+        for ax in axes:
+            ax.axvline(start, color="0.8", linewidth=0.8)
+        axes[0].text(start + block.trials / 2, 1.02, block.name, transform=axes[0].get_xaxis_transform(), ha="center")
+        start += block.trials
+    figure.suptitle(f"{protocol.name}: learning curve", y=1.0)
+    return save_figure(figure, path)
+
+
+def plot_paths(
+    path: Path, protocol: Protocol, rows: list[dict[str, Any]], paths: dict[int, tuple[np.ndarray, np.ndarray]]
+) -> Path:
+    """The classic panel: hand paths of the late baseline, the first exposure trials, late exposure
+    and the first washout trials (whichever blocks the protocol has, in its order)."""
+    names = [b.name for b in protocol.blocks]
+    panels = [(f"{names[0]} (late)", names[0], -EDGE_TRIALS)]
+    if len(names) > 1:
+        panels += [(f"{names[1]} (first)", names[1], EDGE_TRIALS), (f"{names[1]} (late)", names[1], -EDGE_TRIALS)]
+    if len(names) > 2:
+        panels.append((f"{names[2]} (first)", names[2], EDGE_TRIALS))
+    figure, axes = subplots(1, len(panels), figsize=(3.0 * len(panels), 3.2))
+    axes = np.atleast_1d(axes)
+    for ax, (title, block, count) in zip(axes, panels, strict=True):
+        trials = [r["trial"] for r in rows if r["block"] == block and not r["channel"] and r["trial"] in paths]
+        chosen = trials[:count] if count > 0 else trials[count:]
+        for trial in chosen:
+            hand = paths[trial][0]
+            ax.plot(hand[:, 0] * 100, hand[:, 1] * 100, linewidth=0.8)
+        ax.set_title(title, fontsize=9)
+        ax.set_aspect("equal")
+        ax.set_xlabel("x (cm)")
+    axes[0].set_ylabel("y (cm)")
+    return save_figure(figure, path)
+
+
+__all__ = ["block_summary", "plot_learning_curve", "plot_paths", "write_report"]
