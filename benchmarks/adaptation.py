@@ -1,0 +1,170 @@
+"""Curl-field adaptation of trained networks (issue 15), beside people's findings.
+
+    python benchmarks/adaptation.py --runs runs/hl/center_out/seed0 runs/hl/center_out/seed1 ... --root runs/adaptation
+
+Runs ``motorgym adapt RUN --protocol curl-field`` (the shipped protocol: 160 baseline trials, 800
+in a 15 N s/m clockwise curl field, 320 of washout, 800 of re-exposure; one in five a force-channel
+trial; continued PPO learning) on each trained run into ``ROOT/<task>/<run name>`` (an existing
+adapt run there is reported, not redone), then writes ``results/adaptation.md``: per task the
+median [min, max] over runs of each measure beside its target and people's findings, and the
+learning curve and hand paths of the first run as figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from motorgym.train import kinds
+from motorgym.train.adapt import adapt
+from motorgym.train.run_dir import ADAPT_SUMMARY, ADAPTATION_PLOT, PATHS_PLOT
+
+sys.path.insert(0, str(Path(__file__).parent))
+from env_throughput import machine_line  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+PROTOCOL = "curl-field"
+
+
+def _blocks(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return summary["blocks"]
+
+
+def _ratio(summary: dict[str, Any]) -> float | None:
+    exposure = _blocks(summary)["exposure"]
+    first, last = exposure["first_deviation_mm"], exposure["last_deviation_mm"]
+    return None if first is None or last is None or first <= 0 else last / first
+
+
+#: measure: (label, how it is read from adapt.json, format, target text, met(value), people's finding)
+MEASURES: dict[str, tuple[str, Any, str, str, Any, str]] = {
+    "first": (
+        "first exposure trials' deviation, mm (+: the field's way)",
+        lambda s: _blocks(s)["exposure"]["first_deviation_mm"],
+        "{:+.1f}",
+        ">= 10",
+        lambda v: v >= 10,
+        "the hand is pushed off the straight path the field's way (Shadmehr & Mussa-Ivaldi 1994)",
+    ),
+    "ratio": (
+        "late / first exposure deviation",
+        _ratio,
+        "{:.0%}",
+        "<= 40%",
+        lambda v: v <= 0.4,
+        "straight again after ~100-300 trials",
+    ),
+    "index": (
+        "adaptation index, late exposure channel trials",
+        lambda s: _blocks(s)["exposure"]["last_adaptation_index"],
+        "{:.2f}",
+        ">= 0.6",
+        lambda v: v >= 0.6,
+        "rises towards 0.6-0.9 over exposure (Smith, Ghazizadeh & Shadmehr 2006)",
+    ),
+    "after": (
+        "first washout trials' deviation, mm",
+        lambda s: _blocks(s)["washout"]["first_deviation_mm"],
+        "{:+.1f}",
+        "<= -5",
+        lambda v: v <= -5,
+        "mirror-image after-effects",
+    ),
+    "half_first": (
+        "reaching trials to half the error, first exposure",
+        lambda s: _blocks(s)["exposure"]["trials_to_half_deviation"],
+        "{:.0f}",
+        "-",
+        None,
+        "tens to a few hundred trials",
+    ),
+    "half_second": (
+        "reaching trials to half the error, re-exposure",
+        lambda s: _blocks(s)["re-exposure"]["trials_to_half_deviation"],
+        "{:.0f}",
+        "fewer than the first time",
+        None,
+        "fewer (savings)",
+    ),
+}
+
+
+def run_all(runs: list[Path], root: Path) -> dict[str, list[Path]]:
+    """Adapt every trained run (unless done) and return the adapt runs by task."""
+    done: dict[str, list[Path]] = {}
+    for run in runs:
+        env_id = kinds.load_agent(run).env_id
+        out = root / env_id.split("/")[1] / run.name
+        if not (out / ADAPT_SUMMARY).exists():
+            if out.exists():
+                shutil.rmtree(out)  # an unfinished adapt run of ours: start it again
+            print(f"adapting {run} -> {out}", flush=True)
+            adapt(run, PROTOCOL, out, progress=False)
+        done.setdefault(env_id, []).append(out)
+    return done
+
+
+def _median_text(values: list[float], fmt: str) -> str:
+    finite = [v for v in values if v is not None]
+    if not finite:
+        return "-"
+    return f"{fmt.format(statistics.median(finite))} [{fmt.format(min(finite))}, {fmt.format(max(finite))}]"
+
+
+def report(done: dict[str, list[Path]], command: str) -> str:
+    lines = [
+        "# Curl-field adaptation (issue 15)",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine_line()}  ",
+        f"Protocol: `{PROTOCOL}` (motorgym/train/protocols/curl_field.yaml); median [min, max] over the runs.",
+        "",
+        "| measure | target | people | " + " | ".join(f"{env_id} ({len(r)} runs)" for env_id, r in done.items()) + " |",
+        "|---|---|---|" + "---|" * len(done),
+    ]
+    for _, (label, read, fmt, target, met, people) in MEASURES.items():
+        cells = []
+        for adapt_runs in done.values():
+            values = [read(json.loads((r / ADAPT_SUMMARY).read_text())) for r in adapt_runs]
+            text = _median_text(values, fmt)
+            finite = [v for v in values if v is not None]
+            if met is not None and finite:
+                text += " met" if met(statistics.median(finite)) else " **not met**"
+            cells.append(text)
+        lines.append(f"| {label} | {target} | {people} | " + " | ".join(cells) + " |")
+    savings = []
+    for env_id, adapt_runs in done.items():
+        pairs = [json.loads((r / ADAPT_SUMMARY).read_text())["blocks"] for r in adapt_runs]
+        faster = [
+            b["re-exposure"]["trials_to_half_deviation"] < b["exposure"]["trials_to_half_deviation"]
+            for b in pairs
+            if b["re-exposure"]["trials_to_half_deviation"] is not None
+            and b["exposure"]["trials_to_half_deviation"] is not None
+        ]
+        savings.append(f"{env_id}: savings in {sum(faster)} of {len(pairs)} runs")
+    lines += ["", "; ".join(savings) + ".", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=Path, nargs="+", required=True, help="trained lstm-ppo/gru-ppo runs")
+    parser.add_argument("--root", type=Path, required=True, help="where the adapt runs go")
+    parser.add_argument("--out", type=Path, default=RESULTS / "adaptation.md")
+    args = parser.parse_args(argv)
+    done = run_all(args.runs, args.root)
+    command = "python benchmarks/adaptation.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    args.out.write_text(report(done, command))
+    first = next(iter(done.values()))[0]
+    for name in (ADAPTATION_PLOT, PATHS_PLOT):
+        shutil.copy(first / name, args.out.parent / f"adaptation_{name}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
