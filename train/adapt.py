@@ -36,193 +36,36 @@ import csv
 import io
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
 from motorgym.agents.checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from motorgym.envs.batched import env_info
-from motorgym.envs.perturbations import PERTURBATION_ARGUMENTS, force_field_matrix
 from motorgym.train import kinds, ppo
 from motorgym.train import run_dir as layout
-from motorgym.train.adapt_report import write_report
+from motorgym.train.adapt_report import TRIAL_COLUMNS, read_paths, read_rows, write_report
 from motorgym.train.analysis import adaptation as measures
 from motorgym.train.analysis.kinematics import movement_onset, speed_profile
 from motorgym.train.configs import AdaptConfig, PPOConfig
 from motorgym.train.progress import EpisodeStats
-
-PROTOCOLS_DIR = Path(__file__).resolve().parent / "protocols"
-#: Samples after movement onset at which the initial direction is taken (100 ms at 10 ms steps).
-DIRECTION_AFTER_MS = 100.0
-TRIAL_COLUMNS = (
-    "trial",
-    "block",
-    "block_trial",
-    "learn",
-    "channel",
-    "force_field",
-    "visual_rotation_deg",
-    "target_index",
-    "success",
-    "false_start",
-    "steps",
-    "max_perpendicular_deviation_mm",
-    "adaptation_index",
-    "initial_direction_error_deg",
-    "reaction_time_ms",
-    "peak_speed_m_s",
+from motorgym.train.protocol import (
+    PlannedTrial,
+    Protocol,
+    load_protocol,
+    plan_trials,
+    protocol_as_dict,
+    protocol_from_dict,
+    shipped_protocols,
 )
 
-
-# --------------------------------------------------------------------------------------- protocol
-@dataclass(frozen=True)
-class Block:
-    """A block of trials with one perturbation."""
-
-    name: str
-    trials: int
-    perturbation: dict[str, Any] = field(default_factory=dict)
-    """Reset options of the block's trials (perturbation arguments: force_field, visual_rotation_deg, ...)."""
-    learn: bool = True
-    """Whether the network learns during the block."""
-    channel_fraction: float | None = None
-    """Fraction of force-channel trials (None: the protocol's)."""
-
-
-@dataclass(frozen=True)
-class Learning:
-    """The learning rule and its settings."""
-
-    rule: str = "ppo"
-    learning_rate: float = 1e-4
-    num_envs: int = 32
-    rollout_steps: int = 64
-    update_epochs: int = 4
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """A motor-learning protocol: blocks of trials, the field the measures refer to, the learning rule."""
-
-    name: str
-    blocks: tuple[Block, ...]
-    description: str = ""
-    measured_field: dict[str, Any] = field(default_factory=lambda: {"force_field": "null"})
-    channel_fraction: float = 0.0
-    learning: Learning = field(default_factory=Learning)
-
-    @property
-    def total_trials(self) -> int:
-        return sum(block.trials for block in self.blocks)
-
-    def field_matrix(self) -> np.ndarray:
-        """B of the measured field (N s/m)."""
-        gain = float(self.measured_field.get("force_field_gain_n_s_m", 15.0))
-        return force_field_matrix(self.measured_field.get("force_field", "null"), gain)
-
-
-def shipped_protocols() -> dict[str, Path]:
-    """The protocols that ship with motorgym, by name (file name with - for _)."""
-    return {path.stem.replace("_", "-"): path for path in sorted(PROTOCOLS_DIR.glob("*.yaml"))}
-
-
-def load_protocol(name_or_path: str) -> Protocol:
-    """A shipped protocol by name, or a protocol YAML file; a ValueError names what is wrong."""
-    shipped = shipped_protocols()
-    path = shipped.get(name_or_path, Path(name_or_path))
-    if not path.is_file():
-        raise ValueError(f"protocol must be one of {sorted(shipped)} or a YAML file (got {name_or_path!r})")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path} is not valid YAML: {error}") from None
-    return protocol_from_dict(data, str(path))
-
-
-def protocol_from_dict(data: Any, where: str) -> Protocol:
-    """Build and check a protocol from its parsed YAML."""
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: a protocol is a mapping with name, blocks and learning")
-    known = {"name", "description", "measured_field", "channel_fraction", "blocks", "learning"}
-    _no_unknown(data, known, where)
-    blocks_data = data.get("blocks")
-    if not isinstance(blocks_data, list) or not blocks_data:
-        raise ValueError(f"{where}: blocks must be a non-empty list of blocks")
-    blocks = tuple(_block(b, f"{where}: blocks[{i}]") for i, b in enumerate(blocks_data))
-    learning_data = data.get("learning", {})
-    _no_unknown(learning_data, {f for f in Learning.__dataclass_fields__}, f"{where}: learning")
-    learning = Learning(**learning_data)
-    _check(learning.rule == "ppo", f"{where}: learning.rule must be 'ppo' (got {learning.rule!r})")
-    _check(learning.learning_rate > 0, f"{where}: learning.learning_rate must be > 0")
-    _check(learning.num_envs >= 2 and learning.rollout_steps >= 1, f"{where}: learning.num_envs must be >= 2")
-    protocol = Protocol(
-        name=str(data.get("name", Path(where).stem)),
-        description=str(data.get("description", "")),
-        blocks=blocks,
-        measured_field=dict(data.get("measured_field", {"force_field": "null"})),
-        channel_fraction=float(data.get("channel_fraction", 0.0)),
-        learning=learning,
-    )
-    _check(0 <= protocol.channel_fraction <= 1, f"{where}: channel_fraction must be in [0, 1]")
-    protocol.field_matrix()  # a clear error for a bad field
-    return protocol
-
-
-def _block(data: Any, where: str) -> Block:
-    if not isinstance(data, dict):
-        raise ValueError(f"{where} must be a mapping with name and trials")
-    _no_unknown(data, set(Block.__dataclass_fields__), where)
-    block = Block(**data)
-    _check(isinstance(block.trials, int) and block.trials >= 1, f"{where}: trials must be an int >= 1")
-    _no_unknown(block.perturbation, set(PERTURBATION_ARGUMENTS), f"{where}: perturbation")
-    fraction = block.channel_fraction
-    _check(fraction is None or 0 <= fraction <= 1, f"{where}: channel_fraction must be in [0, 1]")
-    return block
-
-
-def _no_unknown(data: Any, known: set[str], where: str) -> None:
-    if not isinstance(data, dict):
-        raise ValueError(f"{where} must be a mapping")
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(known)}")
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
-
-
-# --------------------------------------------------------------------------------------- schedule
-@dataclass(frozen=True)
-class PlannedTrial:
-    trial: int
-    block: int
-    block_trial: int
-    channel: bool
-    options: dict[str, Any]
-
-
-def plan_trials(protocol: Protocol, seed: int) -> list[PlannedTrial]:
-    """Every trial of the protocol in order, channel trials placed at random (seeded) at each
-    block's fraction (exactly round(fraction x trials) of them, never the first trial of a block,
-    whose deviation measures the block's start)."""
-    rng = np.random.default_rng(seed)
-    trials: list[PlannedTrial] = []
-    for b, block in enumerate(protocol.blocks):
-        fraction = protocol.channel_fraction if block.channel_fraction is None else block.channel_fraction
-        count = min(round(fraction * block.trials), block.trials - 1)
-        channels = set((1 + rng.permutation(block.trials - 1)[:count]).tolist()) if count > 0 else set()
-        for k in range(block.trials):
-            options = {**block.perturbation, "channel": k in channels}
-            trials.append(PlannedTrial(len(trials), b, k, k in channels, options))
-    return trials
+#: Samples after movement onset at which the initial direction is taken (100 ms at 10 ms steps).
+DIRECTION_AFTER_MS = 100.0
 
 
 class Schedule:
@@ -361,7 +204,7 @@ def adapt(
         torch_threads=torch_threads,
         source_run=str(source_run),
         protocol=protocol,
-        protocol_spec=_as_dict(protocol_spec),
+        protocol_spec=protocol_as_dict(protocol_spec),
     )
     policy_tensors, source = _source_policy(Path(source_run), config.device)
     with layout.new_run_dir(out):
@@ -383,8 +226,8 @@ def resume(run_dir: str | Path, progress: bool = True) -> Path:
     config = AdaptConfig(**{k: v for k, v in layout.read_config(run_dir).items() if k != "algo"})
     protocol = protocol_from_dict(config.protocol_spec, str(run_dir / layout.CONFIG))
     first = int(meta["resume_from"])
-    rows = [row for row in _read_rows(run_dir) if int(row["trial"]) < first]
-    paths = _read_paths(run_dir, first)
+    rows = [row for row in read_rows(run_dir) if int(row["trial"]) < first]
+    paths = read_paths(run_dir, first)
     session = _start_session(
         config, protocol, meta["source"], tensors, first, {int(r["trial"]): r for r in rows}, paths
     )
@@ -561,43 +404,10 @@ def _write_paths(run_dir: Path, paths: dict[int, tuple[np.ndarray, np.ndarray]])
     atomic_write(run_dir / layout.ADAPT_PATHS, lambda file: np.savez_compressed(file, **arrays))
 
 
-def _read_paths(run_dir: Path, below: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    with np.load(run_dir / layout.ADAPT_PATHS) as data:
-        trials = sorted({int(name.split("_")[1]) for name in data.files})
-        return {t: (data[f"hand_{t}"], data[f"cursor_{t}"]) for t in trials if t < below}
-
-
-def _read_rows(run_dir: Path) -> list[dict[str, Any]]:
-    """trials.csv's rows with their types back (blank measures as NaN)."""
-    with open(run_dir / layout.ADAPT_TRIALS, newline="") as file:
-        return [_typed(row) for row in csv.DictReader(file)]
-
-
-def _typed(row: dict[str, str]) -> dict[str, Any]:
-    typed: dict[str, Any] = {}
-    for key, text in row.items():
-        if key in ("block", "force_field"):
-            typed[key] = text
-        elif key in ("learn", "channel", "success", "false_start"):
-            typed[key] = text == "True"
-        elif key in ("trial", "block_trial", "target_index", "steps"):
-            typed[key] = int(text)
-        else:
-            typed[key] = float(text) if text else math.nan
-    return typed
-
-
-def _as_dict(protocol: Protocol) -> dict[str, Any]:
-    data = asdict(protocol)
-    data["blocks"] = [asdict(b) for b in protocol.blocks]
-    return data
-
-
 def _finish(session: Session, run_dir: Path) -> None:
     """adapt.json (per-block summary) and the figures."""
-    write_report(
-        run_dir, session.protocol, [session.rows[k] for k in sorted(session.rows)], session.paths, session.updates
-    )
+    rows = [session.rows[k] for k in sorted(session.rows)]
+    write_report(run_dir, run_dir, session.protocol, rows, session.paths, session.updates)
 
 
-__all__ = ["Block", "Learning", "Protocol", "adapt", "load_protocol", "plan_trials", "resume", "shipped_protocols"]
+__all__ = ["TRIAL_COLUMNS", "adapt", "resume", "shipped_protocols", "trial_measures"]

@@ -4,23 +4,69 @@ hand paths (``paths.png``: late baseline, first exposure trials, late exposure, 
 
 from __future__ import annotations
 
+import csv
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from motorgym.agents.checkpoint import load_checkpoint
 from motorgym.train import run_dir as layout
 from motorgym.train.analysis.adaptation import trials_to_fraction
 from motorgym.train.plots import save_figure, subplots
+from motorgym.train.protocol import Protocol, protocol_from_dict
 
-if TYPE_CHECKING:
-    from motorgym.train.adapt import Protocol
-
+#: The columns of trials.csv.
+TRIAL_COLUMNS = (
+    "trial",
+    "block",
+    "block_trial",
+    "learn",
+    "channel",
+    "force_field",
+    "visual_rotation_deg",
+    "target_index",
+    "success",
+    "false_start",
+    "steps",
+    "max_perpendicular_deviation_mm",
+    "adaptation_index",
+    "initial_direction_error_deg",
+    "reaction_time_ms",
+    "peak_speed_m_s",
+)
 #: Trials averaged for a block's "first" and "last" error (reaching trials, channel trials left out).
 EDGE_TRIALS = 8
 #: Window of the running mean for the trials to half the first exposure error.
 HALF_WINDOW = 8
+
+
+def read_paths(run_dir: Path, below: float = math.inf) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """paths.npz's hand and cursor paths by trial (those numbered below ``below``)."""
+    with np.load(run_dir / layout.ADAPT_PATHS) as data:
+        trials = sorted({int(name.split("_")[1]) for name in data.files})
+        return {t: (data[f"hand_{t}"], data[f"cursor_{t}"]) for t in trials if t < below}
+
+
+def read_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """trials.csv's rows with their types back (blank measures as NaN)."""
+    with open(run_dir / layout.ADAPT_TRIALS, newline="") as file:
+        return [_typed(row) for row in csv.DictReader(file)]
+
+
+def _typed(row: dict[str, str]) -> dict[str, Any]:
+    typed: dict[str, Any] = {}
+    for key, text in row.items():
+        if key in ("block", "force_field"):
+            typed[key] = text
+        elif key in ("learn", "channel", "success", "false_start"):
+            typed[key] = text == "True"
+        elif key in ("trial", "block_trial", "target_index", "steps"):
+            typed[key] = int(text)
+        else:
+            typed[key] = float(text) if text else math.nan
+    return typed
 
 
 def block_summary(rows: list[dict[str, Any]], block: str) -> dict[str, Any]:
@@ -52,26 +98,45 @@ def block_summary(rows: list[dict[str, Any]], block: str) -> dict[str, Any]:
 
 def write_report(
     run_dir: Path,
+    out_dir: Path,
     protocol: Protocol,
     rows: list[dict[str, Any]],
     paths: dict[int, tuple[np.ndarray, np.ndarray]],
     updates: int,
 ) -> dict[str, Any]:
-    """Write adapt.json and the figures; return the summary."""
+    """Write adapt.json and the figures of the run in ``run_dir`` into ``out_dir``; return the summary.
+    A run that has not ended gets the summary and figures of the trials it has, and says so."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     blocks = {block.name: block_summary(rows, block.name) for block in protocol.blocks}
-    summary = {
+    summary: dict[str, Any] = {
         "protocol": protocol.name,
         "trials": len(rows),
         "updates": updates,
         "trials_per_update": len([r for r in rows if r["learn"]]) / updates if updates else math.nan,
         "blocks": blocks,
-        "note": "deviations are signed positive in the measured field's direction; NaN (null) where a "
+        "note": "deviations are signed positive in the measured field's direction; null where a "
         "measure does not apply (e.g. the adaptation index without channel trials)",
     }
-    layout.write_json(run_dir / layout.ADAPT_SUMMARY, summary)
-    plot_learning_curve(run_dir / layout.ADAPTATION_PLOT, protocol, rows)
-    plot_paths(run_dir / layout.PATHS_PLOT, protocol, rows, paths)
+    if len(rows) < protocol.total_trials:
+        summary["missing"] = (
+            f"{protocol.total_trials - len(rows)} of the protocol's {protocol.total_trials} trials have not run"
+        )
+    layout.write_json(out_dir / layout.ADAPT_SUMMARY, summary)
+    plot_learning_curve(out_dir / layout.ADAPTATION_PLOT, protocol, rows)
+    plot_paths(out_dir / layout.PATHS_PLOT, protocol, rows, paths)
     return summary
+
+
+def report_adapt_run(run_dir: Path, out_dir: Path) -> dict[str, Any]:
+    """``motorgym analyze`` of an adapt run: its summary and figures from what it recorded."""
+    config = layout.read_config(run_dir)
+    protocol = protocol_from_dict(config.get("protocol_spec"), str(run_dir / layout.CONFIG))
+    rows = sorted(read_rows(run_dir), key=lambda row: row["trial"])
+    paths = read_paths(run_dir) if (run_dir / layout.ADAPT_PATHS).exists() else {}
+    updates = 0
+    if (run_dir / layout.ADAPT_CHECKPOINT).exists():
+        updates = int(load_checkpoint(run_dir / layout.ADAPT_CHECKPOINT)[1].get("updates", 0))
+    return write_report(run_dir, out_dir, protocol, rows, paths, updates)
 
 
 def plot_learning_curve(path: Path, protocol: Protocol, rows: list[dict[str, Any]]) -> Path:
@@ -128,4 +193,13 @@ def plot_paths(
     return save_figure(figure, path)
 
 
-__all__ = ["block_summary", "plot_learning_curve", "plot_paths", "write_report"]
+__all__ = [
+    "TRIAL_COLUMNS",
+    "block_summary",
+    "plot_learning_curve",
+    "plot_paths",
+    "read_paths",
+    "read_rows",
+    "report_adapt_run",
+    "write_report",
+]

@@ -138,7 +138,9 @@ def build_parser(train_kind: kinds.RunKind = kinds.KINDS["lstm-ppo"]) -> tuple[a
         "render": command(
             "render", "render a run's (or the scripted controller's) episodes to a video", render.__doc__
         ),
-        "analyze": _analyze_options(command("analyze", "figures and analyses of a run: kinematics, PCA, jPCA, tuning")),
+        "analyze": _analyze_options(
+            command("analyze", "figures and analyses of a run: kinematics, PCA, jPCA, tuning; an adapt run's measures")
+        ),
         "collect": _collect_options(
             command("collect", "collect rollouts under exploratory commands (for pretraining)")
         ),
@@ -185,7 +187,9 @@ def _evaluate_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
 
 
 def _analyze_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("run_dir", type=Path, help="a run directory of a centre-out task (any kind with an agent)")
+    parser.add_argument(
+        "run_dir", type=Path, help="a run directory of a centre-out task (any kind with an agent), or an adapt run"
+    )
     parser.add_argument("--out", type=Path, help=f"figure directory (default: RUN_DIR/{FIGURES})")
     parser.add_argument("--episodes", type=int, default=200, help="centre-out trials to roll out (default: 200)")
     parser.add_argument("--seed", type=int, default=2024, help="seed of the trials (default: 2024)")
@@ -318,6 +322,13 @@ def _evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _analyze(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     RunConfig(device=args.device).torch_device()
     out = args.out or args.run_dir / FIGURES
+    kind = kinds.kind_of(args.run_dir)
+    if kind.report is not None:  # e.g. an adapt run: its own measures and figures
+        summary = kind.report(args.run_dir, out)
+        if "missing" in summary:
+            print(f"note: {summary['missing']}; the summary and figures are of the trials that ran")
+        print(f"wrote the figures and {ADAPT_SUMMARY} in {out}")
+        return 0
     result = analyze(args.run_dir, out, args.episodes, args.seed, args.device)
     if "note" in result:
         print(f"note: {result['note']}")

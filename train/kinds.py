@@ -35,6 +35,7 @@ from motorgym.agents.predictor import TrajectoryPredictor
 from motorgym.agents.recurrent import ACTOR_PREFIXES, CORE_PREFIXES, PolicySpec, RecurrentActorCritic, load_core
 from motorgym.agents.sb3 import SB3Agent, load_sb3_policy
 from motorgym.train import run_dir as layout
+from motorgym.train.adapt_report import report_adapt_run
 from motorgym.train.configs import AdaptConfig, ModelBasedConfig, PPOConfig, PretrainConfig, RunConfig, SB3Config
 
 
@@ -79,6 +80,9 @@ class RunKind:
     """What ``--init-from`` takes from a run of this kind; None: it is not a pretraining run."""
     resumable: bool = False
     """``motorgym train --resume`` continues it."""
+    report: Callable[[Path, Path], dict[str, Any]] | None = None
+    """(run directory, figure directory) -> what ``motorgym analyze`` writes for a run of this kind
+    (None: the reach analyses of its agent)."""
 
     def config(self, saved: Mapping[str, Any]) -> Any:
         """The run's config object from config.json's fields (``algo`` left out where not a field)."""
@@ -248,6 +252,7 @@ KINDS: dict[str, RunKind] = {
                 layout.PATHS_PLOT,
             ),
             load_agent=_adapt_agent,
+            report=report_adapt_run,
         ),
     )
 }

@@ -12,6 +12,7 @@ import yaml
 
 from motorgym.agents.checkpoint import load_checkpoint
 from motorgym.train import adapt, ppo
+from motorgym.train import protocol as protocols
 from motorgym.train.cli import main
 from motorgym.train.configs import PPOConfig
 
@@ -57,12 +58,12 @@ def read_trials(run: Path) -> list[dict[str, str]]:
 
 
 def test_the_shipped_protocols_load() -> None:
-    shipped = adapt.shipped_protocols()
+    shipped = protocols.shipped_protocols()
     assert {"curl-field", "visuomotor-rotation"} <= set(shipped)
-    curl = adapt.load_protocol("curl-field")
+    curl = protocols.load_protocol("curl-field")
     assert [b.name for b in curl.blocks] == ["baseline", "exposure", "washout", "re-exposure"]
     assert curl.field_matrix().tolist() == [[0.0, 15.0], [-15.0, 0.0]]
-    rotation = adapt.load_protocol("visuomotor-rotation")
+    rotation = protocols.load_protocol("visuomotor-rotation")
     assert rotation.blocks[1].perturbation == {"visual_rotation_deg": 30.0}
 
 
@@ -84,21 +85,21 @@ def test_the_shipped_protocols_load() -> None:
 def test_a_bad_protocol_is_named(tmp_path: Path, change: dict, message: str) -> None:
     path = write_protocol(tmp_path / "p.yaml", {**TINY_PROTOCOL, **change})
     with pytest.raises(ValueError, match=message):
-        adapt.load_protocol(str(path))
+        protocols.load_protocol(str(path))
     with pytest.raises(ValueError, match="protocol must be one of"):
-        adapt.load_protocol("no-such-protocol")
+        protocols.load_protocol("no-such-protocol")
 
 
 def test_channel_trials_are_placed_at_the_fraction_never_first() -> None:
-    protocol = adapt.protocol_from_dict(TINY_PROTOCOL, "tiny")
-    trials = adapt.plan_trials(protocol, seed=0)
+    protocol = protocols.protocol_from_dict(TINY_PROTOCOL, "tiny")
+    trials = protocols.plan_trials(protocol, seed=0)
     assert [t.trial for t in trials] == list(range(24))
     for block, size in enumerate((6, 12, 6)):
         in_block = [t for t in trials if t.block == block]
         assert len(in_block) == size and sum(t.channel for t in in_block) == round(0.25 * size)
         assert not in_block[0].channel
     assert all(t.options["force_field"] == "curl_cw" for t in trials if t.block == 1)
-    assert trials == adapt.plan_trials(protocol, seed=0)
+    assert trials == protocols.plan_trials(protocol, seed=0)
 
 
 def test_an_adapt_run_records_every_trial_and_learns_only_where_asked(source_run: Path, tmp_path: Path) -> None:
@@ -150,6 +151,11 @@ def test_a_killed_adapt_run_resumes_and_records_each_trial_once(source_run: Path
         adapt.adapt(source_run, str(protocol), out, progress=False)
     done_before = len(read_trials(out))
     assert 0 < done_before < 24
+    # What can be measured of the unfinished run is, and the rest is named.
+    assert main(["analyze", str(out)]) == 0
+    partial = json.loads((out / "figures" / "adapt.json").read_text())
+    assert partial["trials"] == done_before and "have not run" in partial["missing"]
+    assert (out / "figures" / "adaptation.png").stat().st_size > 0
     monkeypatch.setattr(ppo, "update", original)
     assert main(["adapt", "--resume", str(out), "--no-progress"]) == 0
     rows = read_trials(out)

@@ -1,0 +1,182 @@
+"""Motor-learning protocols: blocks of trials with their perturbations, the field the measures
+refer to, and the learning rule (``motorgym adapt`` runs them; :mod:`motorgym.train.adapt`).
+
+A protocol is a small YAML file; ``curl-field`` and ``visuomotor-rotation`` ship in
+``motorgym/train/protocols/`` (docs/analysis.md shows the format).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from motorgym.envs.perturbations import PERTURBATION_ARGUMENTS, force_field_matrix
+
+PROTOCOLS_DIR = Path(__file__).resolve().parent / "protocols"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block of trials with one perturbation."""
+
+    name: str
+    trials: int
+    perturbation: dict[str, Any] = field(default_factory=dict)
+    """Reset options of the block's trials (perturbation arguments: force_field, visual_rotation_deg, ...)."""
+    learn: bool = True
+    """Whether the network learns during the block."""
+    channel_fraction: float | None = None
+    """Fraction of force-channel trials (None: the protocol's)."""
+
+
+@dataclass(frozen=True)
+class Learning:
+    """The learning rule and its settings."""
+
+    rule: str = "ppo"
+    learning_rate: float = 1e-4
+    num_envs: int = 32
+    rollout_steps: int = 64
+    update_epochs: int = 4
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A motor-learning protocol: blocks of trials, the field the measures refer to, the learning rule."""
+
+    name: str
+    blocks: tuple[Block, ...]
+    description: str = ""
+    measured_field: dict[str, Any] = field(default_factory=lambda: {"force_field": "null"})
+    channel_fraction: float = 0.0
+    learning: Learning = field(default_factory=Learning)
+
+    @property
+    def total_trials(self) -> int:
+        return sum(block.trials for block in self.blocks)
+
+    def field_matrix(self) -> np.ndarray:
+        """B of the measured field (N s/m)."""
+        gain = float(self.measured_field.get("force_field_gain_n_s_m", 15.0))
+        return force_field_matrix(self.measured_field.get("force_field", "null"), gain)
+
+
+def shipped_protocols() -> dict[str, Path]:
+    """The protocols that ship with motorgym, by name (file name with - for _)."""
+    return {path.stem.replace("_", "-"): path for path in sorted(PROTOCOLS_DIR.glob("*.yaml"))}
+
+
+def load_protocol(name_or_path: str) -> Protocol:
+    """A shipped protocol by name, or a protocol YAML file; a ValueError names what is wrong."""
+    shipped = shipped_protocols()
+    path = shipped.get(name_or_path, Path(name_or_path))
+    if not path.is_file():
+        raise ValueError(f"protocol must be one of {sorted(shipped)} or a YAML file (got {name_or_path!r})")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML: {error}") from None
+    return protocol_from_dict(data, str(path))
+
+
+def protocol_from_dict(data: Any, where: str) -> Protocol:
+    """Build and check a protocol from its parsed YAML."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: a protocol is a mapping with name, blocks and learning")
+    known = {"name", "description", "measured_field", "channel_fraction", "blocks", "learning"}
+    _no_unknown(data, known, where)
+    blocks_data = data.get("blocks")
+    if not isinstance(blocks_data, list) or not blocks_data:
+        raise ValueError(f"{where}: blocks must be a non-empty list of blocks")
+    blocks = tuple(_block(b, f"{where}: blocks[{i}]") for i, b in enumerate(blocks_data))
+    learning_data = data.get("learning", {})
+    _no_unknown(learning_data, {f for f in Learning.__dataclass_fields__}, f"{where}: learning")
+    learning = Learning(**learning_data)
+    _check(learning.rule == "ppo", f"{where}: learning.rule must be 'ppo' (got {learning.rule!r})")
+    _check(learning.learning_rate > 0, f"{where}: learning.learning_rate must be > 0")
+    _check(learning.num_envs >= 2 and learning.rollout_steps >= 1, f"{where}: learning.num_envs must be >= 2")
+    protocol = Protocol(
+        name=str(data.get("name", Path(where).stem)),
+        description=str(data.get("description", "")),
+        blocks=blocks,
+        measured_field=dict(data.get("measured_field", {"force_field": "null"})),
+        channel_fraction=float(data.get("channel_fraction", 0.0)),
+        learning=learning,
+    )
+    _check(0 <= protocol.channel_fraction <= 1, f"{where}: channel_fraction must be in [0, 1]")
+    protocol.field_matrix()  # a clear error for a bad field
+    return protocol
+
+
+def _block(data: Any, where: str) -> Block:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a mapping with name and trials")
+    _no_unknown(data, set(Block.__dataclass_fields__), where)
+    block = Block(**data)
+    _check(isinstance(block.trials, int) and block.trials >= 1, f"{where}: trials must be an int >= 1")
+    _no_unknown(block.perturbation, set(PERTURBATION_ARGUMENTS), f"{where}: perturbation")
+    fraction = block.channel_fraction
+    _check(fraction is None or 0 <= fraction <= 1, f"{where}: channel_fraction must be in [0, 1]")
+    return block
+
+
+def _no_unknown(data: Any, known: set[str], where: str) -> None:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must be a mapping")
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(known)}")
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True)
+class PlannedTrial:
+    trial: int
+    block: int
+    block_trial: int
+    channel: bool
+    options: dict[str, Any]
+
+
+def plan_trials(protocol: Protocol, seed: int) -> list[PlannedTrial]:
+    """Every trial of the protocol in order, channel trials placed at random (seeded) at each
+    block's fraction (exactly round(fraction x trials) of them, never the first trial of a block,
+    whose deviation measures the block's start)."""
+    rng = np.random.default_rng(seed)
+    trials: list[PlannedTrial] = []
+    for b, block in enumerate(protocol.blocks):
+        fraction = protocol.channel_fraction if block.channel_fraction is None else block.channel_fraction
+        count = min(round(fraction * block.trials), block.trials - 1)
+        channels = set((1 + rng.permutation(block.trials - 1)[:count]).tolist()) if count > 0 else set()
+        for k in range(block.trials):
+            options = {**block.perturbation, "channel": k in channels}
+            trials.append(PlannedTrial(len(trials), b, k, k in channels, options))
+    return trials
+
+
+def protocol_as_dict(protocol: Protocol) -> dict[str, Any]:
+    """The protocol as plain data (what config.json keeps, and :func:`protocol_from_dict` reads)."""
+    data = asdict(protocol)
+    data["blocks"] = [asdict(b) for b in protocol.blocks]
+    return data
+
+
+__all__ = [
+    "Block",
+    "Learning",
+    "PlannedTrial",
+    "Protocol",
+    "load_protocol",
+    "plan_trials",
+    "protocol_as_dict",
+    "protocol_from_dict",
+    "shipped_protocols",
+]
