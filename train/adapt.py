@@ -64,8 +64,14 @@ from motorgym.train.protocol import (
     shipped_protocols,
 )
 
-#: Samples after movement onset at which the initial direction is taken (100 ms at 10 ms steps).
-DIRECTION_AFTER_MS = 100.0
+#: The per-trial measures (NaN where a trial has none: a catch trial, or no channel).
+MEASURED = (
+    "max_perpendicular_deviation_mm",
+    "adaptation_index",
+    "initial_direction_error_deg",
+    "reaction_time_ms",
+    "peak_speed_m_s",
+)
 
 
 class Schedule:
@@ -128,42 +134,39 @@ class TrialRecorder(gym.vector.VectorWrapper):
 
 
 def trial_measures(
-    protocol: Protocol, trace: dict[str, np.ndarray], final: dict[str, Any], step_ms: float
+    protocol: Protocol, trace: dict[str, np.ndarray], final: dict[str, Any], step_ms: float, target_radius_m: float
 ) -> dict[str, Any]:
-    """The measures of one trial from its trace (from reset to its last step) and last info."""
-    go = np.flatnonzero(trace["go_cue"])
+    """The measures of one trial from its trace (from reset to its last step) and last info, over
+    the movement: from the go cue until the seen hand first enters the target (or the trial ends)."""
     row: dict[str, Any] = {
         "success": bool(final["success"]),
         "false_start": bool(final["false_start"]),
         "steps": len(trace["go_cue"]) - 1,
         "target_index": int(final["target_index"]),
+        **dict.fromkeys(MEASURED, math.nan),
     }
-    nan = {"max_perpendicular_deviation_mm": math.nan, "adaptation_index": math.nan}
-    if len(go) == 0:
-        return {
-            **row,
-            **nan,
-            "initial_direction_error_deg": math.nan,
-            "reaction_time_ms": math.nan,
-            "peak_speed_m_s": math.nan,
-        }
+    go = np.flatnonzero(trace["go_cue"])
+    if len(go) == 0:  # a catch trial: no reach to measure
+        return row
     start, target = trace["cursor_pos"][0], final["target_pos"]
-    hand, cursor = trace["hand_pos"][go[0] :], trace["cursor_pos"][go[0] :]
-    speed = speed_profile(hand, step_ms / 1000.0)
-    onset = movement_onset(speed)
+    cursor = trace["cursor_pos"][go[0] :]
+    inside = np.flatnonzero(np.hypot(*(cursor - target).T) <= target_radius_m)
+    end = int(inside[0]) + 1 if len(inside) else len(cursor)
+    hand, cursor = trace["hand_pos"][go[0] : go[0] + end], cursor[:end]
+    dt_s = step_ms / 1000.0
+    speed = speed_profile(hand, dt_s) if len(hand) > 1 else np.zeros(len(hand))
     field_b = protocol.field_matrix()
     direction = measures.field_direction(field_b, start, target) or 1.0
     row["max_perpendicular_deviation_mm"] = 1000 * measures.max_perpendicular_deviation_m(
         hand, start, target, direction
     )
-    if trace["channel_force_n"][go[0] :].any():
-        velocity = np.gradient(hand, step_ms / 1000.0, axis=0)
-        force = trace["channel_force_n"][go[0] :]
-        row["adaptation_index"] = measures.adaptation_index(force, velocity, field_b, start, target)
-    else:
-        row["adaptation_index"] = math.nan
-    after = int(round(DIRECTION_AFTER_MS / step_ms))
-    row["initial_direction_error_deg"] = measures.initial_direction_error_deg(cursor, start, target, onset, after)
+    channel_force = trace["channel_force_n"][go[0] : go[0] + end]
+    if channel_force.any() and len(hand) > 1:
+        velocity = np.gradient(hand, dt_s, axis=0)
+        row["adaptation_index"] = measures.adaptation_index(channel_force, velocity, field_b, start, target)
+    peak = int(np.argmax(speed)) if len(speed) else None
+    row["initial_direction_error_deg"] = measures.initial_direction_error_deg(cursor, start, target, peak)
+    onset = movement_onset(speed)
     row["reaction_time_ms"] = math.nan if onset is None else onset * step_ms
     row["peak_speed_m_s"] = float(speed.max()) if len(speed) else math.nan
     return row
@@ -280,15 +283,15 @@ def _start_session(
     schedule = Schedule(trials, first_trial, learning.num_envs)
     session = Session(config, protocol, learner, trials, schedule, rows, paths)
     learner.envs.unwrapped.trial_options = schedule
-    step_ms = learner.envs.unwrapped.config.control_step_ms
+    task_config = learner.envs.unwrapped.config
     learner.envs = TrialRecorder(
-        learner.envs, schedule, lambda t, trace, final: _record(session, t, trace, final, step_ms)
+        learner.envs, schedule, lambda t, trace, final: _record(session, t, trace, final, task_config)
     )
     return session
 
 
 def _record(
-    session: Session, trial: PlannedTrial, trace: dict[str, np.ndarray], final: dict[str, Any], step_ms: float
+    session: Session, trial: PlannedTrial, trace: dict[str, np.ndarray], final: dict[str, Any], task: Any
 ) -> None:
     block = session.protocol.blocks[trial.block]
     row = {
@@ -299,7 +302,7 @@ def _record(
         "channel": trial.channel,
         "force_field": str(trial.options.get("force_field", "null")),
         "visual_rotation_deg": float(trial.options.get("visual_rotation_deg", 0.0)),
-        **trial_measures(session.protocol, trace, final, step_ms),
+        **trial_measures(session.protocol, trace, final, task.control_step_ms, task.target_radius_m),
     }
     session.rows[trial.trial] = row
     go = np.flatnonzero(trace["go_cue"])

@@ -36,10 +36,15 @@ TRIAL_COLUMNS = (
     "reaction_time_ms",
     "peak_speed_m_s",
 )
-#: Trials averaged for a block's "first" and "last" error (reaching trials, channel trials left out).
-EDGE_TRIALS = 8
-#: Window of the running mean for the trials to half the first exposure error.
-HALF_WINDOW = 8
+#: Reaching trials averaged for a block's "first" and "last" error (channel and catch trials left
+#: out): the sampled actions of PPO make single trials noisy (a standard deviation of ~15 mm), so
+#: the figures are means over this many, and the trials to half the error a running mean as long.
+EDGE_TRIALS = 32
+HALF_WINDOW = 32
+#: Channel trials averaged for a block's last adaptation index.
+EDGE_CHANNEL_TRIALS = 10
+#: Hand paths drawn in each panel of paths.png.
+PANEL_TRIALS = 8
 
 
 def read_paths(run_dir: Path, below: float = math.inf) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -79,15 +84,17 @@ def block_summary(rows: list[dict[str, Any]], block: str) -> dict[str, Any]:
         finite = [v for v in values if v is not None and math.isfinite(v)]
         return float(np.mean(finite)) if finite else math.nan
 
-    deviation = [r["max_perpendicular_deviation_mm"] for r in reaching]
-    direction = [r["initial_direction_error_deg"] for r in reaching]
+    deviation = [
+        r["max_perpendicular_deviation_mm"] for r in reaching if math.isfinite(r["max_perpendicular_deviation_mm"])
+    ]
+    direction = [r["initial_direction_error_deg"] for r in reaching if math.isfinite(r["initial_direction_error_deg"])]
     return {
         "trials": len(reaching) + len(channel),
         "channel_trials": len(channel),
         "success": mean([float(r["success"]) for r in reaching]),
         "first_deviation_mm": mean(deviation[:EDGE_TRIALS]),
         "last_deviation_mm": mean(deviation[-EDGE_TRIALS:]),
-        "last_adaptation_index": mean([r["adaptation_index"] for r in channel[-5:]]),
+        "last_adaptation_index": mean([r["adaptation_index"] for r in channel[-EDGE_CHANNEL_TRIALS:]]),
         "first_direction_error_deg": mean(direction[:EDGE_TRIALS]),
         "last_direction_error_deg": mean(direction[-EDGE_TRIALS:]),
         "trials_to_half_deviation": trials_to_fraction(np.array(deviation, dtype=float), 0.5, HALF_WINDOW)
@@ -149,12 +156,22 @@ def plot_learning_curve(path: Path, protocol: Protocol, rows: list[dict[str, Any
         if rotation
         else ("max_perpendicular_deviation_mm", "perpendicular deviation (mm)\n(+: field's direction)")
     )
-    reaching = [r for r in rows if not r["channel"]]
-    axes[0].plot([r["trial"] for r in reaching], [r[key] for r in reaching], ".", markersize=2, color="0.3")
+    reaching = [r for r in rows if not r["channel"] and math.isfinite(r[key])]
+    trials, values = np.array([r["trial"] for r in reaching]), np.array([r[key] for r in reaching])
+    axes[0].plot(trials, values, ".", markersize=2, color="0.6")
+    if len(values) >= HALF_WINDOW:  # the running mean the summary's numbers come from
+        running = np.convolve(values, np.ones(HALF_WINDOW) / HALF_WINDOW, mode="valid")
+        axes[0].plot(trials[HALF_WINDOW - 1 :], running, color="black", linewidth=1.2, label=f"mean of {HALF_WINDOW}")
+        axes[0].legend(loc="upper right", fontsize=8)
     axes[0].set_ylabel(label)
     axes[0].axhline(0.0, color="0.7", linewidth=0.8)
-    channel = [r for r in rows if r["channel"]]
-    axes[1].plot([r["trial"] for r in channel], [r["adaptation_index"] for r in channel], ".", color="tab:blue")
+    channel = [r for r in rows if r["channel"] and math.isfinite(r["adaptation_index"])]
+    index = np.array([r["adaptation_index"] for r in channel])
+    axes[1].plot([r["trial"] for r in channel], index, ".", markersize=3, color="tab:blue")
+    if len(index) >= EDGE_CHANNEL_TRIALS:
+        running = np.convolve(index, np.ones(EDGE_CHANNEL_TRIALS) / EDGE_CHANNEL_TRIALS, mode="valid")
+        axes[1].plot([r["trial"] for r in channel][EDGE_CHANNEL_TRIALS - 1 :], running, color="navy")
+    axes[1].axhline(0.0, color="0.7", linewidth=0.8)
     axes[1].set_ylabel("adaptation index\n(channel trials)")
     axes[1].set_xlabel("trial")
     start = 0
@@ -173,11 +190,11 @@ def plot_paths(
     """The classic panel: hand paths of the late baseline, the first exposure trials, late exposure
     and the first washout trials (whichever blocks the protocol has, in its order)."""
     names = [b.name for b in protocol.blocks]
-    panels = [(f"{names[0]} (late)", names[0], -EDGE_TRIALS)]
+    panels = [(f"{names[0]} (late)", names[0], -PANEL_TRIALS)]
     if len(names) > 1:
-        panels += [(f"{names[1]} (first)", names[1], EDGE_TRIALS), (f"{names[1]} (late)", names[1], -EDGE_TRIALS)]
+        panels += [(f"{names[1]} (first)", names[1], PANEL_TRIALS), (f"{names[1]} (late)", names[1], -PANEL_TRIALS)]
     if len(names) > 2:
-        panels.append((f"{names[2]} (first)", names[2], EDGE_TRIALS))
+        panels.append((f"{names[2]} (first)", names[2], PANEL_TRIALS))
     figure, axes = subplots(1, len(panels), figsize=(3.0 * len(panels), 3.2))
     axes = np.atleast_1d(axes)
     for ax, (title, block, count) in zip(axes, panels, strict=True):

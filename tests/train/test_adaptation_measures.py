@@ -51,9 +51,9 @@ def test_the_initial_direction_error_of_a_rotated_reach() -> None:
     angle = math.radians(30.0)
     rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
     turned = START + (path - START) @ rotation.T
-    assert ad.initial_direction_error_deg(turned, START, TARGET, onset=5, after_samples=10) == pytest.approx(30.0)
-    assert ad.initial_direction_error_deg(path, START, TARGET, onset=5, after_samples=10) == pytest.approx(0.0)
-    assert math.isnan(ad.initial_direction_error_deg(path, START, TARGET, onset=None, after_samples=10))
+    assert ad.initial_direction_error_deg(turned, START, TARGET, at=15) == pytest.approx(30.0)
+    assert ad.initial_direction_error_deg(path, START, TARGET, at=15) == pytest.approx(0.0)
+    assert math.isnan(ad.initial_direction_error_deg(path, START, TARGET, at=None))
 
 
 def test_the_pulse_response() -> None:
@@ -71,3 +71,8 @@ def test_trials_to_half() -> None:
     errors = 0.02 * np.exp(-np.arange(200) / 30.0)
     assert ad.trials_to_fraction(errors, 0.5) == pytest.approx(1 + math.ceil(30 * math.log(2)), abs=1)
     assert math.isnan(ad.trials_to_fraction(np.full(10, 0.01), 0.5))
+    with_gaps = errors.copy()
+    with_gaps[::10] = np.nan  # e.g. catch trials: left out
+    assert ad.trials_to_fraction(with_gaps, 0.5) == pytest.approx(
+        ad.trials_to_fraction(errors[np.isfinite(with_gaps)], 0.5)
+    )

@@ -12,7 +12,8 @@ The field's usual definitions:
   at the hand's velocity v: 1 for a controller that fully predicts the field, 0 for one that
   ignores it (Smith, Ghazizadeh & Shadmehr 2006);
 - **initial direction error**: the angle from the target direction to the direction of the
-  (seen) hand 100 ms after movement onset, anticlockwise positive (Krakauer et al. 2000);
+  (seen) hand at peak speed, anticlockwise positive (Krakauer et al. 2000 measured it at peak
+  velocity; a fixed time after onset is the other usual choice, less robust to a noisy onset);
 - **load-pulse response**: the largest displacement of the hand from where it was at pulse
   onset, and the corrective response latency: the time from pulse onset to the first command that
   departs from the pre-pulse commands by more than a set amount (Pruszynski & Scott 2012).
@@ -77,14 +78,12 @@ def adaptation_index(
     return float(ideal_centered @ (measured - measured.mean()) / spread)
 
 
-def initial_direction_error_deg(
-    path_m: np.ndarray, start_m: np.ndarray, target_m: np.ndarray, onset: int | None, after_samples: int
-) -> float:
-    """Angle (deg, anticlockwise positive) from the target direction to the hand's direction from
-    the start ``after_samples`` samples after ``onset``; NaN without an onset or with too short a path."""
-    if onset is None or onset + after_samples >= len(path_m):
+def initial_direction_error_deg(path_m: np.ndarray, start_m: np.ndarray, target_m: np.ndarray, at: int | None) -> float:
+    """Angle (deg, anticlockwise positive) from the target direction to the direction of the hand
+    from the start at sample ``at`` (e.g. at peak speed); NaN without one."""
+    if at is None or not 0 <= at < len(path_m):
         return math.nan
-    moved = np.asarray(path_m[onset + after_samples], dtype=float) - start_m
+    moved = np.asarray(path_m[at], dtype=float) - start_m
     wanted = np.asarray(target_m, dtype=float) - start_m
     angle = math.atan2(moved[1], moved[0]) - math.atan2(wanted[1], wanted[0])
     return math.degrees((angle + math.pi) % (2 * math.pi) - math.pi)
@@ -113,9 +112,11 @@ def corrective_latency_steps(
 
 
 def trials_to_fraction(errors: np.ndarray, fraction: float = 0.5, window: int = 1) -> float:
-    """Trials (counted from 1) until the ``window``-trial running mean of ``errors`` first falls to
-    ``fraction`` of the first window's mean (NaN if it never does or the first mean is not positive)."""
+    """Trials (counted from 1, NaN trials left out) until the ``window``-trial running mean of
+    ``errors`` first falls to ``fraction`` of the first window's mean (NaN if it never does or the
+    first mean is not positive)."""
     errors = np.asarray(errors, dtype=float)
+    errors = errors[np.isfinite(errors)]
     if len(errors) < window:
         return math.nan
     running = np.convolve(errors, np.ones(window) / window, mode="valid")
