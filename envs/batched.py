@@ -147,7 +147,7 @@ class ArmTaskCore:
         n = len(hand)
         forces = (
             task.perturbations.info()
-            if reward_terms
+            if reward_terms is not None
             else {"hand_force_n": np.zeros((n, 2)), "channel_force_n": np.zeros(n)}
         )
         return {

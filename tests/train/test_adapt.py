@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -173,3 +175,26 @@ def main_fails(argv: list[str]) -> bool:
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     return exit_info.value.code == 1
+
+
+def test_a_trial_is_measured_over_its_movement() -> None:
+    protocol = protocols.protocol_from_dict(TINY_PROTOCOL, "tiny")
+    start, target = np.array([0.0, 0.4]), np.array([0.1, 0.4])  # rightward: clockwise pushes right (-y)
+    steps = 60
+    s = np.clip((np.arange(steps) - 10) / 40, 0, 1)  # still for 10 steps (the delay), then 40 to the target
+    hand = start + np.outer(s, target - start)
+    hand[:, 1] -= 0.006 * np.sin(np.pi * s)  # bowed 6 mm to the right on the way
+    hand[55:, 1] += 0.02  # a wiggle after the target was reached: not part of the movement
+    trace = {
+        "hand_pos": hand,
+        "cursor_pos": hand,
+        "channel_force_n": np.zeros(steps),
+        "go_cue": np.arange(steps) >= 10,
+    }
+    final = {"success": True, "false_start": False, "target_index": 0, "target_pos": target}
+    row = adapt.trial_measures(protocol, trace, final, step_ms=10.0, target_radius_m=0.015)
+    assert row["max_perpendicular_deviation_mm"] == pytest.approx(6.0, abs=0.1)  # + : the field's way
+    assert math.isnan(row["adaptation_index"])  # not a channel trial
+    assert abs(row["initial_direction_error_deg"]) < 5
+    catch = adapt.trial_measures(protocol, {**trace, "go_cue": np.zeros(steps, bool)}, final, 10.0, 0.015)
+    assert all(math.isnan(catch[k]) for k in adapt.MEASURED)
