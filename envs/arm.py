@@ -229,65 +229,45 @@ class Arm:
         it is evaluated at every physics step, from the state at its start, and applied as the joint
         torques J^T F (MuJoCo's ``qfrc_applied``)."""
         self.ctrl[:] = ctrl
-        if hand_force is not None:
-            return self._step_with_force(hand_force)
-        if self._data is not None:
-            m, d = self.model, self._data
-            # mj_step1 already ran at the end of the previous call (or reset): finish that step,
-            # take the remaining substeps, then make positions, velocities and sensors current.
-            mujoco.mj_step2(m, d)
-            if self.n_substeps > 1:
-                mujoco.mj_step(m, d, self.n_substeps - 1)
-            mujoco.mj_step1(m, d)
-            counts = d.warning.number  # a view of the counters
-            failed = np.array([counts[_INSTABILITY_WARNINGS].any()])
-            if failed[0]:
-                counts[_INSTABILITY_WARNINGS] = 0
-        else:
-            assert self._batch is not None
-            failed = np.zeros(self.num_arms, dtype=bool)
-            try:
-                self._batch.step(nstep=self.n_substeps, stage=mujoco.mjtStage.mjSTAGE_VEL)
-            except mj_batch.SimulationError as error:
-                failed[error.ids] = True
-            counts = self._batch.warning[:, _INSTABILITY_WARNINGS, 1]
-            warned = counts.any(axis=1)
-            if warned.any():
-                failed |= warned
-                self._batch.warning[:, _INSTABILITY_WARNINGS, 1] = 0
-        return self._check(failed)
-
-    def _step_with_force(self, hand_force: HandForce) -> np.ndarray:
-        """:meth:`step` one physics step at a time, the force at the hand updated before each."""
         failed = np.zeros(self.num_arms, dtype=bool)
-        for _ in range(self.n_substeps):
-            self.apply_hand_force(hand_force(self.hand_pos, self.hand_vel))
-            if self._data is not None:
-                mujoco.mj_step2(self.model, self._data)  # the step that mj_step1 began
-                mujoco.mj_step1(self.model, self._data)
-                counts = self._data.warning.number
-                if counts[_INSTABILITY_WARNINGS].any():
-                    failed[0] = True
-                    counts[_INSTABILITY_WARNINGS] = 0
-            else:
-                assert self._batch is not None
-                try:
-                    self._batch.step(nstep=1, stage=mujoco.mjtStage.mjSTAGE_VEL)
-                except mj_batch.SimulationError as error:
-                    failed[error.ids] = True
-                counts = self._batch.warning[:, _INSTABILITY_WARNINGS, 1]
-                warned = counts.any(axis=1)
-                if warned.any():
-                    failed |= warned
-                    self._batch.warning[:, _INSTABILITY_WARNINGS, 1] = 0
-        self.qfrc_applied[...] = 0.0
-        return self._check(failed)
-
-    def _check(self, failed: np.ndarray) -> np.ndarray:
+        if hand_force is None:
+            self._advance(self.n_substeps, failed)
+        else:  # one physics step at a time, the force updated before each
+            for _ in range(self.n_substeps):
+                self.apply_hand_force(hand_force(self.hand_pos, self.hand_vel))
+                self._advance(1, failed)
+            self.qfrc_applied[...] = 0.0
         # MuJoCo resets a state it finds non-finite (and warns); a NaN or runaway speed it missed
         # fails this comparison too.
         failed |= ~(np.abs(self.qvel) <= MAX_JOINT_SPEED_RAD_S).all(axis=1)
         return failed
+
+    def _advance(self, nstep: int, failed: np.ndarray) -> None:
+        """Take ``nstep`` physics steps, leaving positions, velocities and sensors current; mark in
+        ``failed`` the arms MuJoCo found unstable."""
+        if self._data is not None:
+            m, d = self.model, self._data
+            # mj_step1 already ran at the end of the previous call (or reset): finish that step,
+            # take the remaining ones, then make positions, velocities and sensors current.
+            mujoco.mj_step2(m, d)
+            if nstep > 1:
+                mujoco.mj_step(m, d, nstep - 1)
+            mujoco.mj_step1(m, d)
+            counts = d.warning.number  # a view of the counters
+            if counts[_INSTABILITY_WARNINGS].any():
+                failed[0] = True
+                counts[_INSTABILITY_WARNINGS] = 0
+            return
+        assert self._batch is not None
+        try:
+            self._batch.step(nstep=nstep, stage=mujoco.mjtStage.mjSTAGE_VEL)
+        except mj_batch.SimulationError as error:
+            failed[error.ids] = True
+        counts = self._batch.warning[:, _INSTABILITY_WARNINGS, 1]
+        warned = counts.any(axis=1)
+        if warned.any():
+            failed |= warned
+            self._batch.warning[:, _INSTABILITY_WARNINGS, 1] = 0
 
     def apply_hand_force(self, force_n: np.ndarray) -> None:
         """Apply the force ``force_n`` (num_arms, 2), N, at each hand as joint torques J(q)^T F,
