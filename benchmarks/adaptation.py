@@ -1,13 +1,15 @@
-"""Curl-field adaptation of trained networks (issue 15), beside people's findings.
+"""Adaptation of trained networks to a curl field and a visuomotor rotation (issue 15), beside
+people's findings.
 
-    python benchmarks/adaptation.py --runs runs/hl/center_out/seed0 runs/hl/center_out/seed1 ... --root runs/adaptation
+    python benchmarks/adaptation.py --runs runs/co_v1_s0 runs/co_v1_s1 runs/co_v1_s2 --root runs/adaptation
 
-Runs ``motorgym adapt RUN --protocol curl-field`` (the shipped protocol: 160 baseline trials, 800
-in a 15 N s/m clockwise curl field, 320 of washout, 800 of re-exposure; one in five a force-channel
-trial; continued PPO learning) on each trained run into ``ROOT/<task>/<run name>`` (an existing
-adapt run there is reported, not redone), then writes ``results/adaptation.md``: per task the
-median [min, max] over runs of each measure beside its target and people's findings, and the
-learning curve and hand paths of the first run as figures.
+Runs the shipped protocols on each trained run, into ``ROOT/<protocol>/<task>/<run name>`` (an
+adapt run already there is reported, not redone): ``curl-field`` (160 baseline trials, 800 in a
+15 N s/m clockwise curl field, 320 of washout, 800 of re-exposure; one in five a force-channel
+trial) and ``visuomotor-rotation`` (160 baseline, 800 with the seen hand rotated 30 degrees, 320 of
+washout), each with continued PPO learning. Writes ``results/adaptation.md``: per protocol and
+task the median [min, max] over runs of each measure beside its target and people's findings,
+and the learning curve and hand paths of the first run as figures.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from typing import Any
 
 from motorgym.train import kinds
 from motorgym.train.adapt import adapt
+from motorgym.train.adapt_report import report_adapt_run
 from motorgym.train.run_dir import ADAPT_SUMMARY, ADAPTATION_PLOT, PATHS_PLOT
 
 sys.path.insert(0, str(Path(__file__).parent))
 from env_throughput import machine_line  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-PROTOCOL = "curl-field"
 
 
 def _blocks(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -42,7 +44,7 @@ def _ratio(summary: dict[str, Any]) -> float | None:
 
 
 #: measure: (label, how it is read from adapt.json, format, target text, met(value), people's finding)
-MEASURES: dict[str, tuple[str, Any, str, str, Any, str]] = {
+CURL_MEASURES: dict[str, tuple[str, Any, str, str, Any, str]] = {
     "first": (
         "first exposure trials' deviation, mm (+: the field's way)",
         lambda s: _blocks(s)["exposure"]["first_deviation_mm"],
@@ -94,17 +96,48 @@ MEASURES: dict[str, tuple[str, Any, str, str, Any, str]] = {
 }
 
 
-def run_all(runs: list[Path], root: Path) -> dict[str, list[Path]]:
-    """Adapt every trained run (unless done) and return the adapt runs by task."""
+ROTATION_MEASURES: dict[str, tuple[str, Any, str, str, Any, str]] = {
+    "first": (
+        "first exposure trials' direction error, deg",
+        lambda s: _blocks(s)["exposure"]["first_direction_error_deg"],
+        "{:+.1f}",
+        "near +30",
+        None,
+        "the cursor sets off rotated (Krakauer et al. 2000)",
+    ),
+    "late": (
+        "late exposure direction error, deg",
+        lambda s: _blocks(s)["exposure"]["last_direction_error_deg"],
+        "{:+.1f}",
+        "near 0",
+        None,
+        "mostly corrected within ~100 trials",
+    ),
+    "after": (
+        "first washout trials' direction error, deg",
+        lambda s: _blocks(s)["washout"]["first_direction_error_deg"],
+        "{:+.1f}",
+        "< 0",
+        None,
+        "after-effects the other way",
+    ),
+}
+PROTOCOLS = {"curl-field": CURL_MEASURES, "visuomotor-rotation": ROTATION_MEASURES}
+
+
+def run_all(runs: list[Path], root: Path, protocol: str) -> dict[str, list[Path]]:
+    """Adapt every trained run under ``protocol`` (unless done) and return the adapt runs by task."""
     done: dict[str, list[Path]] = {}
     for run in runs:
         env_id = kinds.load_agent(run).env_id
-        out = root / env_id.split("/")[1] / run.name
+        out = root / protocol / env_id.split("/")[1] / run.name
         if not (out / ADAPT_SUMMARY).exists():
             if out.exists():
                 shutil.rmtree(out)  # an unfinished adapt run of ours: start it again
-            print(f"adapting {run} -> {out}", flush=True)
-            adapt(run, PROTOCOL, out, progress=False)
+            print(f"adapting {run} ({protocol}) -> {out}", flush=True)
+            adapt(run, protocol, out, progress=False)
+        else:
+            report_adapt_run(out, out)  # the summary and figures as this version draws them
         done.setdefault(env_id, []).append(out)
     return done
 
@@ -116,18 +149,17 @@ def _median_text(values: list[float], fmt: str) -> str:
     return f"{fmt.format(statistics.median(finite))} [{fmt.format(min(finite))}, {fmt.format(max(finite))}]"
 
 
-def report(done: dict[str, list[Path]], command: str) -> str:
+def report(protocol: str, done: dict[str, list[Path]]) -> str:
+    """The Markdown table of one protocol's runs."""
     lines = [
-        "# Curl-field adaptation (issue 15)",
+        f"## {protocol}",
         "",
-        f"Command: `{command}`  ",
-        f"Machine: {machine_line()}  ",
-        f"Protocol: `{PROTOCOL}` (motorgym/train/protocols/curl_field.yaml); median [min, max] over the runs.",
+        f"`motorgym/train/protocols/{protocol.replace('-', '_')}.yaml`; median [min, max] over the runs.",
         "",
         "| measure | target | people | " + " | ".join(f"{env_id} ({len(r)} runs)" for env_id, r in done.items()) + " |",
         "|---|---|---|" + "---|" * len(done),
     ]
-    for _, (label, read, fmt, target, met, people) in MEASURES.items():
+    for _, (label, read, fmt, target, met, people) in PROTOCOLS[protocol].items():
         cells = []
         for adapt_runs in done.values():
             values = [read(json.loads((r / ADAPT_SUMMARY).read_text())) for r in adapt_runs]
@@ -137,6 +169,8 @@ def report(done: dict[str, list[Path]], command: str) -> str:
                 text += " met" if met(statistics.median(finite)) else " **not met**"
             cells.append(text)
         lines.append(f"| {label} | {target} | {people} | " + " | ".join(cells) + " |")
+    if protocol != "curl-field":
+        return "\n".join([*lines, ""])
     savings = []
     for env_id, adapt_runs in done.items():
         pairs = [json.loads((r / ADAPT_SUMMARY).read_text())["blocks"] for r in adapt_runs]
@@ -157,12 +191,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, required=True, help="where the adapt runs go")
     parser.add_argument("--out", type=Path, default=RESULTS / "adaptation.md")
     args = parser.parse_args(argv)
-    done = run_all(args.runs, args.root)
     command = "python benchmarks/adaptation.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    args.out.write_text(report(done, command))
-    first = next(iter(done.values()))[0]
-    for name in (ADAPTATION_PLOT, PATHS_PLOT):
-        shutil.copy(first / name, args.out.parent / f"adaptation_{name}")
+    sections = ["# Adaptation (issue 15)", "", f"Command: `{command}`  ", f"Machine: {machine_line()}", ""]
+    for protocol in PROTOCOLS:
+        done = run_all(args.runs, args.root, protocol)
+        sections.append(report(protocol, done))
+        first = next(iter(done.values()))[0]
+        for name in (ADAPTATION_PLOT, PATHS_PLOT):
+            shutil.copy(first / name, args.out.parent / f"adaptation_{protocol.replace('-', '_')}_{name}")
+    args.out.write_text("\n".join(sections))
     print(f"wrote {args.out}")
 
 

@@ -147,9 +147,12 @@ def report_adapt_run(run_dir: Path, out_dir: Path) -> dict[str, Any]:
 
 
 def plot_learning_curve(path: Path, protocol: Protocol, rows: list[dict[str, Any]]) -> Path:
-    """Signed deviation (or initial direction error, for rotations) of every reaching trial, the
-    adaptation index of channel trials, and the block boundaries."""
-    figure, axes = subplots(2, 1, figsize=(8.0, 5.5))
+    """Signed deviation (or initial direction error, for rotations) of every reaching trial with
+    its running mean, the adaptation index of channel trials (if the protocol has any), and the
+    block boundaries."""
+    channel = [r for r in rows if r["channel"] and math.isfinite(r["adaptation_index"])]
+    figure, axes = subplots(2 if channel else 1, 1, figsize=(8.0, 5.5 if channel else 3.2))
+    axes = np.atleast_1d(axes)
     rotation = any(r["visual_rotation_deg"] for r in rows)
     key, label = (
         ("initial_direction_error_deg", "initial direction error (deg)")
@@ -157,31 +160,33 @@ def plot_learning_curve(path: Path, protocol: Protocol, rows: list[dict[str, Any
         else ("max_perpendicular_deviation_mm", "perpendicular deviation (mm)\n(+: field's direction)")
     )
     reaching = [r for r in rows if not r["channel"] and math.isfinite(r[key])]
-    trials, values = np.array([r["trial"] for r in reaching]), np.array([r[key] for r in reaching])
-    axes[0].plot(trials, values, ".", markersize=2, color="0.6")
-    if len(values) >= HALF_WINDOW:  # the running mean the summary's numbers come from
-        running = np.convolve(values, np.ones(HALF_WINDOW) / HALF_WINDOW, mode="valid")
-        axes[0].plot(trials[HALF_WINDOW - 1 :], running, color="black", linewidth=1.2, label=f"mean of {HALF_WINDOW}")
-        axes[0].legend(loc="upper right", fontsize=8)
+    _scatter_with_mean(axes[0], [r["trial"] for r in reaching], [r[key] for r in reaching], HALF_WINDOW, "0.6", "black")
     axes[0].set_ylabel(label)
-    axes[0].axhline(0.0, color="0.7", linewidth=0.8)
-    channel = [r for r in rows if r["channel"] and math.isfinite(r["adaptation_index"])]
-    index = np.array([r["adaptation_index"] for r in channel])
-    axes[1].plot([r["trial"] for r in channel], index, ".", markersize=3, color="tab:blue")
-    if len(index) >= EDGE_CHANNEL_TRIALS:
-        running = np.convolve(index, np.ones(EDGE_CHANNEL_TRIALS) / EDGE_CHANNEL_TRIALS, mode="valid")
-        axes[1].plot([r["trial"] for r in channel][EDGE_CHANNEL_TRIALS - 1 :], running, color="navy")
-    axes[1].axhline(0.0, color="0.7", linewidth=0.8)
-    axes[1].set_ylabel("adaptation index\n(channel trials)")
-    axes[1].set_xlabel("trial")
+    if channel:
+        trials, index = [r["trial"] for r in channel], [r["adaptation_index"] for r in channel]
+        _scatter_with_mean(axes[1], trials, index, EDGE_CHANNEL_TRIALS, "tab:blue", "navy")
+        axes[1].set_ylabel("adaptation index\n(channel trials)")
+    axes[-1].set_xlabel("trial")
     start = 0
     for block in protocol.blocks:
         for ax in axes:
             ax.axvline(start, color="0.8", linewidth=0.8)
         axes[0].text(start + block.trials / 2, 1.02, block.name, transform=axes[0].get_xaxis_transform(), ha="center")
         start += block.trials
+    for ax in axes:
+        ax.set_xlim(0, start)
     figure.suptitle(f"{protocol.name}: learning curve", y=1.0)
     return save_figure(figure, path)
+
+
+def _scatter_with_mean(ax: Any, trials: list[int], values: list[float], window: int, dots: str, line: str) -> None:
+    """Each trial's value, and their running mean over ``window`` trials (what the summary averages)."""
+    ax.plot(trials, values, ".", markersize=2, color=dots)
+    if len(values) >= window:
+        running = np.convolve(values, np.ones(window) / window, mode="valid")
+        ax.plot(trials[window - 1 :], running, color=line, linewidth=1.2, label=f"mean of {window}")
+        ax.legend(loc="upper right", fontsize=8)
+    ax.axhline(0.0, color="0.7", linewidth=0.8)
 
 
 def plot_paths(
