@@ -89,7 +89,7 @@ class Schedule:
             self.running[env] = trial
             return trial.options
         self.running[env] = None
-        return self.trials[-1].options
+        return {**self.trials[-1].options, "channel": False}
 
     def block_of_latest(self) -> int:
         return self.trials[min(self.next_trial, len(self.trials)) - 1].block
