@@ -49,7 +49,7 @@ from motorgym.agents.checkpoint import atomic_write, load_checkpoint, save_check
 from motorgym.envs.batched import env_info
 from motorgym.train import kinds, ppo
 from motorgym.train import run_dir as layout
-from motorgym.train.adapt_report import TRIAL_COLUMNS, read_paths, read_rows, write_report
+from motorgym.train.adapt_report import MEASURED, TRIAL_COLUMNS, read_paths, read_rows, write_report
 from motorgym.train.analysis import adaptation as measures
 from motorgym.train.analysis.kinematics import movement_onset, speed_profile
 from motorgym.train.configs import AdaptConfig, PPOConfig
@@ -64,14 +64,13 @@ from motorgym.train.protocol import (
     shipped_protocols,
 )
 
-#: The per-trial measures (NaN where a trial has none: a catch trial, or no channel).
-MEASURED = (
-    "max_perpendicular_deviation_mm",
-    "adaptation_index",
-    "initial_direction_error_deg",
-    "reaction_time_ms",
-    "peak_speed_m_s",
-)
+#: Commands before a pulse that set the baseline of the corrective response, and how far (in
+#: standard deviations of those commands, at least MIN_RESPONSE in command units) a command must
+#: depart from their mean to count as the response.
+PULSE_BASELINE_STEPS = 10
+PULSE_ARGUMENTS = ("load_pulse_force_n", "load_pulse_onset_ms", "load_pulse_duration_ms", "load_pulse_reference")
+RESPONSE_SDS = 4.0
+MIN_RESPONSE = 0.05
 
 
 class Schedule:
@@ -115,7 +114,8 @@ class TrialRecorder(gym.vector.VectorWrapper):
         return obs, info
 
     def _start(self, info: dict[str, Any], env: int) -> dict[str, list[Any]]:
-        return {key: [np.copy(info[key][env])] for key in self.KEYS}
+        """A new trace: each key's value at the reset, and no commands yet (one per step)."""
+        return {**{key: [np.copy(info[key][env])] for key in self.KEYS}, "command": []}
 
     def step(self, actions: np.ndarray) -> Any:
         obs, reward, terminated, truncated, info = self.env.step(actions)
@@ -124,6 +124,7 @@ class TrialRecorder(gym.vector.VectorWrapper):
             source = info["final_info"] if ended[i] else info
             for key in self.KEYS:
                 self.traces[i][key].append(np.copy(source[key][i]))
+            self.traces[i]["command"].append(np.copy(actions[i]))
             if ended[i]:
                 trial = self.trial_of[i]
                 if trial is not None:
@@ -170,6 +171,36 @@ def trial_measures(
     row["reaction_time_ms"] = math.nan if onset is None else onset * step_ms
     row["peak_speed_m_s"] = float(speed.max()) if len(speed) else math.nan
     return row
+
+
+def pulse_measures(trace: dict[str, np.ndarray], onset: int, step_ms: float) -> dict[str, float]:
+    """The hand's largest displacement after a load pulse that began at trace index ``onset`` and the
+    latency of the first command that departs from the pre-pulse commands (see RESPONSE_SDS)."""
+    commands = np.asarray(trace["command"], dtype=float)
+    before = commands[max(0, onset - PULSE_BASELINE_STEPS) : onset]
+    spread = float(np.linalg.norm(before - before.mean(axis=0), axis=1).std()) if len(before) > 1 else 0.0
+    latency = measures.corrective_latency_steps(
+        commands, onset, max(MIN_RESPONSE, RESPONSE_SDS * spread), PULSE_BASELINE_STEPS
+    )
+    return {
+        "pulse_displacement_mm": 1000 * measures.pulse_displacement_m(trace["hand_pos"], onset),
+        "pulse_latency_ms": latency * step_ms,
+    }
+
+
+def pulse_onset(task: Any, options: dict[str, Any], go_cue: np.ndarray) -> int | None:
+    """The trace index at which this trial's load pulse began (None: no pulse, or a go cue never came)."""
+    value = {name: options.get(name, getattr(task, name)) for name in PULSE_ARGUMENTS}
+    if not any(value["load_pulse_force_n"]) or value["load_pulse_duration_ms"] <= 0:
+        return None
+    start = 0
+    if value["load_pulse_reference"] == "go_cue":
+        go = np.flatnonzero(go_cue)
+        if len(go) == 0:
+            return None
+        start = int(go[0])
+    onset = start + int(round(value["load_pulse_onset_ms"] / task.control_step_ms))
+    return onset if onset < len(go_cue) - 1 else None
 
 
 # ------------------------------------------------------------------------------------------ run
@@ -304,6 +335,9 @@ def _record(
         "visual_rotation_deg": float(trial.options.get("visual_rotation_deg", 0.0)),
         **trial_measures(session.protocol, trace, final, task.control_step_ms, task.target_radius_m),
     }
+    onset = pulse_onset(task, trial.options, trace["go_cue"])
+    if onset is not None:
+        row.update(pulse_measures(trace, onset, task.control_step_ms))
     session.rows[trial.trial] = row
     go = np.flatnonzero(trace["go_cue"])
     begin = int(go[0]) if len(go) else len(trace["go_cue"])

@@ -17,7 +17,17 @@ from motorgym.train.analysis.adaptation import trials_to_fraction
 from motorgym.train.plots import save_figure, subplots
 from motorgym.train.protocol import Protocol, protocol_from_dict
 
-#: The columns of trials.csv.
+#: The per-trial measures (NaN where a trial has none: a catch trial, no channel, no pulse), and
+#: the columns of trials.csv.
+MEASURED = (
+    "max_perpendicular_deviation_mm",
+    "adaptation_index",
+    "initial_direction_error_deg",
+    "reaction_time_ms",
+    "peak_speed_m_s",
+    "pulse_displacement_mm",
+    "pulse_latency_ms",
+)
 TRIAL_COLUMNS = (
     "trial",
     "block",
@@ -30,11 +40,7 @@ TRIAL_COLUMNS = (
     "success",
     "false_start",
     "steps",
-    "max_perpendicular_deviation_mm",
-    "adaptation_index",
-    "initial_direction_error_deg",
-    "reaction_time_ms",
-    "peak_speed_m_s",
+    *MEASURED,
 )
 #: Reaching trials averaged for a block's "first" and "last" error (channel and catch trials left
 #: out): the sampled actions of PPO make single trials noisy (a standard deviation of ~15 mm), so
@@ -97,6 +103,8 @@ def block_summary(rows: list[dict[str, Any]], block: str) -> dict[str, Any]:
         "last_adaptation_index": mean([r["adaptation_index"] for r in channel[-EDGE_CHANNEL_TRIALS:]]),
         "first_direction_error_deg": mean(direction[:EDGE_TRIALS]),
         "last_direction_error_deg": mean(direction[-EDGE_TRIALS:]),
+        "pulse_displacement_mm": mean([r["pulse_displacement_mm"] for r in reaching]),
+        "pulse_latency_ms": mean([r["pulse_latency_ms"] for r in reaching]),
         "trials_to_half_deviation": trials_to_fraction(np.array(deviation, dtype=float), 0.5, HALF_WINDOW)
         if len(deviation) >= HALF_WINDOW
         else math.nan,
@@ -216,6 +224,7 @@ def plot_paths(
 
 
 __all__ = [
+    "MEASURED",
     "TRIAL_COLUMNS",
     "block_summary",
     "plot_learning_curve",

@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from motorgym.agents.checkpoint import load_checkpoint
+from motorgym.envs.tasks.center_out import CenterOutV1Config
 from motorgym.train import adapt, ppo
 from motorgym.train import protocol as protocols
 from motorgym.train.cli import main
@@ -25,7 +26,15 @@ TINY_PROTOCOL = {
     "blocks": [
         {"name": "baseline", "trials": 6, "learn": False},
         {"name": "exposure", "trials": 12, "perturbation": {"force_field": "curl_cw"}},
-        {"name": "washout", "trials": 6},
+        {
+            "name": "washout",
+            "trials": 6,
+            "perturbation": {
+                "load_pulse_force_n": [0.0, 3.0],
+                "load_pulse_onset_ms": 50.0,
+                "load_pulse_duration_ms": 30.0,
+            },
+        },
     ],
     "learning": {"rule": "ppo", "learning_rate": 1e-3, "num_envs": 4, "rollout_steps": 32, "update_epochs": 1},
 }
@@ -61,7 +70,7 @@ def read_trials(run: Path) -> list[dict[str, str]]:
 
 def test_the_shipped_protocols_load() -> None:
     shipped = protocols.shipped_protocols()
-    assert {"curl-field", "visuomotor-rotation"} <= set(shipped)
+    assert {"curl-field", "visuomotor-rotation", "load-pulse"} <= set(shipped)
     curl = protocols.load_protocol("curl-field")
     assert [b.name for b in curl.blocks] == ["baseline", "exposure", "washout", "re-exposure"]
     assert curl.field_matrix().tolist() == [[0.0, 15.0], [-15.0, 0.0]]
@@ -117,6 +126,10 @@ def test_an_adapt_run_records_every_trial_and_learns_only_where_asked(source_run
     assert [by_trial[t]["block"] for t in range(24)] == ["baseline"] * 6 + ["exposure"] * 12 + ["washout"] * 6
     assert [by_trial[t]["force_field"] for t in (0, 6, 17, 18)] == ["null", "curl_cw", "curl_cw", "null"]
     assert sum(r["channel"] == "True" for r in rows) == 2 + 3 + 2
+    # Pulse measures exactly in the washout's pulsed reaching trials.
+    pulsed = [r for r in rows if r["block"] == "washout" and r["channel"] == "False"]
+    assert all(float(r["pulse_displacement_mm"]) > 0 for r in pulsed)
+    assert all(r["pulse_displacement_mm"] == "" for r in rows if r["block"] != "washout")
     summary = json.loads((out / "adapt.json").read_text())
     assert summary["updates"] > 0 and set(summary["blocks"]) == {"baseline", "exposure", "washout"}
     # The network changed (it learned in exposure and washout), and the run's agent is the adapted one.
@@ -198,3 +211,21 @@ def test_a_trial_is_measured_over_its_movement() -> None:
     assert abs(row["initial_direction_error_deg"]) < 5
     catch = adapt.trial_measures(protocol, {**trace, "go_cue": np.zeros(steps, bool)}, final, 10.0, 0.015)
     assert all(math.isnan(catch[k]) for k in adapt.MEASURED)
+
+
+def test_a_pulse_is_found_and_its_response_measured() -> None:
+    task = CenterOutV1Config()
+    go_cue = np.arange(80) >= 30
+    options = {"load_pulse_force_n": (0.0, 4.0), "load_pulse_onset_ms": 100.0, "load_pulse_duration_ms": 50.0}
+    assert adapt.pulse_onset(task, options, go_cue) == 40  # go cue at 30, 10 steps later
+    assert adapt.pulse_onset(task, {**options, "load_pulse_reference": "trial_start"}, go_cue) == 10
+    assert adapt.pulse_onset(task, {}, go_cue) is None  # the env's own arguments have no pulse
+    assert adapt.pulse_onset(task, options, np.zeros(80, bool)) is None  # a catch trial
+    hand = np.tile([0.0, 0.4], (81, 1))
+    hand[40:60, 1] += 0.003 * np.sin(np.linspace(0, np.pi, 20))  # pushed 3 mm and brought back
+    rng = np.random.default_rng(0)
+    commands = 0.01 * rng.normal(size=(80, 2))
+    commands[46:] += [0.4, -0.3]  # the correction, 6 steps (60 ms) after the onset
+    row = adapt.pulse_measures({"hand_pos": hand, "command": commands}, 40, step_ms=10.0)
+    assert row["pulse_displacement_mm"] == pytest.approx(3.0, rel=0.02)
+    assert row["pulse_latency_ms"] == 60.0
