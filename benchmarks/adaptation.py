@@ -7,7 +7,8 @@ Runs the shipped protocols on each trained run, into ``ROOT/<protocol>/<task>/<r
 adapt run already there is reported, not redone): ``curl-field`` (160 baseline trials, 800 in a
 15 N s/m clockwise curl field, 320 of washout, 800 of re-exposure; one in five a force-channel
 trial) and ``visuomotor-rotation`` (160 baseline, 800 with the seen hand rotated 30 degrees, 320 of
-washout), each with continued PPO learning. Writes ``results/adaptation.md``: per protocol and
+washout), each with continued PPO learning, and ``load-pulse`` (40 unperturbed trials, then 160
+with a 3 N push for 50 ms while the hand holds the start, without learning). Writes ``results/adaptation.md``: per protocol and
 task the median [min, max] over runs of each measure beside its target and people's findings,
 and the learning curve and hand paths of the first run as figures.
 """
@@ -122,7 +123,29 @@ ROTATION_MEASURES: dict[str, tuple[str, Any, str, str, Any, str]] = {
         "after-effects the other way",
     ),
 }
-PROTOCOLS = {"curl-field": CURL_MEASURES, "visuomotor-rotation": ROTATION_MEASURES}
+PULSE_MEASURES: dict[str, tuple[str, Any, str, str, Any, str]] = {
+    "displacement": (
+        "hand displacement after a 3 N, 50 ms push while holding the start, mm",
+        lambda s: _blocks(s)["pulses"]["pulse_displacement_mm"],
+        "{:.1f}",
+        "-",
+        None,
+        "a few mm to cm, by load and arm stiffness",
+    ),
+    "latency": (
+        "latency of the corrective command, ms",
+        lambda s: _blocks(s)["pulses"]["pulse_latency_ms"],
+        "{:.0f}",
+        "-",
+        None,
+        "~20 ms spinal, 50-100 ms long-latency (Pruszynski & Scott 2012)",
+    ),
+}
+PROTOCOLS = {
+    "curl-field": CURL_MEASURES,
+    "visuomotor-rotation": ROTATION_MEASURES,
+    "load-pulse": PULSE_MEASURES,
+}
 
 
 def run_all(runs: list[Path], root: Path, protocol: str) -> dict[str, list[Path]]:

@@ -68,6 +68,8 @@ from motorgym.train.protocol import (
 #: standard deviations of those commands, at least MIN_RESPONSE in command units) a command must
 #: depart from their mean to count as the response.
 PULSE_BASELINE_STEPS = 10
+#: The displacement is taken this long after the pulse's onset (the response, not a later reach).
+PULSE_WINDOW_MS = 250.0
 PULSE_ARGUMENTS = ("load_pulse_force_n", "load_pulse_onset_ms", "load_pulse_duration_ms", "load_pulse_reference")
 RESPONSE_SDS = 4.0
 MIN_RESPONSE = 0.05
@@ -174,16 +176,18 @@ def trial_measures(
 
 
 def pulse_measures(trace: dict[str, np.ndarray], onset: int, step_ms: float) -> dict[str, float]:
-    """The hand's largest displacement after a load pulse that began at trace index ``onset`` and the
-    latency of the first command that departs from the pre-pulse commands (see RESPONSE_SDS)."""
+    """The hand's largest displacement within PULSE_WINDOW_MS of a load pulse that began at trace
+    index ``onset``, and the latency of the first command that departs from the pre-pulse commands
+    (see RESPONSE_SDS)."""
     commands = np.asarray(trace["command"], dtype=float)
     before = commands[max(0, onset - PULSE_BASELINE_STEPS) : onset]
     spread = float(np.linalg.norm(before - before.mean(axis=0), axis=1).std()) if len(before) > 1 else 0.0
     latency = measures.corrective_latency_steps(
         commands, onset, max(MIN_RESPONSE, RESPONSE_SDS * spread), PULSE_BASELINE_STEPS
     )
+    window = onset + int(round(PULSE_WINDOW_MS / step_ms))
     return {
-        "pulse_displacement_mm": 1000 * measures.pulse_displacement_m(trace["hand_pos"], onset),
+        "pulse_displacement_mm": 1000 * measures.pulse_displacement_m(trace["hand_pos"][:window], onset),
         "pulse_latency_ms": latency * step_ms,
     }
 

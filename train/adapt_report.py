@@ -61,9 +61,10 @@ def read_paths(run_dir: Path, below: float = math.inf) -> dict[int, tuple[np.nda
 
 
 def read_rows(run_dir: Path) -> list[dict[str, Any]]:
-    """trials.csv's rows with their types back (blank measures as NaN)."""
+    """trials.csv's rows with their types back (blank measures, and measures a run written before
+    they existed lacks, as NaN)."""
     with open(run_dir / layout.ADAPT_TRIALS, newline="") as file:
-        return [_typed(row) for row in csv.DictReader(file)]
+        return [{**dict.fromkeys(MEASURED, math.nan), **_typed(row)} for row in csv.DictReader(file)]
 
 
 def _typed(row: dict[str, str]) -> dict[str, Any]:
