@@ -8,9 +8,10 @@ adapt run already there is reported, not redone): ``curl-field`` (160 baseline t
 15 N s/m clockwise curl field, 320 of washout, 800 of re-exposure; one in five a force-channel
 trial) and ``visuomotor-rotation`` (160 baseline, 800 with the seen hand rotated 30 degrees, 320 of
 washout), each with continued PPO learning, and ``load-pulse`` (40 unperturbed trials, then 160
-with a 3 N push for 50 ms while the hand holds the start, without learning). Writes ``results/adaptation.md``: per protocol and
-task the median [min, max] over runs of each measure beside its target and people's findings,
-and the learning curve and hand paths of the first run as figures.
+with a 3 N push for 50 ms while the hand holds the start, without learning). Writes
+``results/adaptation.md``: per protocol and task the median [min, max] over runs of each measure
+beside its target and people's findings, and the learning curve and hand paths of the first run
+as figures.
 """
 
 from __future__ import annotations
