@@ -117,7 +117,9 @@ class EnvFrames:
         """An RGB frame (``rgb_array``), or None after updating the window (``human``)."""
         arm = self.core.arm
         data = arm.mj_data(env)
-        markers, hand = self.core.trial_markers(env), arm.hand_pos[env]
+        # The disc and its trail are the seen hand (the cursor, which a visuomotor rotation turns).
+        markers = self.core.trial_markers(env)
+        hand = self.core.task.perturbations.cursor(arm.hand_pos[env : env + 1], slice(env, env + 1))[0]
         steps = int(self.core.task.steps[env])
         if self.render_mode == "human":
             if self._viewer is None:

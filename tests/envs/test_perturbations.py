@@ -183,3 +183,16 @@ def test_a_bad_reset_option_is_named() -> None:
     # within it, but not within this trial (200 + 800 ms long):
     with pytest.raises(ValueError, match="load_pulse_duration_ms must end within the trial: .* ends 50 ms after"):
         env.reset(seed=0, options={**GO_TRIAL, "load_pulse_reference": "trial_start", "load_pulse_duration_ms": 1050.0})
+
+
+def test_the_rendered_hand_disc_is_the_cursor() -> None:
+    frames = {}
+    for angle in (0.0, 90.0):
+        env = gym.make("motorgym/CenterOut-v0", render_mode="rgb_array", visual_rotation_deg=angle, **QUIET)
+        env.reset(seed=0, options=GO_TRIAL)
+        for _ in range(40):
+            env.step(np.array([0.3, 0.3], dtype=np.float32))
+        frames[angle] = env.render()
+    # The same arm, a disc elsewhere: only the marker pixels differ.
+    changed = np.any(frames[0.0] != frames[90.0], axis=2)
+    assert 0 < changed.mean() < 0.05
