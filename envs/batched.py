@@ -119,11 +119,11 @@ class ArmTaskCore:
         self.start_joint_angles = np.zeros((num_envs, 2))
 
     # ------------------------------------------------------------------------------ helpers
-    def _vision_now(self, ids: np.ndarray | slice) -> np.ndarray:
-        """What the eyes send now: the seen hand (the cursor), the target and the go cue as it
-        reaches the network (after the cue-processing latency; the visual delay follows in the delay line)."""
+    def _vision_now(self, ids: np.ndarray | slice, cursor: np.ndarray) -> np.ndarray:
+        """What the eyes send now: the seen hand (``cursor``, of envs ``ids``), the target and the go
+        cue as it reaches the network (after the cue-processing latency; the visual delay follows in
+        the delay line)."""
         task = self.task
-        cursor = task.perturbations.cursor(self.arm.hand_pos[ids], ids)
         return np.concatenate(
             [cursor, task.target_pos[ids], task.cue_processed(ids)[:, None].astype(np.float64)], axis=1
         )
@@ -140,6 +140,7 @@ class ArmTaskCore:
     def _info(
         self,
         ids: np.ndarray | slice,
+        cursor: np.ndarray,
         reward_terms: dict[str, np.ndarray] | None,
         physics_error: np.ndarray | None,
     ) -> dict[str, np.ndarray]:
@@ -152,7 +153,7 @@ class ArmTaskCore:
         )
         return {
             "hand_pos": hand.copy(),
-            "cursor_pos": task.perturbations.cursor(hand, ids).copy(),
+            "cursor_pos": cursor.copy(),
             "target_pos": task.target_pos[ids].copy(),
             "distance_m": task.distance_m[ids].copy(),
             "phase": task.phase[ids].copy(),
@@ -177,12 +178,13 @@ class ArmTaskCore:
         joint_angles = self.task.begin(ids, rngs, options)
         self.start_joint_angles[ids] = joint_angles
         self.arm.reset(ids, joint_angles)
-        self.task.measure(self.task.perturbations.cursor(self.arm.hand_pos))
+        cursor = self.task.perturbations.cursor(self.arm.hand_pos)
+        self.task.measure(cursor)
         self.task.previous_activation[ids] = self.arm.act[ids]
-        vision = self._vision.reset(ids, self._vision_now(ids))
+        vision = self._vision.reset(ids, self._vision_now(ids, cursor[ids]))
         proprio = self._proprio.reset(ids, self.arm.proprioception()[ids])
         eps = self._noise.draw(rngs, ids)[:, len(self.action_names) :] if self._noisy_obs else None
-        return self._observe(vision, proprio, eps), self._info(ids, None, None)
+        return self._observe(vision, proprio, eps), self._info(ids, cursor[ids], None, None)
 
     def step(
         self, actions: np.ndarray, rngs: Sequence[np.random.Generator], active: np.ndarray | None = None
@@ -211,18 +213,19 @@ class ArmTaskCore:
             # Keep the long run alive: put the failed arms back at their trial's start posture.
             failed = np.flatnonzero(physics_error)
             self.arm.reset(failed, self.start_joint_angles[failed])
-        terminated = self.task.advance(perturbations.cursor(self.arm.hand_pos)) | physics_error
+        cursor = perturbations.cursor(self.arm.hand_pos)
+        terminated = self.task.advance(cursor) | physics_error
         reward_terms = self.task.reward(actions, self.arm.hand_vel, self.arm.act)
         # Summed in a fixed order, the first two first: with the other weights 0, as in the v0 ids,
         # the reward is the same float as before the other terms existed.
         reward = reward_terms["distance"] + reward_terms["effort"]
         for name in REWARD_TERMS[2:]:
             reward = reward + reward_terms[name]
-        vision = self._vision.push(self._vision_now(slice(None)))
+        vision = self._vision.push(self._vision_now(slice(None), cursor))
         proprio = self._proprio.push(self.arm.proprioception())
         obs_eps = eps[:, num_actions:] if (eps is not None and self._noisy_obs) else None
         obs = self._observe(vision, proprio, obs_eps)
-        return obs, reward, terminated, self._info(slice(None), reward_terms, physics_error)
+        return obs, reward, terminated, self._info(slice(None), cursor, reward_terms, physics_error)
 
     def get_state(self) -> dict[str, Any]:
         """Everything a step depends on besides the generators: physics, trials, delays, noise blocks."""

@@ -132,11 +132,12 @@ class Perturbations:
         self.pulse_force_n[ids] = config.load_pulse_force_n
         onset = delay_in_steps(config.load_pulse_onset_ms, self.step_ms, "load_pulse_onset_ms")
         duration = delay_in_steps(config.load_pulse_duration_ms, self.step_ms, "load_pulse_duration_ms")
+        never = np.iinfo(np.int64).max  # the task's NEVER: a catch trial's go step, an endless trial's end
         reference = go_step if config.load_pulse_reference == "go_cue" else np.zeros_like(go_step)
         # A catch trial's go step is never reached, so a pulse timed from the go cue never comes.
-        start = np.where(reference == np.iinfo(np.int64).max, reference, reference + onset)
-        end = np.where(start == np.iinfo(np.int64).max, start, start + duration)
-        too_long = (duration > 0) & (end < np.iinfo(np.int64).max) & (end > end_step)
+        start = np.where(reference == never, reference, reference + onset)
+        end = np.where(start == never, start, start + duration)
+        too_long = (duration > 0) & (end < never) & (end > end_step)
         if too_long.any():
             k = int(np.flatnonzero(too_long)[0])
             reference_name = config.load_pulse_reference.replace("_", " ")

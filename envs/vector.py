@@ -134,16 +134,21 @@ class ArmTaskVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self, ids: np.ndarray, obs: np.ndarray, info: dict[str, np.ndarray], options: dict[str, Any] | None = None
     ) -> None:
         """Reset environments ``ids``, writing their observations and infos into ``obs`` and ``info``."""
-        if self.trial_options is None:
-            groups = [(ids, options)]
-        else:  # each env's own trial
-            groups = [(np.array([i]), {**(options or {}), **self.trial_options(int(i))}) for i in ids]
-        for group, group_options in groups:
+        for group, group_options in self._trial_groups(ids, options):
             reset_obs, reset_info = self.core.reset(group, [self._rngs[i] for i in group], group_options)
             obs[group] = reset_obs
             for key, value in reset_info.items():
                 info[key][group] = value
         self._episode_steps[ids] = 0
+
+    def _trial_groups(
+        self, ids: np.ndarray, options: dict[str, Any] | None
+    ) -> list[tuple[np.ndarray, dict[str, Any] | None]]:
+        """The envs ``ids`` in groups that start their trials with the same options: all together,
+        or, with a trial schedule, one at a time with its own trial's options."""
+        if self.trial_options is None:
+            return [(ids, options)]
+        return [(np.array([i]), {**(options or {}), **self.trial_options(int(i))}) for i in ids]
 
     def _with_masks(self, info: dict[str, Any]) -> dict[str, Any]:
         # Every env reports every key: all masks are one shared, read-only all-true array.
@@ -159,13 +164,11 @@ class ArmTaskVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         self._seed(seed)
-        if self.trial_options is None:
-            obs, info = self.core.reset(self._all, self._rngs, options)
-        else:  # each env's own trial, one at a time
-            resets = [
-                self.core.reset(np.array([i]), [self._rngs[i]], {**(options or {}), **self.trial_options(i)})
-                for i in range(self.num_envs)
-            ]
+        groups = self._trial_groups(self._all, options)
+        resets = [self.core.reset(group, [self._rngs[i] for i in group], opts) for group, opts in groups]
+        if len(resets) == 1:
+            obs, info = resets[0]
+        else:
             obs = np.concatenate([o for o, _ in resets])
             info = {key: np.concatenate([i[key] for _, i in resets]) for key in resets[0][1]}
         self._episode_steps[:] = 0
