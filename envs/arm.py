@@ -10,6 +10,7 @@ written once, vectorised over arms.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -33,11 +34,29 @@ _INTEGRATION_STATE = int(mujoco.mjtState.mjSTATE_INTEGRATION)
 MAX_JOINT_SPEED_RAD_S = 200.0
 
 
-def load_arm_model(kind: ArmKind) -> mujoco.MjModel:
-    """Compile the MJCF model of the ``"torque"`` or ``"muscle"`` arm."""
+def load_arm_model(kind: ArmKind, torque_time_constant_ms: float = 0.0) -> mujoco.MjModel:
+    """Compile the MJCF model of the ``"torque"`` or ``"muscle"`` arm.
+
+    ``torque_time_constant_ms`` > 0 (torque arm only) puts a first-order low-pass filter between each
+    command and its joint torque (MuJoCo's exact ``filterexact`` actuator dynamics), so the torque
+    rises and falls with that time constant, as muscle force does; the filter states are ``act``."""
     if kind not in ARM_MODEL_FILES:
         raise ValueError(f"arm kind must be one of {sorted(ARM_MODEL_FILES)} (got {kind!r})")
-    return mujoco.MjModel.from_xml_path(str(ASSETS_DIR / ARM_MODEL_FILES[kind]))
+    if not (math.isfinite(torque_time_constant_ms) and torque_time_constant_ms >= 0):
+        raise ValueError(f"torque_time_constant_ms must be >= 0 (got {torque_time_constant_ms!r})")
+    path = str(ASSETS_DIR / ARM_MODEL_FILES[kind])
+    if torque_time_constant_ms == 0:
+        return mujoco.MjModel.from_xml_path(path)
+    if kind != "torque":
+        raise ValueError(
+            f"torque_time_constant_ms applies to the torque arm only; the muscle arm has its own "
+            f"activation dynamics (got {torque_time_constant_ms!r} for the {kind} arm; allowed: 0)"
+        )
+    spec = mujoco.MjSpec.from_file(path)
+    for actuator in spec.actuators:
+        actuator.dyntype = mujoco.mjtDyn.mjDYN_FILTEREXACT
+        actuator.dynprm[0] = torque_time_constant_ms / 1000.0
+    return spec.compile()
 
 
 class Arm:
@@ -48,6 +67,7 @@ class Arm:
         num_arms: number of independent copies.
         control_step_ms: duration of one ``step`` call; a whole multiple of the physics timestep.
         num_threads: threads for stepping several arms (0: all cores). Ignored for one arm.
+        torque_time_constant_ms: low-pass filter of the torque arm's commands (see :func:`load_arm_model`).
     """
 
     def __init__(
@@ -56,11 +76,12 @@ class Arm:
         num_arms: int = 1,
         control_step_ms: float = 10.0,
         num_threads: int = 1,
+        torque_time_constant_ms: float = 0.0,
     ) -> None:
         if num_arms < 1:
             raise ValueError(f"num_arms must be >= 1 (got {num_arms})")
         self.kind: ArmKind = kind
-        self.model = load_arm_model(kind)
+        self.model = load_arm_model(kind, torque_time_constant_ms)
         self.num_arms = num_arms
         self.physics_timestep_ms = float(self.model.opt.timestep) * 1000.0
         substeps = control_step_ms / self.physics_timestep_ms
@@ -174,7 +195,8 @@ class Arm:
 
     def sensed_state(self) -> np.ndarray:
         """The arm's state as its sensors report it, undelayed and noiseless: hand position (m),
-        proprioception and the actuators' activations (muscles; none for motors), shape
+        proprioception and the actuators' activations (muscles, or the filtered torque commands of a
+        torque arm with a time constant; none for unfiltered motors), shape
         (num_arms, 2 + P + A). It fixes the next step's state given the command (it holds joint
         angles and speeds, or linear maps of them, and the activations), which is what the learned
         arm of ``motorgym.train.model_based`` learns."""
@@ -183,7 +205,7 @@ class Arm:
     @property
     def sensed_state_names(self) -> list[str]:
         """Names (with units) of the columns of :meth:`sensed_state`."""
-        activations = [f"{n}_activation" for n in self.muscle_names] if self.act.shape[1] else []
+        activations = [f"{n}_activation" for n in self.actuator_names] if self.act.shape[1] else []
         return ["hand_x_m", "hand_y_m", *self.proprioception_names, *activations]
 
     def proprioception_bounds(self) -> tuple[np.ndarray, np.ndarray]:

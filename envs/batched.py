@@ -86,7 +86,7 @@ class ArmTaskCore:
     ) -> None:
         self.config = config
         self.num_envs = num_envs
-        self.arm = Arm(arm_kind, num_envs, config.control_step_ms, num_threads)
+        self.arm = Arm(arm_kind, num_envs, config.control_step_ms, num_threads, config.torque_time_constant_ms)
         self.task = task_cls(config, self.arm, num_envs)
         step_ms = config.control_step_ms
         self.proprio_delay_steps = delay_in_steps(config.proprio_delay_ms, step_ms, "proprio_delay_ms")
@@ -166,6 +166,7 @@ class ArmTaskCore:
             **{f"reward_{name}": reward_terms[name] if reward_terms else np.zeros(n) for name in REWARD_TERMS},
             "physics_error": physics_error if physics_error is not None else np.zeros(n, dtype=bool),
             **forces,
+            "arm_state": self.arm.sensed_state()[ids],
         }
 
     # ------------------------------------------------------------------------------ API

@@ -52,6 +52,11 @@ class EnvConfig:
     """Standard deviation of Gaussian noise on the seen hand and target coordinates, metres."""
     motor_noise_coef: float = 0.05
     """Signal-dependent motor noise c: each command u becomes u * (1 + c * eps), eps ~ N(0, 1)."""
+    torque_time_constant_ms: float = 0.0
+    """Torque arm: time constant of a first-order low-pass filter from each command to its joint
+    torque, standing for the rise and fall of muscle force (0: the command is the torque at once;
+    models of reaching use 40-60 ms, e.g. Todorov & Jordan 2002, Todorov 2005). The muscle arm has
+    activation dynamics of its own and takes only 0."""
     distance_weight: float = 1.0
     """Weight of the hand-to-goal distance (m) in the per-step cost."""
     effort_weight: float = 0.01
@@ -116,6 +121,7 @@ class EnvConfig:
             "proprio_noise_std",
             "visual_noise_std_m",
             "motor_noise_coef",
+            "torque_time_constant_ms",
             "distance_weight",
             "effort_weight",
             "speed_weight",

@@ -58,7 +58,7 @@ REWARDS = """\
 | reward_distance | -distance_weight x distance (m) from the hand to the goal: the start position until the go cue is processed (go_cue_latency_ms after it; and in catch trials), the target after |
 | reward_effort | -effort_weight x sum of squared commands (the action after clipping, before motor noise) |
 | reward_speed | -speed_weight x squared hand speed, (m/s)^2 |
-| reward_activation | -activation_weight x sum of squared muscle activations (0 for the torque arm) |
+| reward_activation | -activation_weight x sum of squared activations (muscles, or a torque arm's filtered commands; 0 for an unfiltered torque arm) |
 | reward_activation_change | -activation_change_weight x sum of squared changes of the activations over the step |
 | reward_time | -time_weight on each step from the processed go cue until the hand is in the target (a cost of time) |
 | reward_false_start | -false_start_weight once, on the step of a false start (the hand leaves the start zone before the go cue) |"""
@@ -73,6 +73,8 @@ COMMON_ARGUMENTS = {
     "proprio_noise_std": "Gaussian noise on each proprioceptive entry (its units); 0 turns it off",
     "visual_noise_std_m": "Gaussian noise on the seen hand and target coordinates, m; 0 turns it off",
     "motor_noise_coef": "signal-dependent motor noise c: u x (1 + c eps), eps ~ N(0, 1); 0 turns it off",
+    "torque_time_constant_ms": "torque arm: time constant of a first-order low-pass filter from command to joint "
+    "torque (muscle-like force rise), ms; 0 is none (the muscle arm takes only 0)",
     "distance_weight": "weight of the distance term",
     "effort_weight": "weight of the effort term",
     "speed_weight": "weight of the hand-speed term",
@@ -173,7 +175,9 @@ def env_docstring(env_cls: Any, summary: str, episode_end: str, task_arguments: 
     at the trial's start posture and the episode terminates), ``hand_force_n`` (the external force
     at the hand, field, channel and pulse, N, the step's mean) and ``channel_force_n`` (the
     channel's force across the path, N, along the start-target direction turned 90 deg
-    anticlockwise; 0 off channel trials). Each perturbation argument is also a ``reset`` option,
+    anticlockwise; 0 off channel trials) and ``arm_state`` (the arm's state as its sensors report it,
+    undelayed and noiseless: hand position, proprioception and activations, in the order of
+    ``Arm.sensed_state_names``; what the learned arm of model-based training models). Each perturbation argument is also a ``reset`` option,
     for that trial only. {info_note}
     """
 

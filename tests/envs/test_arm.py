@@ -139,3 +139,51 @@ def test_kinematics_round_trip() -> None:
     np.testing.assert_allclose(arm.jacobian(q[1]), numeric, atol=1e-6)
     with pytest.raises(ValueError, match="out of the arm's reach"):
         arm.inverse_kinematics(np.array([1.0, 1.0]))
+
+
+@pytest.mark.parametrize("num_arms", [1, 3])
+def test_a_torque_time_constant_low_passes_the_command_exactly(num_arms: int) -> None:
+    """A step of the command reaches the joints as 1 - exp(-t / tau) of the gear's torque."""
+    tau_ms = 60.0
+    arm = Arm("torque", num_arms, control_step_ms=10.0, torque_time_constant_ms=tau_ms)
+    assert arm.model.na == 2 and arm.sensed_state_names[-2:] == ["shoulder_activation", "elbow_activation"]
+    arm.reset(np.arange(num_arms), np.tile(np.deg2rad([45.0, 90.0]), (num_arms, 1)))
+    ctrl = np.tile([0.5, -1.0], (num_arms, 1))
+    for step in range(1, 11):
+        arm.step(ctrl)
+        np.testing.assert_allclose(arm.act, ctrl * (1 - np.exp(-10.0 * step / tau_ms)), rtol=1e-12)
+    np.testing.assert_array_equal(arm.sensed_state()[:, -2:], arm.act)
+    data = arm.mj_data(0)
+    mujoco.mj_forward(arm.model, data)  # the force from the present activation (not the last substep's)
+    np.testing.assert_allclose(data.actuator_force, arm.act[0], rtol=1e-12)  # gain 1: the gear makes it N m
+    np.testing.assert_allclose(data.qfrc_actuator, [10.0, 8.0] * arm.act[0], rtol=1e-12)
+
+
+def test_without_a_time_constant_the_torque_arm_has_no_activation_state() -> None:
+    assert load_arm_model("torque").na == 0
+    assert Arm("torque").sensed_state().shape == (1, 6)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "message"),
+    [
+        ("muscle", 40.0, r"torque_time_constant_ms applies to the torque arm only.*allowed: 0"),
+        ("torque", -5.0, r"torque_time_constant_ms must be >= 0"),
+    ],
+)
+def test_a_bad_torque_time_constant_is_named(kind: str, value: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_arm_model(kind, value)  # type: ignore[arg-type]
+
+
+def test_the_envs_take_the_time_constant_and_report_the_arm_state() -> None:
+    import gymnasium as gym
+
+    env = gym.make("motorgym/CenterOut-v1", torque_time_constant_ms=40.0)
+    _, info = env.reset(seed=0)
+    assert info["arm_state"].shape == (8,) and not info["arm_state"][-2:].any()
+    _, _, _, _, info = env.step(np.array([1.0, 1.0], dtype=np.float32))
+    assert (info["arm_state"][-2:] > 0).all()
+    np.testing.assert_array_equal(info["arm_state"][:2], info["hand_pos"])
+    with pytest.raises(ValueError, match="torque_time_constant_ms applies to the torque arm only"):
+        gym.make("motorgym/MuscleCenterOut-v1", torque_time_constant_ms=40.0)
