@@ -64,10 +64,12 @@ class EnvConfig:
     speed_weight: float = 0.0
     """Weight of the squared hand speed ((m/s)^2) in the per-step cost."""
     activation_weight: float = 0.0
-    """Weight of the sum of squared muscle activations in the per-step cost (muscle arm; the torque
-    arm has no activations, its effort term is on the commands)."""
+    """Weight of the sum of squared activations in the per-step cost: the muscles', or the filtered
+    commands of a torque arm with ``torque_time_constant_ms`` (an unfiltered torque arm has none; its
+    effort term is on the commands)."""
     activation_change_weight: float = 0.0
-    """Weight of the sum of squared changes of the muscle activations over one step, in the per-step cost."""
+    """Weight of the sum of squared changes of the activations over one step, in the per-step cost
+    (with a filtered torque arm, a cost of the torque's rate of change: Uno, Kawato & Suzuki 1989)."""
     time_weight: float = 0.0
     """Cost of each step from the go cue until the hand is in the target: a cost of time, against
     which the effort costs set the movement's vigour."""

@@ -78,7 +78,7 @@ COMMON_ARGUMENTS = {
     "distance_weight": "weight of the distance term",
     "effort_weight": "weight of the effort term",
     "speed_weight": "weight of the hand-speed term",
-    "activation_weight": "weight of the muscle-activation term",
+    "activation_weight": "weight of the activation term (muscles, or a filtered torque arm's torques)",
     "activation_change_weight": "weight of the activation-change term",
     "time_weight": "cost per step from the go cue until the hand is in the target",
     "false_start_weight": "cost of a false start, charged once on the step it happens",
