@@ -58,6 +58,7 @@ from motorgym.agents.learned_arm import LearnedArm
 from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic
 from motorgym.agents.rollout import rollout
 from motorgym.envs.batched import ArmTaskCore
+from motorgym.envs.config import EnvConfig
 from motorgym.envs.registration import ENV_IDS, check_env_arguments, env_class
 from motorgym.train import kinds
 from motorgym.train.collect import TrajectoryDataset, load_dataset
@@ -118,6 +119,30 @@ def arm_errors(model: LearnedArm, windows: tuple[torch.Tensor, torch.Tensor, tor
     return {"arm_hand_rmse_mm": rmse(predicted[:, :2]), "still_hand_rmse_mm": rmse(first[:, :2])}
 
 
+def arm_fit_step(
+    model: LearnedArm,
+    optimizer: torch.optim.Optimizer,
+    data: TrajectoryDataset,
+    unroll_steps: int,
+    batch_windows: int,
+    max_grad_norm: float,
+    rng: np.random.Generator,
+) -> torch.Tensor:
+    """One Adam step of the learned arm's multi-step loss on ``batch_windows`` random windows of
+    ``unroll_steps`` steps of ``data`` (the arm run open-loop from each window's true first state,
+    errors in standardised state changes); return the loss."""
+    device = model.delta_std.device
+    episodes, starts = _windows(data, unroll_steps, batch_windows, rng)
+    first, window_commands, following = _window_tensors(data, episodes, starts, unroll_steps, device)
+    predicted = model.unroll(first, window_commands)
+    loss = (((predicted - following) / model.delta_std) ** 2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    return loss.detach()
+
+
 def fit_learned_arm(
     data: TrajectoryDataset, config: ModelBasedConfig, run_dir: Path, progress: bool = True
 ) -> tuple[LearnedArm, dict[str, float]]:
@@ -145,16 +170,15 @@ def fit_learned_arm(
     report_every = max(1, config.arm_iterations // 40)
     try:
         for iteration in range(1, config.arm_iterations + 1):
-            episodes, starts = _windows(train_data, config.arm_unroll_steps, config.arm_batch_windows, rng)
-            first, window_commands, following = _window_tensors(
-                train_data, episodes, starts, config.arm_unroll_steps, device
+            loss = arm_fit_step(
+                model,
+                optimizer,
+                train_data,
+                config.arm_unroll_steps,
+                config.arm_batch_windows,
+                config.max_grad_norm,
+                rng,
             )
-            predicted = model.unroll(first, window_commands)
-            loss = (((predicted - following) / model.delta_std) ** 2).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
             schedule.step()
             if iteration % report_every == 0 or iteration == config.arm_iterations:
                 errors = arm_errors(model, val_windows)
@@ -239,6 +263,32 @@ class TrialSource:
         self.core.close()
 
 
+def step_cost(
+    config: EnvConfig,
+    hand: torch.Tensor,
+    goal: torch.Tensor,
+    hand_vel: torch.Tensor,
+    action: torch.Tensor,
+    activation: torch.Tensor,
+    previous_activation: torch.Tensor,
+) -> torch.Tensor:
+    """The env's per-step cost (the negative of :meth:`ReachingTask.reward`) as a differentiable
+    function of one step, per trial (B,): distance_weight x |hand - goal| + effort_weight x sum(u^2)
+    + speed_weight x |hand_vel|^2 + activation_weight x sum(a^2) + activation_change_weight x
+    sum((a - a_previous)^2). The step-function costs (time, false start) have no gradient; the
+    callers that report them add them."""
+    # sqrt(x + tiny): the hand resting exactly on its goal would otherwise give an infinite gradient.
+    distance_m = (((hand - goal) ** 2).sum(-1) + 1e-12).sqrt()
+    change = activation - previous_activation
+    return (
+        config.distance_weight * distance_m
+        + config.effort_weight * (action**2).sum(-1)
+        + config.speed_weight * (hand_vel**2).sum(-1)
+        + config.activation_weight * (activation**2).sum(-1)
+        + config.activation_change_weight * (change**2).sum(-1)
+    )
+
+
 def imagine(
     policy: RecurrentActorCritic, arm: LearnedArm, trials: ImaginedTrials, source: TrialSource
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -272,26 +322,15 @@ def imagine(
         state = arm(state, torch.maximum(torch.minimum(noisy, source.action_high), source.action_low))
         hand_vel = (state[:, :2] - previous_hand) / step_s
         goal = torch.where(trials.cue_processed[t + 1, :, None] > 0, trials.target_pos, trials.start_pos)
-        # sqrt(x + tiny): the hand resting exactly on its goal would otherwise give an infinite gradient.
-        distance_m = (((state[:, :2] - goal) ** 2).sum(-1) + 1e-12).sqrt()
-        effort = (action**2).sum(-1)
-        activation, change = state[:, activations], state[:, activations] - previous_activation
-        previous_activation = activation
+        cost = step_cost(config, state[:, :2], goal, hand_vel, action, state[:, activations], previous_activation)
+        previous_activation = state[:, activations]
         # The costs of time (from the processed go cue until the hand is in the target) and of a false
         # start (once, on leaving the start zone before the go cue) are step functions: no gradient.
         hand = state[:, :2].detach()
         going = (trials.cue_processed[t + 1] > 0) & ((hand - trials.target_pos).norm(dim=-1) > config.target_radius_m)
         left = (trials.go_cue[t + 1] == 0) & ((hand - trials.start_pos).norm(dim=-1) > trials.start_radius_m)
         false_start_now, false_start = left & ~false_start, false_start | left
-        cost = (
-            config.distance_weight * distance_m
-            + config.effort_weight * effort
-            + config.speed_weight * (hand_vel**2).sum(-1)
-            + config.activation_weight * (activation**2).sum(-1)
-            + config.activation_change_weight * (change**2).sum(-1)
-            + config.time_weight * going.float()
-            + config.false_start_weight * false_start_now.float()
-        )
+        cost = cost + config.time_weight * going.float() + config.false_start_weight * false_start_now.float()
         costs.append(cost * trials.in_trial[t])
     loss = torch.stack(costs).sum() / trials.in_trial.sum()
     final_m = torch.where(trials.cue_processed[-1, :, None] > 0, trials.target_pos, trials.start_pos)
@@ -475,6 +514,8 @@ def plot_losses(run_dir: Path) -> Path:
 __all__ = [
     "ImaginedTrials",
     "TrialSource",
+    "arm_fit_step",
+    "step_cost",
     "fit_learned_arm",
     "imagine",
     "load_learned_arm",
