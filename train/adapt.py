@@ -16,6 +16,12 @@ num_envs x rollout_steps / trial length trials per update: the run's ``adapt.jso
 measured number); its observation normaliser stays at the trained statistics, and blocks with
 ``learn: false`` only act. The actions are sampled, as in training.
 
+**Learning rule** ``learned-arm`` (:mod:`motorgym.train.learned_arm_rule`): learning from errors, as
+MotorNet's networks learn: the network acts deterministically, a learned arm is fitted on the first
+block's trials and refitted as the trials go on, and every ``trials_per_update`` trials of a
+learning block the gradient of their cost through the learned arm, along the real trials, takes one
+Adam step at the protocol's learning rate.
+
 The run directory (``new_run_dir`` rules: a new or empty directory, removed if the set-up fails):
 
 - ``config.json``: the source run, the protocol (as read) and the seed (``algo: adapt``);
@@ -53,6 +59,7 @@ from motorgym.train.adapt_report import MEASURED, TRIAL_COLUMNS, read_paths, rea
 from motorgym.train.analysis import adaptation as measures
 from motorgym.train.analysis.kinematics import movement_onset, speed_profile
 from motorgym.train.configs import AdaptConfig, PPOConfig
+from motorgym.train.learned_arm_rule import LearnedArmRule, RealTrial
 from motorgym.train.progress import EpisodeStats
 from motorgym.train.protocol import (
     PlannedTrial,
@@ -101,7 +108,7 @@ class TrialRecorder(gym.vector.VectorWrapper):
     """Records every scheduled trial's path and forces from the info stream (SAME_STEP autoreset:
     an ending trial's last step is in ``final_info``) and hands finished trials to ``on_trial``."""
 
-    KEYS = ("hand_pos", "cursor_pos", "channel_force_n", "go_cue")
+    KEYS = ("hand_pos", "cursor_pos", "channel_force_n", "go_cue", "arm_state")
 
     def __init__(self, envs: gym.vector.VectorEnv, schedule: Schedule, on_trial: Any) -> None:
         super().__init__(envs)
@@ -112,12 +119,12 @@ class TrialRecorder(gym.vector.VectorWrapper):
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
         self.trial_of = list(self.schedule.running)
-        self.traces = [self._start(info, i) for i in range(self.num_envs)]
+        self.traces = [self._start(obs, info, i) for i in range(self.num_envs)]
         return obs, info
 
-    def _start(self, info: dict[str, Any], env: int) -> dict[str, list[Any]]:
-        """A new trace: each key's value at the reset, and no commands yet (one per step)."""
-        return {**{key: [np.copy(info[key][env])] for key in self.KEYS}, "command": []}
+    def _start(self, obs: np.ndarray, info: dict[str, Any], env: int) -> dict[str, list[Any]]:
+        """A new trace: the observation and each key's value at the reset, and no commands yet (one per step)."""
+        return {**{key: [np.copy(info[key][env])] for key in self.KEYS}, "obs": [np.copy(obs[env])], "command": []}
 
     def step(self, actions: np.ndarray) -> Any:
         obs, reward, terminated, truncated, info = self.env.step(actions)
@@ -126,13 +133,14 @@ class TrialRecorder(gym.vector.VectorWrapper):
             source = info["final_info"] if ended[i] else info
             for key in self.KEYS:
                 self.traces[i][key].append(np.copy(source[key][i]))
+            self.traces[i]["obs"].append(np.copy(info["final_obs"][i] if ended[i] else obs[i]))
             self.traces[i]["command"].append(np.copy(actions[i]))
             if ended[i]:
                 trial = self.trial_of[i]
                 if trial is not None:
                     self.on_trial(trial, {k: np.array(v) for k, v in self.traces[i].items()}, env_info(source, i))
                 self.trial_of[i] = self.schedule.running[i]
-                self.traces[i] = self._start(info, i)
+                self.traces[i] = self._start(obs, info, i)
         return obs, reward, terminated, truncated, info
 
 
@@ -219,6 +227,8 @@ class Session:
     schedule: Schedule
     rows: dict[int, dict[str, Any]]
     paths: dict[int, tuple[np.ndarray, np.ndarray]]
+    rule: LearnedArmRule | None = None
+    """The learned-arm rule's state (None for ppo)."""
     updates: int = 0
     log: Any = None
     log_file: Any = None
@@ -270,6 +280,8 @@ def resume(run_dir: str | Path, progress: bool = True) -> Path:
         config, protocol, meta["source"], tensors, first, {int(r["trial"]): r for r in rows}, paths
     )
     session.learner.optimizer.load_state_dict(tensors["optimizer"])
+    if session.rule is not None:
+        session.rule.load_state_dict(tensors["rule"])
     session.updates = int(meta["updates"])
     torch.set_rng_state(tensors["torch_rng"])
     _open_log(session, run_dir, rows)
@@ -317,6 +329,10 @@ def _start_session(
     trials = plan_trials(protocol, config.seed)
     schedule = Schedule(trials, first_trial, learning.num_envs)
     session = Session(config, protocol, learner, trials, schedule, rows, paths)
+    if learning.rule == "learned-arm":
+        session.rule = LearnedArmRule(
+            learner.policy, learner.optimizer, learning, learner.envs.unwrapped.core, config.seed
+        )
     learner.envs.unwrapped.trial_options = schedule
     task_config = learner.envs.unwrapped.config
     learner.envs = TrialRecorder(
@@ -346,6 +362,16 @@ def _record(
     go = np.flatnonzero(trace["go_cue"])
     begin = int(go[0]) if len(go) else len(trace["go_cue"])
     session.paths[trial.trial] = (trace["hand_pos"][begin:], trace["cursor_pos"][begin:])
+    if session.rule is not None:
+        real = RealTrial(
+            obs=trace["obs"][:-1],
+            actions=trace["command"],
+            states=trace["arm_state"],
+            go_cue=trace["go_cue"],
+            target_pos=np.asarray(final["target_pos"], dtype=float),
+            rotation_deg=float(trial.options.get("visual_rotation_deg", task.visual_rotation_deg)),
+        )
+        session.rule.add(real, learn=block.learn, channel=trial.channel)
     session.log.writerow({k: _csv_value(row[k]) for k in TRIAL_COLUMNS})
     session.log_file.flush()
 
@@ -385,12 +411,11 @@ def _run(session: Session, run_dir: Path, progress: bool) -> Path:
     try:
         while len(session.rows) < total:
             before = len(session.rows)
-            learn = session.protocol.blocks[session.schedule.block_of_latest()].learn
-            rollout, carry = ppo.collect(learner, carry, done)
+            if session.rule is None:
+                _ppo_step(session, carry, done)
+            else:
+                _learned_arm_step(session, carry, run_dir, progress)
             steps += learner.config.num_envs * learner.config.rollout_steps
-            if learn:
-                ppo.update(learner, rollout, ppo.gae(learner, rollout, carry))
-                session.updates += 1
             _save(session, run_dir)
             bar.update(len(session.rows) - before)
             bar.set_postfix(steps_s=f"{steps / (time.perf_counter() - started):.0f}", **_recent(session))
@@ -402,6 +427,37 @@ def _run(session: Session, run_dir: Path, progress: bool) -> Path:
     return run_dir
 
 
+def _ppo_step(session: Session, carry: ppo.Carry, done: ppo.Progress) -> None:
+    """The ppo rule: one rollout (sampled actions), then a PPO update if its block learns."""
+    learner = session.learner
+    learn = session.protocol.blocks[session.schedule.block_of_latest()].learn
+    rollout, carry = ppo.collect(learner, carry, done)
+    if learn:
+        ppo.update(learner, rollout, ppo.gae(learner, rollout, carry))
+        session.updates += 1
+
+
+def _learned_arm_step(session: Session, carry: ppo.Carry, run_dir: Path, progress: bool) -> None:
+    """The learned-arm rule: rollout_steps steps of the deterministic policy, then an update for
+    every full batch of trials (the arm first fitted when the first learning trial has ended)."""
+    learner, rule = session.learner, session.rule
+    assert rule is not None
+    policy, device = learner.policy, learner.device
+    for _ in range(learner.config.rollout_steps):
+        with torch.no_grad():
+            obs = policy.obs_normalizer.normalize(torch.as_tensor(carry.obs, dtype=torch.float32, device=device))
+            starts = torch.as_tensor(carry.episode_start, device=device)
+            hidden, carry.state = policy.unroll(obs[None], carry.state, starts[None])
+            action = policy.clip_action(policy.distribution(hidden[0]).mean)
+        carry.obs, _, terminated, truncated, _ = learner.envs.step(action.cpu().numpy())
+        carry.episode_start = (terminated | truncated).astype(np.float32)
+    if rule.arm is None and rule.pending:
+        rule.fit_arm(run_dir, progress)
+    while rule.ready():
+        rule.update()
+        session.updates += 1
+
+
 def _recent(session: Session) -> dict[str, str]:
     latest = [session.rows[k] for k in sorted(session.rows)[-20:]]
     if not latest:
@@ -411,6 +467,8 @@ def _recent(session: Session) -> dict[str, str]:
     shown = {"success": f"{np.mean([r['success'] for r in latest]):.0%}"}
     if finite:
         shown["deviation_mm"] = f"{np.mean(finite):+.1f}"
+    if session.rule is not None and session.rule.last:
+        shown["arm_error_mm"] = f"{session.rule.last['arm_error_mm']:.1f}"
     return shown
 
 
@@ -426,6 +484,7 @@ def _save(session: Session, run_dir: Path) -> None:
             "optimizer": learner.optimizer.state_dict(),
             "reward_scale": learner.reward_scale.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            **({"rule": session.rule.state_dict()} if session.rule is not None else {}),
         },
         metadata={
             "policy_spec": asdict(learner.policy.spec),

@@ -33,15 +33,34 @@ class Block:
     """Fraction of force-channel trials (None: the protocol's)."""
 
 
+#: The learning rules of motorgym adapt (``learning.rule``).
+LEARNING_RULES = ("ppo", "learned-arm")
+
+
 @dataclass(frozen=True)
 class Learning:
     """The learning rule and its settings."""
 
     rule: str = "ppo"
+    """``ppo`` (reinforcement: PPO updates on the perturbed trials, sampled actions) or
+    ``learned-arm`` (learning from errors: the gradient of each trial's cost through the learned arm,
+    deterministic actions; :mod:`motorgym.train.learned_arm_rule`)."""
     learning_rate: float = 1e-4
+    """Adam learning rate of the policy."""
     num_envs: int = 32
+    """Envs running trials at once."""
     rollout_steps: int = 64
+    """Steps of every env between updates (ppo), or between checks for a full batch of trials (learned-arm)."""
     update_epochs: int = 4
+    """ppo: passes over each rollout."""
+    trials_per_update: int = 16
+    """learned-arm: trials (of the learning blocks, force-channel trials left out) per policy update."""
+    arm_iterations: int = 2000
+    """learned-arm: Adam steps fitting the learned arm on the trials before the first learning block."""
+    arm_refit_iterations: int = 20
+    """learned-arm: Adam steps refitting the learned arm before each policy update, on the latest trials."""
+    arm_buffer_trials: int = 256
+    """learned-arm: the latest trials (force-channel trials left out) the learned arm is refitted on."""
 
 
 @dataclass(frozen=True)
@@ -96,9 +115,17 @@ def protocol_from_dict(data: Any, where: str) -> Protocol:
     learning_data = data.get("learning", {})
     _no_unknown(learning_data, {f for f in Learning.__dataclass_fields__}, f"{where}: learning")
     learning = Learning(**learning_data)
-    _check(learning.rule == "ppo", f"{where}: learning.rule must be 'ppo' (got {learning.rule!r})")
+    _check(
+        learning.rule in LEARNING_RULES,
+        f"{where}: learning.rule must be one of {list(LEARNING_RULES)} (got {learning.rule!r})",
+    )
     _check(learning.learning_rate > 0, f"{where}: learning.learning_rate must be > 0")
-    _check(learning.num_envs >= 2 and learning.rollout_steps >= 1, f"{where}: learning.num_envs must be >= 2")
+    _check(learning.num_envs >= 2, f"{where}: learning.num_envs must be >= 2")
+    for name in ("rollout_steps", "update_epochs", "trials_per_update", "arm_iterations", "arm_buffer_trials"):
+        value = getattr(learning, name)
+        _check(isinstance(value, int) and value >= 1, f"{where}: learning.{name} must be an int >= 1 (got {value!r})")
+    refit = learning.arm_refit_iterations
+    _check(isinstance(refit, int) and refit >= 0, f"{where}: learning.arm_refit_iterations must be an int >= 0")
     protocol = Protocol(
         name=str(data.get("name", Path(where).stem)),
         description=str(data.get("description", "")),
@@ -108,6 +135,12 @@ def protocol_from_dict(data: Any, where: str) -> Protocol:
         learning=learning,
     )
     _check(0 <= protocol.channel_fraction <= 1, f"{where}: channel_fraction must be in [0, 1]")
+    if learning.rule == "learned-arm":
+        _check(
+            not blocks[0].learn and blocks[0].trials >= 32,
+            f"{where}: the learned-arm rule fits its arm on the first block's trials: blocks[0] must have "
+            "learn: false and at least 32 trials",
+        )
     protocol.field_matrix()  # a clear error for a bad field
     return protocol
 
@@ -170,6 +203,7 @@ def protocol_as_dict(protocol: Protocol) -> dict[str, Any]:
 
 
 __all__ = [
+    "LEARNING_RULES",
     "Block",
     "Learning",
     "PlannedTrial",

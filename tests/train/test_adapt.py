@@ -17,7 +17,6 @@ from motorgym.envs.tasks.center_out import CenterOutV1Config
 from motorgym.train import adapt, ppo
 from motorgym.train import protocol as protocols
 from motorgym.train.cli import main
-from motorgym.train.configs import PPOConfig
 
 TINY_PROTOCOL = {
     "name": "tiny-curl",
@@ -38,24 +37,6 @@ TINY_PROTOCOL = {
     ],
     "learning": {"rule": "ppo", "learning_rate": 1e-3, "num_envs": 4, "rollout_steps": 32, "update_epochs": 1},
 }
-# Short trials, so that the tiny protocol runs in seconds.
-FAST_TASK = {"delay_range_ms": [100.0, 200.0], "response_window_ms": 400.0, "catch_fraction": 0.0}
-
-
-@pytest.fixture(scope="module")
-def source_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run = tmp_path_factory.mktemp("source") / "run"
-    config = PPOConfig(
-        env_id="motorgym/CenterOut-v1",
-        env_kwargs=FAST_TASK,
-        total_steps=512,
-        num_envs=4,
-        rollout_steps=64,
-        num_minibatches=2,
-        seed=3,
-    )
-    ppo.train(config, run, progress=False)
-    return run
 
 
 def write_protocol(path: Path, data: dict) -> Path:
@@ -89,7 +70,7 @@ def test_the_shipped_protocols_load() -> None:
             r"unknown key\(s\) \['field'\]",
         ),
         ({"measured_field": {"force_field": "spiral"}}, "force_field must be one of"),
-        ({"learning": {"rule": "sgd"}}, "learning.rule must be 'ppo'"),
+        ({"learning": {"rule": "sgd"}}, r"learning.rule must be one of \['ppo', 'learned-arm'\]"),
         ({"channel_fraction": 2}, r"channel_fraction must be in \[0, 1\]"),
     ],
 )

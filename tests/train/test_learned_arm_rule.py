@@ -1,0 +1,202 @@
+"""The learned-arm learning rule of motorgym adapt: its gradient, what it learns from, and a run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from motorgym.agents.checkpoint import load_checkpoint
+from motorgym.agents.learned_arm import LearnedArm
+from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic
+from motorgym.envs.batched import ArmTaskCore
+from motorgym.envs.registration import check_env_arguments, env_class
+from motorgym.train import adapt, learned_arm_rule
+from motorgym.train import protocol as protocols
+from motorgym.train.learned_arm_rule import LearnedArmRule, RealTrial
+from motorgym.train.model_based import step_cost
+from tests.train.conftest import FAST_TASK
+from tests.train.test_adapt import read_trials, write_protocol
+
+ENV_ID = "motorgym/CenterOut-v1"
+LEARNED_ARM_PROTOCOL = {
+    "name": "tiny-curl-learned-arm",
+    "measured_field": {"force_field": "curl_cw", "force_field_gain_n_s_m": 15.0},
+    "channel_fraction": 0.25,
+    "blocks": [
+        {"name": "baseline", "trials": 32, "learn": False},
+        {"name": "exposure", "trials": 16, "perturbation": {"force_field": "curl_cw"}},
+    ],
+    "learning": {
+        "rule": "learned-arm",
+        "learning_rate": 1e-3,
+        "num_envs": 4,
+        "rollout_steps": 32,
+        "trials_per_update": 4,
+        "arm_iterations": 20,
+        "arm_refit_iterations": 2,
+    },
+}
+
+
+def make_rule(seed: int = 0) -> tuple[LearnedArmRule, ArmTaskCore]:
+    torch.manual_seed(seed)
+    config = check_env_arguments(ENV_ID, FAST_TASK)
+    cls = env_class(ENV_ID)
+    core = ArmTaskCore(cls.task_cls, config, cls.arm_kind, 1)
+    spec = PolicySpec(
+        obs_dim=len(core.obs_names),
+        action_low=tuple(core.action_low),
+        action_high=tuple(core.action_high),
+        hidden_size=8,
+    )
+    policy = RecurrentActorCritic(spec)
+    policy.obs_normalizer.frozen = True
+    protocol = protocols.protocol_from_dict(LEARNED_ARM_PROTOCOL, "tiny")
+    rule = LearnedArmRule(policy, torch.optim.Adam(policy.parameters(), lr=1e-3), protocol.learning, core, seed)
+    state_dim = len(core.arm.sensed_state_names)
+    rule.arm = LearnedArm(state_dim, len(core.action_names), 16)
+    return rule, core
+
+
+def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time() -> None:
+    """Trials made by the learned arm itself (noiseless): the rule's gradient along the recorded
+    trials equals the gradient of the cost of the same closed loop run in torch with the arm."""
+    rule, core = make_rule()
+    policy, arm, config = rule.policy, rule.arm, core.config
+    assert arm is not None
+    steps, go_step, latency = 40, 5, core.task.cue_latency_steps
+    assert 5 + latency < steps  # both goals occur
+    core.reset(np.array([0]), [np.random.default_rng(1)])
+    start_state = torch.as_tensor(core.arm.sensed_state()[0:1], dtype=torch.float32)
+    target = torch.tensor([[0.05, 0.45]])
+    start = start_state[:, :2]
+    go_cue = np.arange(steps + 1) >= go_step
+    proprio = slice(2, 2 + len(core.arm.proprioception_names))
+
+    def closed_loop() -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        state, recurrent, costs = start_state, policy.initial_state(1), []
+        states, observations, actions = [state], [], []
+        previous_activation = state[:, proprio.stop :]
+        for t in range(steps):
+            seen, felt = states[max(0, t - rule.visual_delay_steps)], states[max(0, t - rule.proprio_delay_steps)]
+            cue = torch.tensor([[float(go_cue[max(0, t - rule.visual_delay_steps)])]])
+            obs = torch.cat([seen[:, :2], target, cue, felt[:, proprio]], dim=1)
+            hidden, recurrent = policy.unroll(policy.obs_normalizer.normalize(obs)[None], recurrent, torch.zeros(1, 1))
+            action = policy.clip_action(policy.distribution(hidden[0]).mean)
+            following = arm(state, action)
+            goal = target if t + 1 >= go_step + latency else start
+            hand_vel = (following[:, :2] - state[:, :2]) / (config.control_step_ms / 1000)
+            costs.append(
+                step_cost(
+                    config, following[:, :2], goal, hand_vel, action, following[:, proprio.stop :], previous_activation
+                )
+            )
+            previous_activation = following[:, proprio.stop :]
+            state = following
+            states.append(state)
+            observations.append(obs)
+            actions.append(action)
+        return torch.stack(costs).mean(), states, observations, actions
+
+    direct, states, observations, actions = closed_loop()
+    expected = torch.autograd.grad(direct, list(policy.parameters()), allow_unused=True)
+    trial = RealTrial(
+        obs=torch.cat(observations).detach().numpy(),
+        actions=torch.cat(actions).detach().numpy(),
+        states=torch.cat(states).detach().numpy(),
+        go_cue=go_cue,
+        target_pos=target[0].numpy(),
+        rotation_deg=0.0,
+    )
+    cost = rule.trial_cost([trial])
+    assert cost.item() == pytest.approx(direct.item(), rel=1e-5)
+    found = torch.autograd.grad(cost, list(policy.parameters()), allow_unused=True)
+    used = [(e, f) for e, f in zip(expected, found, strict=True) if e is not None]
+    assert len(used) >= 4 and any(e.abs().sum() > 0 for e, _ in used)
+    for e, f in used:
+        torch.testing.assert_close(f, e, rtol=1e-4, atol=1e-7)
+
+
+def test_the_cue_reaches_the_cost_after_the_latency() -> None:
+    rule, _ = make_rule()
+    latency = rule.cue_latency_steps
+    trial = RealTrial(
+        obs=np.zeros((30, 1)),
+        actions=np.zeros((30, 2)),
+        states=np.zeros((31, 4)),
+        go_cue=np.arange(31) >= 3,
+        target_pos=np.zeros(2),
+        rotation_deg=0.0,
+    )
+    processed = rule._cue_processed(trial, 35)
+    assert len(processed) == 36 and latency > 0
+    assert np.flatnonzero(processed)[0] == 3 + latency and processed[31:].all()
+
+
+def test_channel_trials_teach_nothing_and_learning_waits_for_its_blocks() -> None:
+    rule, _ = make_rule()
+    rule.arm = None
+    trial = RealTrial(np.zeros((3, 9)), np.zeros((3, 2)), np.zeros((4, 6)), np.zeros(4, bool), np.zeros(2), 0.0)
+    rule.add(trial, learn=False, channel=True)
+    rule.add(trial, learn=True, channel=True)
+    assert not rule.buffer and not rule.fit_trials and not rule.pending
+    rule.add(trial, learn=False, channel=False)
+    assert len(rule.buffer) == len(rule.fit_trials) == 1 and not rule.pending
+    for _ in range(3):
+        rule.add(trial, learn=True, channel=False)
+    assert not rule.ready()
+    rule.add(trial, learn=True, channel=False)
+    assert rule.ready() and len(rule.pending) == 4
+
+
+def test_the_learned_arm_rule_needs_a_first_block_without_learning(tmp_path: Path) -> None:
+    blocks = [{"name": "exposure", "trials": 40, "perturbation": {"force_field": "curl_cw"}}]
+    path = write_protocol(tmp_path / "p.yaml", {**LEARNED_ARM_PROTOCOL, "blocks": blocks})
+    with pytest.raises(ValueError, match=r"blocks\[0\] must have learn: false and at least 32 trials"):
+        protocols.load_protocol(str(path))
+    bad = {**LEARNED_ARM_PROTOCOL, "learning": {**LEARNED_ARM_PROTOCOL["learning"], "trials_per_update": 0}}
+    with pytest.raises(ValueError, match="learning.trials_per_update must be an int >= 1"):
+        protocols.load_protocol(str(write_protocol(tmp_path / "q.yaml", bad)))
+
+
+def test_a_learned_arm_run_fits_its_arm_learns_in_exposure_and_resumes(
+    source_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    protocol = write_protocol(tmp_path / "tiny.yaml", LEARNED_ARM_PROTOCOL)
+    out = tmp_path / "adapt"
+    original, calls = LearnedArmRule.update, []
+
+    def killed_at_the_second_update(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LearnedArmRule, "update", killed_at_the_second_update)
+    with pytest.raises(KeyboardInterrupt):
+        adapt.adapt(source_run, str(protocol), out, progress=False)
+    # The arm was fitted on the baseline's reaching trials (arm_metrics.csv) before the first update.
+    assert (out / "arm_metrics.csv").read_text().count("\n") >= 2
+    saved = load_checkpoint(out / "adapt.pt")[0]
+    assert saved["rule"]["arm"] is not None and saved["rule"]["arm_optimizer"] is not None
+    trained = load_checkpoint(source_run / "checkpoint.pt")[0]["policy"]
+    assert any(not torch.equal(saved["policy"][k], trained[k]) for k in trained)  # the first update
+    monkeypatch.setattr(LearnedArmRule, "update", original)
+    adapt.resume(out, progress=False)
+    rows = read_trials(out)
+    assert sorted(int(r["trial"]) for r in rows) == list(range(48))
+    summary = json.loads((out / "adapt.json").read_text())
+    # 12 reaching trials in exposure (4 channel trials teach nothing): 3 updates of 4, at least 2 before
+    # the interruption's resume point re-ran some of them.
+    assert summary["updates"] >= 3
+
+
+def test_the_shipped_learned_arm_protocol_loads() -> None:
+    protocol = protocols.load_protocol("curl-field-learned-arm")
+    assert protocol.learning.rule == "learned-arm"
+    assert [b.name for b in protocol.blocks] == [b.name for b in protocols.load_protocol("curl-field").blocks]
+    assert learned_arm_rule.ARM_UNROLL_STEPS < 100

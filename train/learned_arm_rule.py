@@ -1,0 +1,316 @@
+"""The ``learned-arm`` learning rule of ``motorgym adapt``: learning from errors, by the gradient of
+each trial's cost through the learned arm.
+
+MotorNet trains its networks by backpropagating the task's cost through a differentiable arm, and
+so, during a perturbation, learns from the errors the perturbation causes. MuJoCo is not
+differentiable; the learned arm of the model-based pretraining (:mod:`motorgym.train.model_based`)
+is, and this rule uses it the same way on the trials the network has just made:
+
+1. **The trials are real.** The network acts deterministically (its mean action; the env's motor
+   noise remains) in MuJoCo with the protocol's perturbation, and every trial's observations,
+   commands and sensed arm states (``info["arm_state"]``) are kept.
+2. **The learned arm** is fitted on the trials of the protocol's first block (``learn: false``,
+   ``arm_iterations`` Adam steps, as the pretraining fits it: ``arm_metrics.csv`` in the run
+   directory), then refitted before each policy update (``arm_refit_iterations`` steps) on the
+   latest ``arm_buffer_trials`` trials, so that it learns what the field does to the arm.
+3. **The gradient** of a trial's cost (the env's differentiable cost terms:
+   :func:`~motorgym.train.model_based.step_cost`) with respect to the network's weights is taken
+   along the real trial: every quantity keeps its recorded value, and derivatives flow through the
+   network (re-run on the recorded observations), the observations' dependence on the arm's state
+   (delays included), and the learned arm's derivatives for how a command and a state change the
+   next state (a straight-through estimator: ``x_real + f(x) - f(x).detach()``). This is the
+   gradient of backpropagation through time in a differentiable arm, with the real trajectory in
+   place of the model's prediction (the stochastic value gradient of Heess et al. 2015 on real
+   trials). One Adam step (``learning_rate``) is taken every ``trials_per_update`` trials of the
+   learning blocks.
+
+Force-channel trials act but feed neither the arm nor the gradient (an error clamp shows no error).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from motorgym.agents.learned_arm import LearnedArm
+from motorgym.agents.recurrent import RecurrentActorCritic
+from motorgym.envs.batched import ArmTaskCore
+from motorgym.train.collect import TrajectoryDataset
+from motorgym.train.configs import ModelBasedConfig
+from motorgym.train.model_based import arm_errors, arm_fit_step, fit_learned_arm, step_cost, validation_windows
+from motorgym.train.protocol import Learning
+
+#: Columns of the vision part of an observation: the seen hand (x, y), then target and go cue.
+SEEN_HAND = slice(0, 2)
+#: Open-loop steps of the learned arm's fit windows (as the pretraining's default).
+ARM_UNROLL_STEPS = 20
+ARM_BATCH_WINDOWS = 128
+
+
+@dataclass
+class RealTrial:
+    """One recorded trial of T steps."""
+
+    obs: np.ndarray
+    """(T, O) the observations the network acted on (before each command)."""
+    actions: np.ndarray
+    """(T, A) its commands (before motor noise)."""
+    states: np.ndarray
+    """(T + 1, S) the arm's sensed state from the trial's start to its end (``info["arm_state"]``)."""
+    go_cue: np.ndarray
+    """(T + 1,) whether the go cue had been given."""
+    target_pos: np.ndarray
+    """(2,) m."""
+    rotation_deg: float
+    """The trial's visuomotor rotation (the seen hand turned about the start)."""
+
+    @property
+    def steps(self) -> int:
+        return len(self.actions)
+
+
+def as_dataset(trials: list[RealTrial], control_step_ms: float) -> TrajectoryDataset:
+    """Trials as a padded :class:`TrajectoryDataset` (what the learned arm's fit reads)."""
+    longest = max(t.steps for t in trials)
+
+    def padded(arrays: list[np.ndarray], length: int) -> np.ndarray:
+        out = np.zeros((len(arrays), length, *arrays[0].shape[1:]), dtype=np.float32)
+        for k, array in enumerate(arrays):
+            out[k, : len(array)] = array
+            out[k, len(array) :] = array[-1]
+        return out
+
+    states = padded([t.states for t in trials], longest + 1)
+    return TrajectoryDataset(
+        observations=padded([t.obs for t in trials], longest),
+        actions=padded([t.actions for t in trials], longest),
+        hand_pos_m=states[:, :, :2].copy(),
+        states=states,
+        lengths=np.array([t.steps for t in trials], dtype=np.int64),
+        metadata={"control_step_ms": control_step_ms},
+    )
+
+
+def rotation_matrix(degrees: float) -> np.ndarray:
+    angle = math.radians(degrees)
+    return np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+
+
+class LearnedArmRule:
+    """The rule's state: the learned arm, the trials it learns from, and the policy's updates.
+
+    Args:
+        policy: the adapting network (its observation normaliser frozen).
+        optimizer: Adam over the policy's parameters at the protocol's learning rate.
+        learning: the protocol's learning settings.
+        core: the env's batched core (delays, observation layout, costs).
+        seed: seeds the arm's fit windows.
+    """
+
+    def __init__(
+        self,
+        policy: RecurrentActorCritic,
+        optimizer: torch.optim.Optimizer,
+        learning: Learning,
+        core: ArmTaskCore,
+        seed: int,
+    ) -> None:
+        self.policy, self.optimizer, self.learning = policy, optimizer, learning
+        self.config = core.config
+        self.device = next(policy.parameters()).device
+        self.visual_delay_steps, self.proprio_delay_steps = core.visual_delay_steps, core.proprio_delay_steps
+        self.cue_latency_steps = core.task.cue_latency_steps
+        self.proprio = slice(2, 2 + len(core.arm.proprioception_names))
+        self.proprio_obs = slice(len(core.obs_names) - len(core.arm.proprioception_names), len(core.obs_names))
+        self.activations = slice(self.proprio.stop, None)
+        self.state_dim = len(core.arm.sensed_state_names)
+        self.arm: LearnedArm | None = None
+        self.arm_optimizer: torch.optim.Optimizer | None = None
+        self.buffer: deque[RealTrial] = deque(maxlen=learning.arm_buffer_trials)
+        self.fit_trials: list[RealTrial] = []
+        self.pending: list[RealTrial] = []
+        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.last: dict[str, float] = {}
+
+    # ----------------------------------------------------------------------------- trials in
+    def add(self, trial: RealTrial, learn: bool, channel: bool) -> None:
+        """Keep a finished trial: for the arm's first fit (trials before any learning), its refits,
+        and the next policy update (trials of learning blocks). Channel trials are left out."""
+        if channel:
+            return
+        self.buffer.append(trial)
+        if self.arm is None and not learn:
+            self.fit_trials.append(trial)
+        if learn:
+            self.pending.append(trial)
+
+    def ready(self) -> bool:
+        return len(self.pending) >= self.learning.trials_per_update
+
+    # ----------------------------------------------------------------------------- the arm
+    def fit_arm(self, run_dir: Path, progress: bool) -> dict[str, float]:
+        """Fit the learned arm on the trials before the first learning block (arm_metrics.csv)."""
+        config = ModelBasedConfig(
+            data="(the adapt run's first block)",
+            seed=self.seed,
+            device=str(self.device),
+            arm_unroll_steps=ARM_UNROLL_STEPS,
+            arm_iterations=self.learning.arm_iterations,
+            arm_batch_windows=ARM_BATCH_WINDOWS,
+        )
+        data = as_dataset(self.fit_trials, self.config.control_step_ms)
+        self.arm, errors = fit_learned_arm(data, config, run_dir, progress)
+        self._start_refits()
+        self.fit_trials = []
+        return errors
+
+    def _start_refits(self) -> None:
+        assert self.arm is not None
+        self.arm.requires_grad_(True)
+        self.arm_optimizer = torch.optim.Adam(self.arm.parameters(), lr=1e-4)
+
+    def refit_arm(self) -> float:
+        """``arm_refit_iterations`` Adam steps on the buffer; return the hand error (mm) after
+        ARM_UNROLL_STEPS open-loop steps on the latest trials."""
+        assert self.arm is not None and self.arm_optimizer is not None
+        self.arm.requires_grad_(True)
+        data = as_dataset(list(self.buffer), self.config.control_step_ms)
+        for _ in range(self.learning.arm_refit_iterations):
+            arm_fit_step(self.arm, self.arm_optimizer, data, ARM_UNROLL_STEPS, ARM_BATCH_WINDOWS, 1.0, self.rng)
+        latest = as_dataset(self.pending[: self.learning.trials_per_update], self.config.control_step_ms)
+        windows = validation_windows(latest, ARM_UNROLL_STEPS, self.device, seed=int(self.rng.integers(2**31)))
+        return arm_errors(self.arm, windows)["arm_hand_rmse_mm"]
+
+    # ----------------------------------------------------------------------------- the policy
+    def update(self) -> dict[str, float]:
+        """Refit the arm, then one policy step on the cost of the next ``trials_per_update`` pending
+        trials; return the statistics."""
+        arm_error_mm = self.refit_arm()
+        batch, self.pending = (
+            self.pending[: self.learning.trials_per_update],
+            self.pending[self.learning.trials_per_update :],
+        )
+        loss = self.trial_cost(batch)
+        self.optimizer.zero_grad()
+        loss.backward()
+        grad_norm = float(nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0))
+        self.optimizer.step()
+        self.last = {"cost": loss.item(), "arm_error_mm": arm_error_mm, "grad_norm": grad_norm}
+        return self.last
+
+    def trial_cost(self, trials: list[RealTrial]) -> torch.Tensor:
+        """The mean per-step cost of real ``trials``, differentiable in the policy's weights along
+        the recorded trajectories (see the module docstring)."""
+        assert self.arm is not None
+        arm = self.arm.requires_grad_(False)
+        policy, device, config = self.policy, self.device, self.config
+        dtype = next(policy.parameters()).dtype
+        tensor = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype, device=device)  # noqa: E731
+        data = as_dataset(trials, config.control_step_ms)
+        obs, actions = tensor(np.swapaxes(data.observations, 0, 1)), tensor(np.swapaxes(data.actions, 0, 1))
+        states = tensor(np.swapaxes(data.states, 0, 1))  # (T + 1, B, S)
+        steps = obs.shape[0]
+        in_trial = tensor(np.arange(steps)[:, None] < data.lengths[None])
+        goal_on = tensor(np.stack([self._cue_processed(t, steps) for t in trials], axis=1))  # (T + 1, B)
+        start = states[0, :, :2]
+        target = tensor(np.stack([t.target_pos for t in trials]))
+        rotation = tensor(np.stack([rotation_matrix(t.rotation_deg) for t in trials]))
+        step_s = config.control_step_ms / 1000.0
+
+        recurrent = policy.initial_state(len(trials), device)
+        no_starts = torch.zeros(1, len(trials), device=device)
+        state = states[0]
+        seen_hand: list[torch.Tensor] = []
+        felt: list[torch.Tensor] = []
+        previous_activation = state[:, self.activations]
+        costs = []
+        for t in range(steps):
+            cursor = start + torch.einsum("bij,bj->bi", rotation, state[:, :2] - start)
+            seen_hand.append(cursor)
+            felt.append(state[:, self.proprio])
+            # The recorded observation, with the derivative of what the sensors saw: the seen hand
+            # a visual delay ago, proprioception a proprioceptive delay ago.
+            now = obs[t].clone()
+            vision, proprio = seen_hand[max(0, t - self.visual_delay_steps)], felt[max(0, t - self.proprio_delay_steps)]
+            now[:, SEEN_HAND] = now[:, SEEN_HAND] + vision - vision.detach()
+            now[:, self.proprio_obs] = now[:, self.proprio_obs] + proprio - proprio.detach()
+            hidden, recurrent = policy.unroll(policy.obs_normalizer.normalize(now)[None], recurrent, no_starts)
+            mean = policy.clip_action(policy.distribution(hidden[0]).mean)
+            action = actions[t] + mean - mean.detach()
+            predicted = arm(state, action)
+            next_state = states[t + 1] + predicted - predicted.detach()
+            next_cursor = start + torch.einsum("bij,bj->bi", rotation, next_state[:, :2] - start)
+            hand_vel = (next_state[:, :2] - state[:, :2]) / step_s
+            goal = torch.where(goal_on[t + 1, :, None] > 0, target, start)
+            activation = next_state[:, self.activations]
+            cost = step_cost(config, next_cursor, goal, hand_vel, action, activation, previous_activation)
+            costs.append(cost * in_trial[t])
+            state, previous_activation = next_state, activation
+        return torch.stack(costs).sum() / in_trial.sum()
+
+    def _cue_processed(self, trial: RealTrial, steps: int) -> np.ndarray:
+        """(steps + 1,) whether the go cue had been processed (when the distance cost's goal moves to
+        the target), held at its last value after the trial's end."""
+        own = np.zeros(len(trial.go_cue), dtype=bool)
+        own[self.cue_latency_steps :] = trial.go_cue[: len(own) - self.cue_latency_steps]
+        cue = np.full(steps + 1, own[-1])
+        cue[: len(own)] = own
+        return cue
+
+    # ----------------------------------------------------------------------------- checkpoint
+    def state_dict(self) -> dict[str, Any]:
+        """What a resume needs: the arm, its optimiser and the kept trials."""
+        trials = {"buffer": list(self.buffer), "fit_trials": self.fit_trials, "pending": self.pending}
+        return {
+            "arm": None if self.arm is None else self.arm.state_dict(),
+            "arm_optimizer": None if self.arm_optimizer is None else self.arm_optimizer.state_dict(),
+            **{name: [_trial_tensors(t) for t in kept] for name, kept in trials.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["arm"] is not None:
+            arm = state["arm"]
+            self.arm = LearnedArm(
+                self.state_dim, arm["net.0.weight"].shape[1] - self.state_dim, arm["net.0.bias"].shape[0]
+            )
+            self.arm.load_state_dict(arm)
+            self.arm.to(self.device)
+            self._start_refits()
+            assert self.arm_optimizer is not None
+            self.arm_optimizer.load_state_dict(state["arm_optimizer"])
+        self.buffer.extend(_trial_from(t) for t in state["buffer"])
+        self.fit_trials = [_trial_from(t) for t in state["fit_trials"]]
+        self.pending = [_trial_from(t) for t in state["pending"]]
+
+
+def _trial_tensors(trial: RealTrial) -> dict[str, Any]:
+    return {
+        "obs": torch.as_tensor(trial.obs),
+        "actions": torch.as_tensor(trial.actions),
+        "states": torch.as_tensor(trial.states),
+        "go_cue": torch.as_tensor(trial.go_cue),
+        "target_pos": torch.as_tensor(trial.target_pos),
+        "rotation_deg": float(trial.rotation_deg),
+    }
+
+
+def _trial_from(saved: dict[str, Any]) -> RealTrial:
+    return RealTrial(
+        obs=saved["obs"].numpy(),
+        actions=saved["actions"].numpy(),
+        states=saved["states"].numpy(),
+        go_cue=saved["go_cue"].numpy(),
+        target_pos=saved["target_pos"].numpy(),
+        rotation_deg=float(saved["rotation_deg"]),
+    )
+
+
+__all__ = ["LearnedArmRule", "RealTrial", "as_dataset"]
