@@ -62,9 +62,11 @@ def make_rule(seed: int = 0) -> tuple[LearnedArmRule, ArmTaskCore]:
     return rule, core
 
 
-def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time() -> None:
+@pytest.mark.parametrize("rotation_deg", [0.0, 30.0])
+def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time(rotation_deg: float) -> None:
     """Trials made by the learned arm itself (noiseless): the rule's gradient along the recorded
-    trials equals the gradient of the cost of the same closed loop run in torch with the arm."""
+    trials equals the gradient of the cost of the same closed loop run in torch with the arm (the
+    seen hand, and so the distance cost, rotated about the start in a visuomotor rotation)."""
     rule, core = make_rule()
     policy, arm, config = rule.policy, rule.arm, core.config
     assert arm is not None
@@ -77,6 +79,12 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time() -> None:
     go_cue = np.arange(steps + 1) >= go_step
     proprio = slice(2, 2 + len(core.arm.proprioception_names))
 
+    angle = np.deg2rad(rotation_deg)
+    turn = torch.tensor([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]], dtype=torch.float32)
+
+    def seen_hand(state: torch.Tensor) -> torch.Tensor:  # start + R (hand - start), R anticlockwise
+        return start + (state[:, :2] - start) @ turn
+
     def closed_loop() -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
         state, recurrent, costs = start_state, policy.initial_state(1), []
         states, observations, actions = [state], [], []
@@ -84,7 +92,7 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time() -> None:
         for t in range(steps):
             seen, felt = states[max(0, t - rule.visual_delay_steps)], states[max(0, t - rule.proprio_delay_steps)]
             cue = torch.tensor([[float(go_cue[max(0, t - rule.visual_delay_steps)])]])
-            obs = torch.cat([seen[:, :2], target, cue, felt[:, proprio]], dim=1)
+            obs = torch.cat([seen_hand(seen), target, cue, felt[:, proprio]], dim=1)
             hidden, recurrent = policy.unroll(policy.obs_normalizer.normalize(obs)[None], recurrent, torch.zeros(1, 1))
             action = policy.clip_action(policy.distribution(hidden[0]).mean)
             following = arm(state, action)
@@ -92,7 +100,13 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time() -> None:
             hand_vel = (following[:, :2] - state[:, :2]) / (config.control_step_ms / 1000)
             costs.append(
                 step_cost(
-                    config, following[:, :2], goal, hand_vel, action, following[:, proprio.stop :], previous_activation
+                    config,
+                    seen_hand(following),
+                    goal,
+                    hand_vel,
+                    action,
+                    following[:, proprio.stop :],
+                    previous_activation,
                 )
             )
             previous_activation = following[:, proprio.stop :]
@@ -110,7 +124,7 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time() -> None:
         states=torch.cat(states).detach().numpy(),
         go_cue=go_cue,
         target_pos=target[0].numpy(),
-        rotation_deg=0.0,
+        rotation_deg=rotation_deg,
     )
     cost = rule.trial_cost([trial])
     assert cost.item() == pytest.approx(direct.item(), rel=1e-5)
