@@ -57,6 +57,12 @@ PERTURBATION_ARGUMENTS = (
 )
 
 
+def rotation_matrix(degrees: float) -> np.ndarray:
+    """The 2x2 matrix of an anticlockwise rotation by ``degrees`` (a visuomotor rotation's)."""
+    angle = math.radians(degrees)
+    return np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+
+
 def force_field_matrix(force_field: Any, gain_n_s_m: float) -> np.ndarray:
     """The field's B (2x2, N s/m): a preset's unit matrix times ``gain_n_s_m``, or a given matrix.
     A ValueError names ``force_field`` and what it accepts for anything else."""
@@ -148,9 +154,8 @@ class Perturbations:
             )
         self.pulse_start_step[ids] = start
         self.pulse_end_step[ids] = end
-        angle = math.radians(config.visual_rotation_deg)
-        self.rotation[ids] = ((math.cos(angle), -math.sin(angle)), (math.sin(angle), math.cos(angle)))
-        self.rotated[ids] = angle != 0.0
+        self.rotation[ids] = rotation_matrix(config.visual_rotation_deg)
+        self.rotated[ids] = config.visual_rotation_deg != 0.0
         self.rotation_origin_m[ids] = start_pos
         self.any_steady_force[()] = self.channel.any() or self.field_n_s_m.any()
         self.any_pulse[()] = (self.pulse_end_step > self.pulse_start_step).any()

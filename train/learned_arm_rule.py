@@ -29,7 +29,6 @@ Force-channel trials act but feed neither the arm nor the gradient (an error cla
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from torch import nn
 from motorgym.agents.learned_arm import LearnedArm
 from motorgym.agents.recurrent import RecurrentActorCritic
 from motorgym.envs.batched import ArmTaskCore
+from motorgym.envs.perturbations import rotation_matrix
 from motorgym.train.collect import TrajectoryDataset
 from motorgym.train.configs import ModelBasedConfig
 from motorgym.train.model_based import arm_errors, arm_fit_step, fit_learned_arm, step_cost, validation_windows
@@ -96,11 +96,6 @@ def as_dataset(trials: list[RealTrial], control_step_ms: float) -> TrajectoryDat
         lengths=np.array([t.steps for t in trials], dtype=np.int64),
         metadata={"control_step_ms": control_step_ms},
     )
-
-
-def rotation_matrix(degrees: float) -> np.ndarray:
-    angle = math.radians(degrees)
-    return np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
 
 
 class LearnedArmRule:
