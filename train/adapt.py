@@ -33,6 +33,8 @@ The run directory (``new_run_dir`` rules: a new or empty directory, removed if t
   (written atomically after every update); ``motorgym adapt --resume DIR`` continues from it,
   re-running the trials that had not ended (from fresh trials, so a resumed run follows the
   protocol but not the very trajectories an uninterrupted one would);
+- ``arm_metrics.csv`` (learned-arm rule): the fit of its learned arm on the first block's trials
+  (the rule's arm, its optimiser and the trials it learns from are in ``adapt.pt``);
 - ``adapt.json``, ``adaptation.png`` (learning curve) and ``paths.png`` (the classic panel), at the end.
 """
 
