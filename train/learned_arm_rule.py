@@ -52,6 +52,11 @@ SEEN_HAND = slice(0, 2)
 #: Open-loop steps of the learned arm's fit windows (as the pretraining's default).
 ARM_UNROLL_STEPS = 20
 ARM_BATCH_WINDOWS = 128
+#: Adam learning rate of the arm's refits: a tenth of the first fit's, so that a batch of field
+#: trials shifts the model towards the field without undoing what it knows of the arm.
+ARM_REFIT_LEARNING_RATE = 1e-4
+#: Gradient-norm clip of the arm's refits and the policy's steps (as the pretraining's default).
+MAX_GRAD_NORM = 1.0
 
 
 @dataclass
@@ -170,7 +175,7 @@ class LearnedArmRule:
     def _start_refits(self) -> None:
         assert self.arm is not None
         self.arm.requires_grad_(True)
-        self.arm_optimizer = torch.optim.Adam(self.arm.parameters(), lr=1e-4)
+        self.arm_optimizer = torch.optim.Adam(self.arm.parameters(), lr=ARM_REFIT_LEARNING_RATE)
 
     def refit_arm(self) -> float:
         """``arm_refit_iterations`` Adam steps on the buffer; return the hand error (mm) after
@@ -179,7 +184,9 @@ class LearnedArmRule:
         self.arm.requires_grad_(True)
         data = as_dataset(list(self.buffer), self.config.control_step_ms)
         for _ in range(self.learning.arm_refit_iterations):
-            arm_fit_step(self.arm, self.arm_optimizer, data, ARM_UNROLL_STEPS, ARM_BATCH_WINDOWS, 1.0, self.rng)
+            arm_fit_step(
+                self.arm, self.arm_optimizer, data, ARM_UNROLL_STEPS, ARM_BATCH_WINDOWS, MAX_GRAD_NORM, self.rng
+            )
         latest = as_dataset(self.pending[: self.learning.trials_per_update], self.config.control_step_ms)
         windows = validation_windows(latest, ARM_UNROLL_STEPS, self.device, seed=int(self.rng.integers(2**31)))
         return arm_errors(self.arm, windows)["arm_hand_rmse_mm"]
@@ -196,7 +203,7 @@ class LearnedArmRule:
         loss = self.trial_cost(batch)
         self.optimizer.zero_grad()
         loss.backward()
-        grad_norm = float(nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0))
+        grad_norm = float(nn.utils.clip_grad_norm_(self.policy.parameters(), MAX_GRAD_NORM))
         self.optimizer.step()
         self.last = {"cost": loss.item(), "arm_error_mm": arm_error_mm, "grad_norm": grad_norm}
         return self.last
