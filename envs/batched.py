@@ -20,7 +20,7 @@ from motorgym.envs.task import ReachingTask, TrialMarkers
 
 #: Visual observation entries, in order. The go cue is 1.0 once given (always, in Reach tasks).
 #: The reward's terms, each in info as ``reward_<name>`` (ReachingTask.reward).
-REWARD_TERMS = ("distance", "effort", "speed", "activation", "activation_change", "time", "false_start")
+REWARD_TERMS = ("distance", "effort", "speed", "activation", "activation_change", "time", "false_start", "delay_speed")
 VISION_NAMES = ["hand_x_m", "hand_y_m", "target_x_m", "target_y_m", "go_cue"]
 _VISION_NOISY = np.array([True, True, True, True, False])
 # The arm reaches 0.57 m from the shoulder: seen positions stay well inside 1 m.

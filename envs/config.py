@@ -63,6 +63,11 @@ class EnvConfig:
     """Weight of the effort (sum of squared commands) in the per-step cost."""
     speed_weight: float = 0.0
     """Weight of the squared hand speed ((m/s)^2) in the per-step cost."""
+    delay_speed_weight: float = 0.0
+    """Weight of the squared hand speed ((m/s)^2) while the hand must wait at the start (until the go
+    cue is processed; all trial long in catch trials), on top of ``speed_weight``: the hold-still
+    requirement of the instructed-delay tasks, which a distance cost alone barely enforces inside
+    the start zone."""
     activation_weight: float = 0.0
     """Weight of the sum of squared activations in the per-step cost: the muscles', or the filtered
     commands of a torque arm with ``torque_time_constant_ms`` (an unfiltered torque arm has none; its
@@ -127,6 +132,7 @@ class EnvConfig:
             "distance_weight",
             "effort_weight",
             "speed_weight",
+            "delay_speed_weight",
             "activation_weight",
             "activation_change_weight",
             "time_weight",

@@ -61,7 +61,8 @@ REWARDS = """\
 | reward_activation | -activation_weight x sum of squared activations (muscles, or a torque arm's filtered commands; 0 for an unfiltered torque arm) |
 | reward_activation_change | -activation_change_weight x sum of squared changes of the activations over the step |
 | reward_time | -time_weight on each step from the processed go cue until the hand is in the target (a cost of time) |
-| reward_false_start | -false_start_weight once, on the step of a false start (the hand leaves the start zone before the go cue) |"""
+| reward_false_start | -false_start_weight once, on the step of a false start (the hand leaves the start zone before the go cue) |
+| reward_delay_speed | -delay_speed_weight x squared hand speed, (m/s)^2, until the go cue is processed (hold still at the start) |"""
 
 #: Meaning of each argument every task takes (the defaults come from the task's config class).
 COMMON_ARGUMENTS = {
@@ -78,6 +79,7 @@ COMMON_ARGUMENTS = {
     "distance_weight": "weight of the distance term",
     "effort_weight": "weight of the effort term",
     "speed_weight": "weight of the hand-speed term",
+    "delay_speed_weight": "weight of the hand-speed term while waiting at the start (until the go cue is processed)",
     "activation_weight": "weight of the activation term (muscles, or a filtered torque arm's torques)",
     "activation_change_weight": "weight of the activation-change term",
     "time_weight": "cost per step from the go cue until the hand is in the target",
@@ -170,7 +172,7 @@ def env_docstring(env_cls: Any, summary: str, episode_end: str, task_arguments: 
     ``phase`` (0 delay, 1 move, 2 hold; see ``motorgym.envs.task.Phase``), ``go_cue``,
     ``catch_trial``, ``target_index``, ``time_ms`` (since the trial start), ``false_start``, ``success``,
     the reward terms ``reward_distance``, ``reward_effort``, ``reward_speed``, ``reward_activation``,
-    ``reward_activation_change``, ``reward_time`` and ``reward_false_start``, and
+    ``reward_activation_change``, ``reward_time``, ``reward_false_start`` and ``reward_delay_speed``, and
     ``physics_error`` (True on the step where the simulation went unstable; the arm is then put back
     at the trial's start posture and the episode terminates), ``hand_force_n`` (the external force
     at the hand, field, channel and pulse, N, the step's mean) and ``channel_force_n`` (the

@@ -170,20 +170,23 @@ class ReachingTask(ABC, Generic[ConfigT]):
         reward table): distance from the hand to the goal (the start until the go cue is processed,
         the target after), effort (sum u^2 of the commands), hand speed^2, sum of squared activations
         and of their change over the step, the time from the processed go cue until the hand is in
-        the target, and a false start (once, on the step the hand leaves the start zone early).
+        the target, a false start (once, on the step the hand leaves the start zone early), and hand
+        speed^2 while the hand must wait at the start (until the go cue is processed).
         (With no cue latency, the processed cue is the go cue.)"""
         config = self.config
         goal_on = self.go_cue if not self.cue_latency_steps else self.cue_processed()
         distance_to_goal = np.where(goal_on, self.distance_m, self.start_distance_m)
         change = activation - self.previous_activation
         self.previous_activation = activation.copy()
+        squared_speed = np.einsum("ij,ij->i", hand_vel, hand_vel)
         terms = {
             "distance": -config.distance_weight * distance_to_goal,
             "effort": -config.effort_weight * np.einsum("ij,ij->i", command, command),
-            "speed": -config.speed_weight * np.einsum("ij,ij->i", hand_vel, hand_vel),
+            "speed": -config.speed_weight * squared_speed,
             "activation": -config.activation_weight * np.einsum("ij,ij->i", activation, activation),
             "activation_change": -config.activation_change_weight * np.einsum("ij,ij->i", change, change),
             "time": -config.time_weight * (goal_on & ~self.in_target),
             "false_start": -config.false_start_weight * self.false_start_now,
+            "delay_speed": -config.delay_speed_weight * ~goal_on * squared_speed,
         }
         return terms

@@ -253,7 +253,8 @@ class LearnedArmRule:
             hand_vel = (next_state[:, :2] - state[:, :2]) / step_s
             goal = torch.where(goal_on[t + 1, :, None] > 0, target, start)
             activation = next_state[:, self.activations]
-            cost = step_cost(config, next_cursor, goal, hand_vel, action, activation, previous_activation)
+            waiting = 1.0 - goal_on[t + 1]
+            cost = step_cost(config, next_cursor, goal, hand_vel, action, activation, previous_activation, waiting)
             costs.append(cost * in_trial[t])
             state, previous_activation = next_state, activation
         return torch.stack(costs).sum() / in_trial.sum()

@@ -271,11 +271,13 @@ def step_cost(
     action: torch.Tensor,
     activation: torch.Tensor,
     previous_activation: torch.Tensor,
+    waiting: torch.Tensor,
 ) -> torch.Tensor:
     """The env's per-step cost (the negative of :meth:`ReachingTask.reward`) as a differentiable
     function of one step, per trial (B,): distance_weight x |hand - goal| + effort_weight x sum(u^2)
     + speed_weight x |hand_vel|^2 + activation_weight x sum(a^2) + activation_change_weight x
-    sum((a - a_previous)^2). The step-function costs (time, false start) have no gradient; the
+    sum((a - a_previous)^2) + delay_speed_weight x |hand_vel|^2 while ``waiting`` (1.0 until the go
+    cue is processed, else 0.0). The step-function costs (time, false start) have no gradient; the
     callers that report them add them."""
     # sqrt(x + tiny): the hand resting exactly on its goal would otherwise give an infinite gradient.
     distance_m = (((hand - goal) ** 2).sum(-1) + 1e-12).sqrt()
@@ -286,6 +288,7 @@ def step_cost(
         + config.speed_weight * (hand_vel**2).sum(-1)
         + config.activation_weight * (activation**2).sum(-1)
         + config.activation_change_weight * (change**2).sum(-1)
+        + config.delay_speed_weight * waiting * (hand_vel**2).sum(-1)
     )
 
 
@@ -322,7 +325,10 @@ def imagine(
         state = arm(state, torch.maximum(torch.minimum(noisy, source.action_high), source.action_low))
         hand_vel = (state[:, :2] - previous_hand) / step_s
         goal = torch.where(trials.cue_processed[t + 1, :, None] > 0, trials.target_pos, trials.start_pos)
-        cost = step_cost(config, state[:, :2], goal, hand_vel, action, state[:, activations], previous_activation)
+        waiting = 1.0 - trials.cue_processed[t + 1]
+        cost = step_cost(
+            config, state[:, :2], goal, hand_vel, action, state[:, activations], previous_activation, waiting
+        )
         previous_activation = state[:, activations]
         # The costs of time (from the processed go cue until the hand is in the target) and of a false
         # start (once, on leaving the start zone before the go cue) are step functions: no gradient.

@@ -18,6 +18,7 @@ WEIGHTS = dict(
     activation_change_weight=5.0,
     time_weight=0.7,
     false_start_weight=0.9,
+    delay_speed_weight=4.0,
 )
 
 
@@ -39,12 +40,14 @@ def test_each_term_equals_its_formula_on_hand_made_values() -> None:
     assert terms["activation_change"][0] == pytest.approx(-5.0 * (0.01 + 0.0 + 0.01 + 0.0 + 0.0 + 0.09))
     assert terms["time"][0] == pytest.approx(-0.7)
     assert terms["false_start"][0] == 0.0
+    assert terms["delay_speed"][0] == 0.0  # after the go cue: no longer waiting
     np.testing.assert_array_equal(task.previous_activation, activation)  # the next step's reference
     task.in_target = np.array([True])
     task.go_cue = np.array([False])
     terms = task.reward(command, hand_vel, activation)
     assert terms["time"][0] == 0.0 and terms["activation_change"][0] == 0.0  # in the target; no change
     assert terms["distance"][0] == pytest.approx(-1.5 * 0.02)  # before the go cue: to the start
+    assert terms["delay_speed"][0] == pytest.approx(-4.0 * 0.25)  # and holding still is asked
     task.false_start_now = np.array([True])
     assert task.reward(command, hand_vel, activation)["false_start"][0] == pytest.approx(-0.9)
     env.close()
@@ -70,6 +73,8 @@ def test_terms_in_info_sum_to_the_reward_and_follow_the_arm(env_id: str) -> None
         assert info["reward_activation_change"] == pytest.approx(-5.0 * float(np.sum((arm.act[0] - previous[0]) ** 2)))
         going = info["go_cue"] and info["distance_m"] > env.unwrapped.config.target_radius_m
         assert info["reward_time"] == pytest.approx(-0.7 if going else 0.0)
+        waiting_speed = 0.0 if info["go_cue"] else -4.0 * float(np.sum(arm.hand_vel[0] ** 2))
+        assert info["reward_delay_speed"] == pytest.approx(waiting_speed)
         now = info["false_start"] and not was_false_start  # charged once, on the step it happens
         assert info["reward_false_start"] == pytest.approx(-0.9 if now else 0.0)
         false_starts += now

@@ -44,7 +44,14 @@ LEARNED_ARM_PROTOCOL = {
 
 def make_rule(seed: int = 0) -> tuple[LearnedArmRule, ArmTaskCore]:
     torch.manual_seed(seed)
-    config = check_env_arguments(ENV_ID, FAST_TASK)
+    # Every differentiable cost term on, so that the gradient test covers each.
+    weights = {
+        "effort_weight": 0.1,
+        "activation_weight": 1.0,
+        "activation_change_weight": 1.0,
+        "delay_speed_weight": 1.0,
+    }
+    config = check_env_arguments(ENV_ID, {**FAST_TASK, **weights})
     cls = env_class(ENV_ID)
     core = ArmTaskCore(cls.task_cls, config, cls.arm_kind, 1)
     spec = PolicySpec(
@@ -107,6 +114,7 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time(rotation_d
                     action,
                     following[:, proprio.stop :],
                     previous_activation,
+                    torch.tensor([0.0 if t + 1 >= go_step + latency else 1.0]),
                 )
             )
             previous_activation = following[:, proprio.stop :]
