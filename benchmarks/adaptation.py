@@ -7,12 +7,13 @@ Runs the shipped protocols on each trained run, into ``ROOT/<protocol>/<task>/<r
 adapt run already there is reported, not redone): ``curl-field`` (160 baseline trials, 800 in a
 15 N s/m clockwise curl field, 320 of washout, 800 of re-exposure; one in five a force-channel
 trial) and ``visuomotor-rotation`` (160 baseline, 800 with the seen hand rotated 30 degrees, 320 of
-washout), each with continued PPO learning, ``curl-field-learned-arm`` (the curl-field protocol
-learnt by the learned-arm rule: the gradient of each trial's cost through a learned arm), and ``load-pulse`` (40 unperturbed trials, then 160
-with a 3 N push for 50 ms while the hand holds the start, without learning). Writes
-``results/adaptation.md``: per protocol and task the median [min, max] over runs of each measure
-beside its target and people's findings, and the learning curve and hand paths of the first run
-as figures.
+washout), each with continued PPO learning; ``curl-field-learned-arm`` (the curl-field protocol
+learnt by the learned-arm rule: the gradient of each trial's cost through a learned arm); and
+``load-pulse`` (40 unperturbed trials, then 160 with a 3 N push for 50 ms while the hand holds the
+start, without learning). Writes ``results/adaptation.md``: per protocol and task the median
+[min, max] over runs of each measure beside its target and people's findings (with a warning
+where the baseline is not steady enough for the exposure to measure adaptation), and the
+learning curve and hand paths of the first run as figures.
 """
 
 from __future__ import annotations
@@ -48,6 +49,32 @@ def _ratio(summary: dict[str, Any]) -> float | None:
 
 #: measure: (label, how it is read from adapt.json, format, target text, met(value), people's finding)
 CURL_MEASURES: dict[str, tuple[str, Any, str, str, Any, str]] = {
+    # Where the baseline stands: the measures below are only adaptation if it is steady (straight,
+    # successful reaches; an index near 0 without a field).
+    "baseline_deviation": (
+        "baseline: last reaching trials' deviation, mm",
+        lambda s: _blocks(s)["baseline"]["last_deviation_mm"],
+        "{:+.1f}",
+        "near 0",
+        None,
+        "nearly straight (Morasso 1981)",
+    ),
+    "baseline_index": (
+        "baseline: adaptation index of channel trials (no field)",
+        lambda s: _blocks(s)["baseline"]["last_adaptation_index"],
+        "{:.2f}",
+        "near 0",
+        None,
+        "near 0",
+    ),
+    "exposure_success": (
+        "success in exposure",
+        lambda s: _blocks(s)["exposure"]["success"],
+        "{:.0%}",
+        "-",
+        None,
+        "-",
+    ),
     "first": (
         "first exposure trials' deviation, mm (+: the field's way)",
         lambda s: _blocks(s)["exposure"]["first_deviation_mm"],
@@ -175,6 +202,26 @@ def _median_text(values: list[float], fmt: str) -> str:
     return f"{fmt.format(statistics.median(finite))} [{fmt.format(min(finite))}, {fmt.format(max(finite))}]"
 
 
+#: A baseline below this success, or with a channel-trial index further than this from 0, is not
+#: steady enough for the exposure's measures to be read as adaptation.
+STEADY_SUCCESS, STEADY_INDEX = 0.8, 0.5
+
+
+def _unsteady_baselines(done: dict[str, list[Path]]) -> list[str]:
+    """A warning per task whose baseline (median over runs) is not steady."""
+    warnings = []
+    for env_id, adapt_runs in done.items():
+        baselines = [json.loads((r / ADAPT_SUMMARY).read_text())["blocks"]["baseline"] for r in adapt_runs]
+        success = statistics.median(b["success"] for b in baselines)
+        index = statistics.median(b["last_adaptation_index"] for b in baselines)
+        if success < STEADY_SUCCESS or abs(index) > STEADY_INDEX:
+            warnings.append(
+                f"**{env_id}: the baseline is not steady** (success {success:.0%}, channel-trial index "
+                f"{index:.2f} without a field): its exposure measures, and their *met*, do not measure adaptation."
+            )
+    return warnings
+
+
 def report(protocol: str, done: dict[str, list[Path]]) -> str:
     """The Markdown table of one protocol's runs."""
     lines = [
@@ -197,6 +244,7 @@ def report(protocol: str, done: dict[str, list[Path]]) -> str:
         lines.append(f"| {label} | {target} | {people} | " + " | ".join(cells) + " |")
     if PROTOCOLS[protocol] is not CURL_MEASURES:
         return "\n".join([*lines, ""])
+    lines += ["", *_unsteady_baselines(done)]
     savings = []
     for env_id, adapt_runs in done.items():
         pairs = [json.loads((r / ADAPT_SUMMARY).read_text())["blocks"] for r in adapt_runs]
