@@ -30,8 +30,9 @@ The run directory (``new_run_dir`` rules: a new or empty directory, removed if t
   of :mod:`motorgym.train.analysis.adaptation`;
 - ``paths.npz``: each trial's hand and cursor paths from the go cue (for the figures);
 - ``adapt.pt``: the adapted policy, its optimiser and reward scale, and how far the protocol got
-  (written atomically after every update); ``motorgym adapt --resume DIR`` continues from it,
-  re-running the trials that had not ended (from fresh trials, so a resumed run follows the
+  (written atomically, with ``paths.npz``, after every update and every SAVE_EVERY_TRIALS trials
+  without one); ``motorgym adapt --resume DIR`` continues from it, re-running the trials that had
+  not ended by then (from fresh trials, so a resumed run follows the
   protocol but not the very trajectories an uninterrupted one would);
 - ``arm_metrics.csv`` (learned-arm rule): the fit of its learned arm on the first block's trials
   (the rule's arm, its optimiser and the trials it learns from are in ``adapt.pt``);
@@ -82,6 +83,8 @@ PULSE_WINDOW_MS = 250.0
 PULSE_ARGUMENTS = ("load_pulse_force_n", "load_pulse_onset_ms", "load_pulse_duration_ms", "load_pulse_reference")
 RESPONSE_SDS = 4.0
 MIN_RESPONSE = 0.05
+#: Without an update, adapt.pt and paths.npz are rewritten once this many trials have ended.
+SAVE_EVERY_TRIALS = 32
 
 
 class Schedule:
@@ -410,6 +413,7 @@ def _run(session: Session, run_dir: Path, progress: bool) -> Path:
     done = ppo.Progress(episodes=EpisodeStats())
     bar = tqdm(total=total, initial=len(session.rows), unit="trial", disable=not progress, desc=session.protocol.name)
     started, steps = time.perf_counter(), 0
+    saved = (session.updates, len(session.rows))
     try:
         while len(session.rows) < total:
             before = len(session.rows)
@@ -418,9 +422,14 @@ def _run(session: Session, run_dir: Path, progress: bool) -> Path:
             else:
                 _learned_arm_step(session, carry, run_dir, progress)
             steps += learner.config.num_envs * learner.config.rollout_steps
-            _save(session, run_dir)
+            # After every update (so that no learning is lost), and every SAVE_EVERY_TRIALS trials
+            # without one; a resume re-runs the trials since.
+            if session.updates != saved[0] or len(session.rows) - saved[1] >= SAVE_EVERY_TRIALS:
+                _save(session, run_dir)
+                saved = (session.updates, len(session.rows))
             bar.update(len(session.rows) - before)
             bar.set_postfix(steps_s=f"{steps / (time.perf_counter() - started):.0f}", **_recent(session))
+        _save(session, run_dir)
         _finish(session, run_dir)
     finally:
         bar.close()
