@@ -28,9 +28,11 @@ The run directory (``new_run_dir`` rules: a new or empty directory, removed if t
 - ``trials.csv``: one row per trial, in the order trials end (``trial`` numbers them in the
   protocol), flushed as they end: block, perturbation, channel, target, success and the measures
   of :mod:`motorgym.train.analysis.adaptation`;
-- ``paths.npz``: each trial's hand and cursor paths from the go cue (for the figures);
+- ``paths.npz``: each trial's hand and cursor paths from the go cue (for the figures), at the end;
+  while the run goes on they are written in chunks, ``paths_so_far/NNNNN.npz`` (each holds the
+  trials ended since the one before: no path is written twice);
 - ``adapt.pt``: the adapted policy, its optimiser and reward scale, and how far the protocol got
-  (written atomically, with ``paths.npz``, after every update and every SAVE_EVERY_TRIALS trials
+  (written atomically, with a chunk of paths, after every update and every SAVE_EVERY_TRIALS trials
   without one); ``motorgym adapt --resume DIR`` continues from it, re-running the trials that had
   not ended by then (from fresh trials, so a resumed run follows the
   protocol but not the very trajectories an uninterrupted one would);
@@ -44,8 +46,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +86,7 @@ PULSE_WINDOW_MS = 250.0
 PULSE_ARGUMENTS = ("load_pulse_force_n", "load_pulse_onset_ms", "load_pulse_duration_ms", "load_pulse_reference")
 RESPONSE_SDS = 4.0
 MIN_RESPONSE = 0.05
-#: Without an update, adapt.pt and paths.npz are rewritten once this many trials have ended.
+#: Without an update, adapt.pt (and a chunk of paths) is written once this many trials have ended.
 SAVE_EVERY_TRIALS = 32
 
 
@@ -235,6 +238,8 @@ class Session:
     rule: LearnedArmRule | None = None
     """The learned-arm rule's state (None for ppo)."""
     updates: int = 0
+    written: set[int] = field(default_factory=set)
+    """Trials whose paths are in a chunk file already."""
     log: Any = None
     log_file: Any = None
 
@@ -285,6 +290,7 @@ def resume(run_dir: str | Path, progress: bool = True) -> Path:
         config, protocol, meta["source"], tensors, first, {int(r["trial"]): r for r in rows}, paths
     )
     session.learner.optimizer.load_state_dict(tensors["optimizer"])
+    session.written = set(paths)
     if session.rule is not None:
         session.rule.load_state_dict(tensors["rule"])
     session.updates = int(meta["updates"])
@@ -484,7 +490,8 @@ def _recent(session: Session) -> dict[str, str]:
 
 
 def _save(session: Session, run_dir: Path) -> None:
-    """adapt.pt and paths.npz, atomically: the protocol resumes from the first trial not yet ended."""
+    """adapt.pt, and the paths of the trials ended since the last save as a new chunk, atomically:
+    the protocol resumes from the first trial not yet ended."""
     running = [t.trial for t in session.schedule.running if t is not None and t.trial not in session.rows]
     resume_from = min(running, default=session.schedule.next_trial)
     learner = session.learner
@@ -504,19 +511,25 @@ def _save(session: Session, run_dir: Path) -> None:
             "source": {k: v for k, v in asdict(learner.config).items()},
         },
     )
-    kept = {k: v for k, v in session.paths.items() if k < resume_from}
-    _write_paths(run_dir, kept)
+    new = {k: v for k, v in session.paths.items() if k < resume_from and k not in session.written}
+    if new:
+        chunks = run_dir / layout.ADAPT_PATH_CHUNKS
+        chunks.mkdir(exist_ok=True)
+        _write_paths(chunks / f"{len(list(chunks.glob('*.npz'))):05d}.npz", new)
+        session.written |= set(new)
 
 
-def _write_paths(run_dir: Path, paths: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+def _write_paths(path: Path, paths: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
     arrays: dict[str, np.ndarray] = {}
     for trial, (hand, cursor) in paths.items():
         arrays[f"hand_{trial}"], arrays[f"cursor_{trial}"] = hand, cursor
-    atomic_write(run_dir / layout.ADAPT_PATHS, lambda file: np.savez_compressed(file, **arrays))
+    atomic_write(path, lambda file: np.savez_compressed(file, **arrays))
 
 
 def _finish(session: Session, run_dir: Path) -> None:
-    """adapt.json (per-block summary) and the figures."""
+    """paths.npz (every trial's path, the chunks merged), adapt.json (per-block summary) and the figures."""
+    _write_paths(run_dir / layout.ADAPT_PATHS, dict(sorted(session.paths.items())))
+    shutil.rmtree(run_dir / layout.ADAPT_PATH_CHUNKS, ignore_errors=True)
     rows = [session.rows[k] for k in sorted(session.rows)]
     write_report(run_dir, run_dir, session.protocol, rows, session.paths, session.updates)
 

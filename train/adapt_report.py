@@ -54,10 +54,17 @@ PANEL_TRIALS = 8
 
 
 def read_paths(run_dir: Path, below: float = math.inf) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """paths.npz's hand and cursor paths by trial (those numbered below ``below``)."""
-    with np.load(run_dir / layout.ADAPT_PATHS) as data:
-        trials = sorted({int(name.split("_")[1]) for name in data.files})
-        return {t: (data[f"hand_{t}"], data[f"cursor_{t}"]) for t in trials if t < below}
+    """The hand and cursor paths by trial (those numbered below ``below``): paths.npz's, or, for a
+    run still going (or killed), its chunks so far, later chunks first (a re-run trial's latest)."""
+    files = [run_dir / layout.ADAPT_PATHS] if (run_dir / layout.ADAPT_PATHS).exists() else []
+    files += sorted((run_dir / layout.ADAPT_PATH_CHUNKS).glob("*.npz"))
+    paths: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for path in files:
+        with np.load(path) as data:
+            for trial in sorted({int(name.split("_")[1]) for name in data.files}):
+                if trial < below:
+                    paths[trial] = (data[f"hand_{trial}"], data[f"cursor_{trial}"])
+    return dict(sorted(paths.items()))
 
 
 def read_rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -148,7 +155,7 @@ def report_adapt_run(run_dir: Path, out_dir: Path) -> dict[str, Any]:
     config = layout.read_config(run_dir)
     protocol = protocol_from_dict(config.get("protocol_spec"), str(run_dir / layout.CONFIG))
     rows = sorted(read_rows(run_dir), key=lambda row: row["trial"])
-    paths = read_paths(run_dir) if (run_dir / layout.ADAPT_PATHS).exists() else {}
+    paths = read_paths(run_dir)
     updates = 0
     if (run_dir / layout.ADAPT_CHECKPOINT).exists():
         updates = int(load_checkpoint(run_dir / layout.ADAPT_CHECKPOINT)[1].get("updates", 0))

@@ -43,6 +43,8 @@ LOSSES_PLOT = "losses.png"
 ADAPT_CHECKPOINT = "adapt.pt"
 ADAPT_TRIALS = "trials.csv"
 ADAPT_PATHS = "paths.npz"
+#: While an adapt run goes on, its paths are written in chunks here (merged into ADAPT_PATHS at the end).
+ADAPT_PATH_CHUNKS = "paths_so_far"
 ADAPT_SUMMARY = "adapt.json"
 ADAPTATION_PLOT = "adaptation.png"
 PATHS_PLOT = "paths.png"

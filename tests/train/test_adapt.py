@@ -147,6 +147,10 @@ def test_a_killed_adapt_run_resumes_and_records_each_trial_once(source_run: Path
         adapt.adapt(source_run, str(protocol), out, progress=False)
     done_before = len(read_trials(out))
     assert 0 < done_before < 24
+    # The paths so far are in chunks, each trial's in one only.
+    assert not (out / "paths.npz").exists()
+    chunked = [set(np.load(chunk).files) for chunk in sorted((out / "paths_so_far").glob("*.npz"))]
+    assert chunked and sum(map(len, chunked)) == len(set().union(*chunked))
     # What can be measured of the unfinished run is, and the rest is named.
     assert main(["analyze", str(out)]) == 0
     partial = json.loads((out / "figures" / "adapt.json").read_text())
@@ -156,6 +160,11 @@ def test_a_killed_adapt_run_resumes_and_records_each_trial_once(source_run: Path
     assert main(["adapt", "--resume", str(out), "--no-progress"]) == 0
     rows = read_trials(out)
     assert sorted(int(r["trial"]) for r in rows) == list(range(24))
+    # At the end every trial's path is in paths.npz, and the chunks are gone.
+    assert sorted(
+        int(name.split("_")[1]) for name in np.load(out / "paths.npz").files if name.startswith("hand")
+    ) == list(range(24))
+    assert not (out / "paths_so_far").exists()
 
 
 def test_a_failing_start_leaves_nothing(tmp_path: Path) -> None:
