@@ -217,8 +217,9 @@ def test_a_learned_arm_run_fits_its_arm_learns_in_exposure_and_resumes(
     assert summary["updates"] >= 3
 
 
-def test_the_shipped_learned_arm_protocol_loads() -> None:
-    protocol = protocols.load_protocol("curl-field-learned-arm")
-    assert protocol.learning.rule == "learned-arm"
-    assert [b.name for b in protocol.blocks] == [b.name for b in protocols.load_protocol("curl-field").blocks]
+@pytest.mark.parametrize("name", ["curl-field", "visuomotor-rotation"])
+def test_the_shipped_learned_arm_protocols_are_the_ppo_ones_learnt_otherwise(name: str) -> None:
+    protocol, ppo_protocol = protocols.load_protocol(f"{name}-learned-arm"), protocols.load_protocol(name)
+    assert protocol.learning.rule == "learned-arm" and ppo_protocol.learning.rule == "ppo"
+    assert protocol.blocks == ppo_protocol.blocks and protocol.measured_field == ppo_protocol.measured_field
     assert learned_arm_rule.ARM_UNROLL_STEPS < 100
