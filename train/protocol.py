@@ -1,7 +1,7 @@
 """Motor-learning protocols: blocks of trials with their perturbations, the field the measures
 refer to, and the learning rule (``motorgym adapt`` runs them; :mod:`motorgym.train.adapt`).
 
-A protocol is a small YAML file; ``curl-field`` and ``visuomotor-rotation`` ship in
+A protocol is a small YAML file; those of :func:`shipped_protocols` ship in
 ``motorgym/train/protocols/`` (docs/analysis.md shows the format).
 """
 
