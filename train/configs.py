@@ -333,7 +333,8 @@ class AdaptConfig(RunConfig):
     source_run: str = ""
     """The trained run (lstm-ppo or gru-ppo) whose policy adapts."""
     protocol: str = "curl-field"
-    """A shipped protocol's name (motorgym.train.protocol.shipped_protocols: curl-field, ...) or a protocol YAML file."""
+    """A shipped protocol's name (``motorgym.train.protocol.shipped_protocols``: curl-field, ...) or
+    a protocol YAML file."""
     protocol_spec: dict[str, Any] = field(default_factory=dict)
     """The protocol as it was read (so the run keeps it if the file changes)."""
 
