@@ -5,8 +5,9 @@
 A **protocol** is a small YAML file (``curl-field``, ``visuomotor-rotation`` and ``load-pulse``
 ship in ``motorgym/train/protocols``, the first two also learnt by the learned-arm rule:
 ``curl-field-learned-arm``, ``visuomotor-rotation-learned-arm``; any other file path works too):
-blocks of trials, each with the perturbation of its trials (the reset options of :mod:`motorgym.envs.perturbations`), whether the
-network learns during it, and the fraction of force-channel trials mixed in. Every trial is one
+blocks of trials, each with the perturbation of its trials (the reset options of
+:mod:`motorgym.envs.perturbations`), whether the network learns during it, and the fraction of
+force-channel trials mixed in. Every trial is one
 episode of the trained run's task; the vector env's trial schedule hands each env its next trial
 of the protocol as it resets, so the envs run on while the perturbation switches trial by trial.
 
