@@ -179,8 +179,8 @@ def env_docstring(env_cls: Any, summary: str, episode_end: str, task_arguments: 
     channel's force across the path, N, along the start-target direction turned 90 deg
     anticlockwise; 0 off channel trials) and ``arm_state`` (the arm's state as its sensors report it,
     undelayed and noiseless: hand position, proprioception and activations, in the order of
-    ``Arm.sensed_state_names``; what the learned arm of model-based training models). Each perturbation argument is also a ``reset`` option,
-    for that trial only. {info_note}
+    ``Arm.sensed_state_names``; what the learned arm of model-based training models). Each
+    perturbation argument is also a ``reset`` option, for that trial only. {info_note}
     """
 
 

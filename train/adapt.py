@@ -7,9 +7,9 @@ ship in ``motorgym/train/protocols``, the first two also learnt by the learned-a
 ``curl-field-learned-arm``, ``visuomotor-rotation-learned-arm``; any other file path works too):
 blocks of trials, each with the perturbation of its trials (the reset options of
 :mod:`motorgym.envs.perturbations`), whether the network learns during it, and the fraction of
-force-channel trials mixed in. Every trial is one
-episode of the trained run's task; the vector env's trial schedule hands each env its next trial
-of the protocol as it resets, so the envs run on while the perturbation switches trial by trial.
+force-channel trials mixed in. Every trial is one episode of the trained run's task; the vector
+env's trial schedule hands each env its next trial of the protocol as it resets, so the envs run on
+while the perturbation switches trial by trial.
 
 **Learning rule** ``ppo``: the trained network keeps learning by our recurrent PPO (its collect,
 advantage and update phases, :mod:`motorgym.train.ppo`) on the perturbed trials, with the
@@ -36,8 +36,8 @@ The run directory (``new_run_dir`` rules: a new or empty directory, removed if t
 - ``adapt.pt``: the adapted policy, its optimiser and reward scale, and how far the protocol got
   (written atomically, with a chunk of paths, after every update and every SAVE_EVERY_TRIALS trials
   without one); ``motorgym adapt --resume DIR`` continues from it, re-running the trials that had
-  not ended by then (from fresh trials, so a resumed run follows the
-  protocol but not the very trajectories an uninterrupted one would);
+  not ended by then (from fresh trials, so a resumed run follows the protocol but not the very
+  trajectories an uninterrupted one would);
 - ``arm_metrics.csv`` (learned-arm rule): the fit of its learned arm on the first block's trials
   (the rule's arm, its optimiser and the trials it learns from are in ``adapt.pt``);
 - ``adapt.json``, ``adaptation.png`` (learning curve) and ``paths.png`` (the classic panel), at the end.
