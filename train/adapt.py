@@ -40,6 +40,9 @@ The run directory (``new_run_dir`` rules: a new or empty directory, removed if t
   trajectories an uninterrupted one would);
 - ``arm_metrics.csv`` (learned-arm rule): the fit of its learned arm on the first block's trials
   (the rule's arm, its optimiser and the trials it learns from are in ``adapt.pt``);
+- ``updates.csv`` (and ``tensorboard/``): one row per update, by the trials ended so far
+  (``global_step``): PPO's losses, or the learned-arm rule's trial cost, the learned arm's hand
+  error after 20 open-loop steps on the update's trials (mm) and the gradient norm;
 - ``adapt.json``, ``adaptation.png`` (learning curve) and ``paths.png`` (the classic panel), at the end.
 """
 
@@ -68,7 +71,7 @@ from motorgym.train.analysis import adaptation as measures
 from motorgym.train.analysis.kinematics import movement_onset, speed_profile
 from motorgym.train.configs import AdaptConfig, PPOConfig
 from motorgym.train.learned_arm_rule import LearnedArmRule, RealTrial
-from motorgym.train.progress import EpisodeStats
+from motorgym.train.progress import EpisodeStats, MetricsLog
 from motorgym.train.protocol import (
     PlannedTrial,
     Protocol,
@@ -244,6 +247,8 @@ class Session:
     """Trials whose paths are in a chunk file already."""
     log: Any = None
     log_file: Any = None
+    update_log: Any = None
+    """updates.csv (a MetricsLog)."""
 
 
 def adapt(
@@ -400,6 +405,12 @@ def _open_log(session: Session, run_dir: Path, rows: list[dict[str, Any]]) -> No
     atomic_write(path, write)
     session.log_file = open(path, "a", newline="")  # noqa: SIM115 - closed in _run
     session.log = csv.DictWriter(session.log_file, fieldnames=TRIAL_COLUMNS)
+    session.update_log = MetricsLog(run_dir, resume_after_update=session.updates, name=layout.ADAPT_UPDATES)
+
+
+def _log_update(session: Session, stats: dict[str, float]) -> None:
+    """One row of updates.csv (and TensorBoard): the update's statistics, by trials ended so far."""
+    session.update_log.write({"update": session.updates, "global_step": len(session.rows), **stats})
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:
@@ -442,6 +453,7 @@ def _run(session: Session, run_dir: Path, progress: bool) -> Path:
     finally:
         bar.close()
         session.log_file.close()
+        session.update_log.close()
         learner.envs.close()
     return run_dir
 
@@ -452,8 +464,9 @@ def _ppo_step(session: Session, carry: ppo.Carry, done: ppo.Progress) -> None:
     learn = session.protocol.blocks[session.schedule.block_of_latest()].learn
     rollout, carry = ppo.collect(learner, carry, done)
     if learn:
-        ppo.update(learner, rollout, ppo.gae(learner, rollout, carry))
+        losses = ppo.update(learner, rollout, ppo.gae(learner, rollout, carry))
         session.updates += 1
+        _log_update(session, losses)
 
 
 def _learned_arm_step(session: Session, carry: ppo.Carry, run_dir: Path, progress: bool) -> None:
@@ -473,8 +486,9 @@ def _learned_arm_step(session: Session, carry: ppo.Carry, run_dir: Path, progres
     if rule.arm is None and rule.pending:
         rule.fit_arm(run_dir, progress)
     while rule.ready():
-        rule.update()
+        stats = rule.update()
         session.updates += 1
+        _log_update(session, stats)
 
 
 def _recent(session: Session) -> dict[str, str]:
@@ -487,7 +501,7 @@ def _recent(session: Session) -> dict[str, str]:
     if finite:
         shown["deviation_mm"] = f"{np.mean(finite):+.1f}"
     if session.rule is not None and session.rule.last:
-        shown["arm_error_mm"] = f"{session.rule.last['arm_error_mm']:.1f}"
+        shown["arm_error_mm"] = f"{session.rule.last['arm_hand_error_mm']:.1f}"
     return shown
 
 

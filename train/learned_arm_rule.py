@@ -205,7 +205,7 @@ class LearnedArmRule:
         loss.backward()
         grad_norm = float(nn.utils.clip_grad_norm_(self.policy.parameters(), MAX_GRAD_NORM))
         self.optimizer.step()
-        self.last = {"cost": loss.item(), "arm_error_mm": arm_error_mm, "grad_norm": grad_norm}
+        self.last = {"trial_cost": loss.item(), "arm_hand_error_mm": arm_error_mm, "grad_norm": grad_norm}
         return self.last
 
     def trial_cost(self, trials: list[RealTrial]) -> torch.Tensor:

@@ -46,6 +46,7 @@ ADAPT_PATHS = "paths.npz"
 #: While an adapt run goes on, its paths are written in chunks here (merged into ADAPT_PATHS at the end).
 ADAPT_PATH_CHUNKS = "paths_so_far"
 ADAPT_SUMMARY = "adapt.json"
+ADAPT_UPDATES = "updates.csv"
 ADAPTATION_PLOT = "adaptation.png"
 PATHS_PLOT = "paths.png"
 

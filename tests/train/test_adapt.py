@@ -113,6 +113,9 @@ def test_an_adapt_run_records_every_trial_and_learns_only_where_asked(source_run
     assert all(r["pulse_displacement_mm"] == "" for r in rows if r["block"] != "washout")
     summary = json.loads((out / "adapt.json").read_text())
     assert summary["updates"] > 0 and set(summary["blocks"]) == {"baseline", "exposure", "washout"}
+    with open(out / "updates.csv", newline="") as file:
+        logged = list(csv.DictReader(file))
+    assert len(logged) == summary["updates"] and {"policy_loss", "approx_kl"} <= set(logged[0])
     # The network changed (it learned in exposure and washout), and the run's agent is the adapted one.
     adapted = load_checkpoint(out / "adapt.pt")[0]["policy"]
     trained = load_checkpoint(source_run / "checkpoint.pt")[0]["policy"]
@@ -160,11 +163,17 @@ def test_a_killed_adapt_run_resumes_and_records_each_trial_once(source_run: Path
     assert main(["adapt", "--resume", str(out), "--no-progress"]) == 0
     rows = read_trials(out)
     assert sorted(int(r["trial"]) for r in rows) == list(range(24))
+    with open(out / "updates.csv", newline="") as file:  # each update logged once
+        assert [int(r["update"]) for r in csv.DictReader(file)] == list(range(1, updates_of(out) + 1))
     # At the end every trial's path is in paths.npz, and the chunks are gone.
     assert sorted(
         int(name.split("_")[1]) for name in np.load(out / "paths.npz").files if name.startswith("hand")
     ) == list(range(24))
     assert not (out / "paths_so_far").exists()
+
+
+def updates_of(run: Path) -> int:
+    return json.loads((run / "adapt.json").read_text())["updates"]
 
 
 def test_a_failing_start_leaves_nothing(tmp_path: Path) -> None:

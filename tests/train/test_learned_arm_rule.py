@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -211,6 +212,11 @@ def test_a_learned_arm_run_fits_its_arm_learns_in_exposure_and_resumes(
     adapt.resume(out, progress=False)
     rows = read_trials(out)
     assert sorted(int(r["trial"]) for r in rows) == list(range(48))
+    # One row per update, the ones before the interruption kept once.
+    with open(out / "updates.csv", newline="") as file:
+        logged = list(csv.DictReader(file))
+    assert [int(r["update"]) for r in logged] == list(range(1, len(logged) + 1)) and len(logged) >= 3
+    assert all(float(r["arm_hand_error_mm"]) > 0 and float(r["trial_cost"]) > 0 for r in logged)
     summary = json.loads((out / "adapt.json").read_text())
     # 12 reaching trials in exposure (4 channel trials teach nothing): 3 updates of 4, at least 2 before
     # the interruption's resume point re-ran some of them.
