@@ -247,6 +247,7 @@ KINDS: dict[str, RunKind] = {
                 layout.ADAPT_TRIALS,
                 layout.ADAPT_PATHS,
                 layout.ADAPT_CHECKPOINT,
+                layout.ADAPT_UPDATES,
                 layout.ADAPT_SUMMARY,
                 layout.ADAPTATION_PLOT,
                 layout.PATHS_PLOT,
