@@ -474,14 +474,9 @@ def _learned_arm_step(session: Session, carry: ppo.Carry, run_dir: Path, progres
     every full batch of trials (the arm first fitted when the first learning trial has ended)."""
     learner, rule = session.learner, session.rule
     assert rule is not None
-    policy, device = learner.policy, learner.device
     for _ in range(learner.config.rollout_steps):
-        with torch.no_grad():
-            obs = policy.obs_normalizer.normalize(torch.as_tensor(carry.obs, dtype=torch.float32, device=device))
-            starts = torch.as_tensor(carry.episode_start, device=device)
-            hidden, carry.state = policy.unroll(obs[None], carry.state, starts[None])
-            action = policy.clip_action(policy.distribution(hidden[0]).mean)
-        carry.obs, _, terminated, truncated, _ = learner.envs.step(action.cpu().numpy())
+        action, carry.state = learner.policy.act(carry.obs, carry.state, carry.episode_start, deterministic=True)
+        carry.obs, _, terminated, truncated, _ = learner.envs.step(action)
         carry.episode_start = (terminated | truncated).astype(np.float32)
     if rule.arm is None and rule.pending:
         rule.fit_arm(run_dir, progress)
