@@ -42,6 +42,7 @@ from motorgym.agents.learned_arm import LearnedArm
 from motorgym.agents.recurrent import RecurrentActorCritic
 from motorgym.envs.batched import ArmTaskCore
 from motorgym.envs.perturbations import rotation_matrix
+from motorgym.envs.task import NEVER
 from motorgym.train.collect import TrajectoryDataset
 from motorgym.train.configs import ModelBasedConfig
 from motorgym.train.model_based import arm_errors, arm_fit_step, fit_learned_arm, step_cost, validation_windows
@@ -261,12 +262,10 @@ class LearnedArmRule:
 
     def _cue_processed(self, trial: RealTrial, steps: int) -> np.ndarray:
         """(steps + 1,) whether the go cue had been processed (when the distance cost's goal moves to
-        the target), held at its last value after the trial's end."""
-        own = np.zeros(len(trial.go_cue), dtype=bool)
-        own[self.cue_latency_steps :] = trial.go_cue[: len(own) - self.cue_latency_steps]
-        cue = np.full(steps + 1, own[-1])
-        cue[: len(own)] = own
-        return cue
+        the target): as the task and the imagined trials count it, ``step - latency >= go_step``."""
+        given = np.flatnonzero(trial.go_cue)
+        go_step = int(given[0]) if len(given) else NEVER
+        return np.arange(steps + 1) - self.cue_latency_steps >= go_step
 
     # ----------------------------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:
