@@ -86,6 +86,10 @@ class EnvConfig:
     """Radius of the target zone, metres."""
     hold_ms: float = 200.0
     """How long the hand must stay in the target for a success, ms."""
+    hold_max_speed_m_s: float = 0.0
+    """Hold still: a step in the target counts towards ``hold_ms`` only while the hand's speed is at
+    most this, m/s (0: at any speed). People end a reach at rest in the target; a hold at any speed
+    lets a trained network end its trials while still gliding through the target."""
     force_field: str | tuple[tuple[float, float], tuple[float, float]] = "null"
     """Velocity-dependent force at the hand, F = B v: a preset of ``FORCE_FIELD_PRESETS`` (``"null"``,
     ``"curl_cw"``, ``"curl_ccw"``; scaled by ``force_field_gain_n_s_m``) or B itself, a 2x2 matrix in N s/m."""
@@ -138,6 +142,7 @@ class EnvConfig:
             "time_weight",
             "false_start_weight",
             "hold_ms",
+            "hold_max_speed_m_s",
             "channel_stiffness_n_m",
             "channel_damping_n_s_m",
             "load_pulse_onset_ms",

@@ -86,6 +86,8 @@ COMMON_ARGUMENTS = {
     "false_start_weight": "cost of a false start, charged once on the step it happens",
     "target_radius_m": "radius of the target zone, m",
     "hold_ms": "time the hand must stay in the target, ms",
+    "hold_max_speed_m_s": "hand speed at or below which a step in the target counts towards hold_ms, m/s; "
+    "0 is any speed",
     "force_field": 'force F = B v at the hand: "null", "curl_cw", "curl_ccw" (gain force_field_gain_n_s_m) or '
     "B, a 2x2 matrix in N s/m; off in channel trials",
     "force_field_gain_n_s_m": "gain of the curl presets, N s/m",

@@ -2,7 +2,8 @@
 
 A trial has a start position, a target, and a go time. Before the go cue the hand must stay in the
 start zone (its goal is the start position; leaving is a *false start*); after it, the goal is the
-target, and the trial succeeds once the hand has stayed inside the target for ``hold_ms``. A catch
+target, and the trial succeeds once the hand has stayed inside the target for ``hold_ms`` (at
+most ``hold_max_speed_m_s`` fast, if set). A catch
 trial never gets a go cue and succeeds if the hand never leaves the start zone. A trial with an end
 time terminates there. Tasks differ only in how they draw trials (:meth:`ReachingTask.sample_trials`).
 """
@@ -151,12 +152,21 @@ class ReachingTask(ABC, Generic[ConfigT]):
         go = self.go_cue
         self.false_start_now = ~self.false_start & ~go & (self.start_distance_m > self.start_radius_m)
         self.false_start |= self.false_start_now
-        self.hold_count = np.where(go & self.in_target, self.hold_count + 1, 0)
+        self.hold_count = np.where(go & self.in_target & self.holding_still(), self.hold_count + 1, 0)
         trial_over = self.steps >= self.end_step
         held = go & ~self.catch_trial & ~self.false_start & (self.hold_count >= self.hold_steps)
         stayed = self.catch_trial & trial_over & ~self.false_start
         self.success = held | stayed
         return self.success | trial_over
+
+    def holding_still(self) -> np.ndarray:
+        """Whether each hand is slow enough for its step in the target to count towards the hold
+        (``hold_max_speed_m_s``; the arm's own hand velocity: a visuomotor rotation turns the seen
+        hand's velocity, not its speed)."""
+        if not self.config.hold_max_speed_m_s:
+            return np.ones(self.num_envs, dtype=bool)
+        velocity = self.arm.hand_vel
+        return np.hypot(velocity[:, 0], velocity[:, 1]) <= self.config.hold_max_speed_m_s
 
     def cue_processed(self, ids: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Whether the go cue has been processed by now (``go_cue_latency_ms`` after it was given):

@@ -157,7 +157,7 @@ class CenterOutTask(ReachingTask[CenterOutConfig]):
 
 
 _EPISODE_END = f"""\
-| go trial: after the go cue, the hand has stayed in the target for hold_ms, with no false start | terminated; info["success"] = True |
+| go trial: after the go cue, the hand has stayed in the target for hold_ms (at most hold_max_speed_m_s fast, if set), with no false start | terminated; info["success"] = True |
 | response_window_ms after the go cue (go trial) or after the delay (catch trial) | terminated; info["success"] = True for a catch trial without a false start, else False |
 | the simulation went unstable | terminated; info["physics_error"] = True |
 | {MAX_EPISODE_STEPS} steps (2 s at the default control step) | truncated (max_episode_steps of the registration) |"""

@@ -75,7 +75,7 @@ class ReachTask(ReachingTask[ReachConfig]):
 
 def _episode_end(max_episode_steps: int) -> str:
     return f"""\
-| the hand has stayed in the target for hold_ms | terminated; info["success"] = True |
+| the hand has stayed in the target for hold_ms (at most hold_max_speed_m_s fast, if set) | terminated; info["success"] = True |
 | the simulation went unstable | terminated; info["physics_error"] = True |
 | {max_episode_steps} steps ({max_episode_steps / 100:g} s at the default control step) | truncated (max_episode_steps of the registration) |"""
 

@@ -118,6 +118,39 @@ def test_hold_is_required_for_success() -> None:
     assert info["success"] and info["time_ms"] - entered_at == pytest.approx(300.0 - 10.0)
 
 
+def _hold_trace(**kwargs: float) -> tuple[list[bool], list[float], dict]:
+    """A fast scripted reach (it enters the target still moving): in-target flags, hand speeds."""
+    env = gym.make("motorgym/CenterOut-v0", **QUIET, **kwargs)
+    controller = ScriptedReacher(env, movement_time_ms=150.0)
+    env.reset(seed=1, options={"target_index": 3, "catch_trial": False})
+    arm = env.unwrapped.arm
+    in_target, speeds = [], []
+    while True:
+        _, _, terminated, truncated, info = env.step(controller())
+        in_target.append(info["phase"] == Phase.HOLD)
+        speeds.append(float(np.linalg.norm(arm.hand_vel[0])))
+        if terminated or truncated:
+            return in_target, speeds, info
+
+
+def _first_full_hold(flags: list[bool], hold_steps: int) -> int:
+    """The number of steps after which ``flags`` has first been true ``hold_steps`` times in a row."""
+    return next(k for k in range(hold_steps, len(flags) + 1) if all(flags[k - hold_steps : k]))
+
+
+def test_hold_counts_only_still_steps_with_hold_max_speed() -> None:
+    """With hold_max_speed_m_s the trial succeeds once the hand has been in the target *and* at
+    most that fast for hold_ms in a row (a faster step in the target restarts the count); without
+    it, once the hand has been in the target for hold_ms at any speed, which here is earlier."""
+    max_speed, hold_steps = 0.02, 20  # hold_ms = 200 at 10 ms steps
+    in_target, speeds, info = _hold_trace(hold_max_speed_m_s=max_speed)
+    still = [inside and speed <= max_speed for inside, speed in zip(in_target, speeds, strict=True)]
+    assert info["success"] and len(still) == _first_full_hold(still, hold_steps)
+    plain_in_target, _, plain_info = _hold_trace()
+    assert plain_info["success"] and len(plain_in_target) == _first_full_hold(plain_in_target, hold_steps)
+    assert len(still) > len(plain_in_target)
+
+
 def test_reach_draws_targets_inside_the_workspace() -> None:
     env = gym.make("motorgym/Reach-v0", min_reach_distance_m=0.1)
     arm = env.unwrapped.arm
