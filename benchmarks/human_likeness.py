@@ -2,6 +2,7 @@
 
     python benchmarks/human_likeness.py --root runs/human_likeness                # train what is missing, report
     python benchmarks/human_likeness.py --root runs/human_likeness --report-only  # report the runs there
+    python benchmarks/human_likeness.py --columns-only --column "LABEL" RUN_DIR... --out X.md --figure X.png
 
 One ``motorgym sweep`` (Ray Tune, one core per run; an interrupted sweep resumes) trains seeds 0-2
 of ``lstm-ppo`` on MuscleCenterOut-v1 and CenterOut-v1 with their default (human-like) task
@@ -9,13 +10,16 @@ settings, the PPO settings below and each task's time budget, evaluates each run
 deterministic trials (``motorgym evaluate``) and analyses it (``motorgym analyze``, 200 trials,
 into RUN/analysis). The report (``--out``, Markdown) gives the median [min, max] over seeds of each
 measure beside its target and the human value with its source; the figure (``--figure``) shows
-seed 0's hand paths and speed profiles beside a minimum-jerk reach of the same duration.
+seed 0's hand paths and speed profiles beside a minimum-jerk reach of the same duration. Runs
+trained another way (e.g. from a pretrained policy) are reported with ``--column``, one column per
+label, beside the sweep's or (``--columns-only``) alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -119,7 +123,9 @@ MEASURES = {
         "Georgopoulos et al. 1982",
     ),
 }
-SUCCESS_TARGET = {"muscle_center_out": 0.90, "center_out": 0.95}
+SUCCESS_TARGET = {"motorgym/MuscleCenterOut-v1": 0.90, "motorgym/CenterOut-v1": 0.95}
+#: A column of the report: its heading, its runs' env id and the runs (seed, run directory).
+Column = tuple[str, str, list[tuple[int, Path]]]
 
 
 def spec() -> SweepSpec:
@@ -139,9 +145,24 @@ def runs(root: Path) -> dict[str, list[tuple[int, Path]]]:
     return found
 
 
-def analyze_runs(root: Path) -> None:
-    for task_runs in runs(root).values():
-        for _, path in task_runs:
+def columns(root: Path | None, extra: list[list[str]]) -> list[Column]:
+    """The sweep's column for each task (unless ``root`` is None), then one per ``--column LABEL
+    RUN_DIR...`` (runs trained another way, e.g. from a pretrained policy; their env id and seed
+    are read from their config)."""
+    found = runs(root) if root is not None else {}
+    result: list[Column] = [(env_id, env_id, found[task]) for task, (env_id, _) in TASKS.items() if task in found]
+    for label, *directories in extra:
+        configs = [(json.loads((Path(d) / "config.json").read_text()), Path(d)) for d in directories]
+        env_ids = {config["env_id"] for config, _ in configs}
+        if len(env_ids) != 1:
+            raise SystemExit(f"--column {label!r}: its runs must share one env id (got {sorted(env_ids)})")
+        result.append((label, env_ids.pop(), sorted((config["seed"], path) for config, path in configs)))
+    return result
+
+
+def analyze_runs(table: list[Column]) -> None:
+    for _, _, column_runs in table:
+        for _, path in column_runs:
             if not (path / ANALYSIS / "analysis.json").exists():
                 analyze(path, path / ANALYSIS, episodes=200)
 
@@ -161,31 +182,40 @@ def _met(value: float, low: float | None, high: float | None) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
 
 
-def report(root: Path) -> str:
-    found = runs(root)
+def report(table: list[Column], columns_only: bool = False) -> str:
+    if columns_only:
+        how = "the runs named by each --column; `motorgym evaluate` and `motorgym analyze`, 200 deterministic trials"
+    else:
+        how = (
+            "one `motorgym sweep`: seeds 0-2 of lstm-ppo on each v1 task with its defaults, one core per run; "
+            "`motorgym evaluate` and `motorgym analyze`, 200 deterministic trials each"
+        )
     lines = [
         "# Human-like reaching (issue 14)",
         "",
-        "Command: `python benchmarks/human_likeness.py --root ROOT` (one `motorgym sweep`: seeds 0-2 of lstm-ppo "
-        "on each v1 task with its defaults, one core per run; `motorgym evaluate` and `motorgym analyze`, 200 "
-        "deterministic trials each).  ",
+        f"Command: `python benchmarks/human_likeness.py {shlex.join(sys.argv[1:]) or '--root ROOT'}` ({how}).  ",
         f"Machine: {machine_line()}  ",
-        f"Budgets: {', '.join(f'{env_id} {minutes:g} min' for env_id, minutes in TASKS.values())}; "
-        f"PPO settings: {PPO_SETTINGS or 'the defaults'}.",
+    ]
+    if not columns_only:
+        lines.append(
+            f"Budgets: {', '.join(f'{env_id} {minutes:g} min' for env_id, minutes in TASKS.values())}; "
+            f"PPO settings: {PPO_SETTINGS or 'the defaults'}."
+        )
+    lines += [
         "",
         "Median [min, max] over seeds; a target is met when the median is inside it.",
         "",
-        "| measure | target | people | source | " + " | ".join(env_id for env_id, _ in TASKS.values()) + " |",
-        "|---|---|---|---|" + "---|" * len(TASKS),
+        "| measure | target | people | source | " + " | ".join(label for label, _, _ in table) + " |",
+        "|---|---|---|---|" + "---|" * len(table),
     ]
-    values = {task: [measures_of(path) for _, path in found[task]] for task in TASKS}
+    values = [[measures_of(path) for _, path in column_runs] for _, _, column_runs in table]
     for name, (label, _, fmt, low, high, people, source) in MEASURES.items():
         cells = []
-        for task in TASKS:
-            target_low = SUCCESS_TARGET[task] if name == "success_rate" else low
-            seen = [v[name] for v in values[task] if not np.isnan(v[name])]
+        for (_, env_id, _), column_values in zip(table, values, strict=True):
+            target_low = SUCCESS_TARGET[env_id] if name == "success_rate" else low
+            seen = [v[name] for v in column_values if not np.isnan(v[name])]
             if not seen:
-                cells.append("not run" if not values[task] else "-")
+                cells.append("not run" if not column_values else "-")
                 continue
             median = statistics.median(seen)
             mark = ""
@@ -194,7 +224,7 @@ def report(root: Path) -> str:
             cells.append(f"{fmt.format(median)} [{fmt.format(min(seen))}, {fmt.format(max(seen))}]{mark}")
         target = _target_text(name, fmt, low, high)
         lines.append(f"| {label} | {target} | {people} | {source} | " + " | ".join(cells) + " |")
-    lines += ["", "Seeds found: " + ", ".join(f"{TASKS[t][0]} {len(found[t])}" for t in TASKS) + "."]
+    lines += ["", "Seeds found: " + ", ".join(f"{label} {len(column_runs)}" for label, _, column_runs in table) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -210,16 +240,14 @@ def _target_text(name: str, fmt: str, low: float | None, high: float | None) -> 
     return f"{fmt.format(low)}-{fmt.format(high)}"
 
 
-def plot(root: Path, out: Path) -> None:
-    """Seed 0 of each task: hand paths, and the speed profile (mean over reaches, aligned to onset)
-    beside a minimum-jerk reach of the same movement time."""
-    found = {task: dict(task_runs) for task, task_runs in runs(root).items()}
-    tasks = [task for task in TASKS if 0 in found[task]]
-    if not tasks:
+def plot(table: list[Column], out: Path) -> None:
+    """Seed 0 of each column: hand paths, and the speed profile (mean over reaches, aligned to
+    onset) beside a minimum-jerk reach of the same movement time."""
+    shown = [(label, dict(column_runs)[0]) for label, _, column_runs in table if 0 in dict(column_runs)]
+    if not shown:
         return
-    figure, axes = subplots(len(tasks), 2, figsize=(10, 4.2 * len(tasks)))
-    for row, task in zip(np.atleast_2d(axes), tasks, strict=True):
-        path = found[task][0]
+    figure, axes = subplots(len(shown), 2, figsize=(10, 4.2 * len(shown)))
+    for row, (label, path) in zip(np.atleast_2d(axes), shown, strict=True):
         agent, env_id, env_kwargs = kinds.load_agent(path, "cpu")
         trials = rollout(env_id, {**env_kwargs, "catch_fraction": 0.0}, agent, 96, seed=7)
         task_config = check_env_arguments(env_id, env_kwargs)
@@ -228,7 +256,7 @@ def plot(root: Path, out: Path) -> None:
         paths_axis, speed_axis = row
         for hand in aligned["paths"]:
             paths_axis.plot(hand[:, 0] * 100, hand[:, 1] * 100, color="tab:blue", lw=0.7, alpha=0.5)
-        paths_axis.set(title=f"{env_id}: hand paths (seed 0)", xlabel="x (cm)", ylabel="y (cm)", aspect="equal")
+        paths_axis.set(title=f"{label}: hand paths (seed 0)", xlabel="x (cm)", ylabel="y (cm)", aspect="equal")
         mean_speed, _ = condition_average(aligned["speeds"], aligned["targets"])
         time_ms = aligned["time_ms"]
         for speed in mean_speed:
@@ -276,15 +304,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=Path("runs/human_likeness"), help="where the runs live")
     parser.add_argument("--address", help="a running Ray cluster (default: this machine)")
     parser.add_argument("--report-only", action="store_true", help="do not train; report the runs found")
+    parser.add_argument("--columns-only", action="store_true", help="report only the --column runs (no sweep)")
     parser.add_argument("--out", type=Path, default=RESULTS / "human_likeness.md")
     parser.add_argument("--figure", type=Path, default=RESULTS / "human_likeness.png")
     parser.add_argument("--note", default="", help="a paragraph on the results, added to the report")
+    parser.add_argument(
+        "--column",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="LABEL_THEN_RUN_DIRS",
+        help="another column: its heading, then its run directories (one per seed)",
+    )
     args = parser.parse_args(argv)
-    if not args.report_only:
+    if args.columns_only and not args.column:
+        parser.error("--columns-only needs at least one --column")
+    if not (args.report_only or args.columns_only):
         sweep(spec(), args.root, address=args.address)
-    analyze_runs(args.root)
-    plot(args.root, args.figure)
-    text = report(args.root) + f"\n![hand paths and speed profiles]({args.figure.name})\n"
+    table = columns(None if args.columns_only else args.root, args.column)
+    analyze_runs(table)
+    plot(table, args.figure)
+    text = report(table, args.columns_only) + f"\n![hand paths and speed profiles]({args.figure.name})\n"
     text += f"\n{args.note}\n" if args.note else ""
     print(text)
     args.out.write_text(text)
