@@ -193,7 +193,7 @@ def report(table: list[Column], columns_only: bool = False) -> str:
     lines = [
         "# Human-like reaching (issue 14)",
         "",
-        f"Command: `python benchmarks/human_likeness.py {shlex.join(sys.argv[1:]) or '--root ROOT'}` ({how}).  ",
+        f"Command: `python benchmarks/human_likeness.py {_command_arguments() or '--root ROOT'}` ({how}).  ",
         f"Machine: {machine_line()}  ",
     ]
     if not columns_only:
@@ -226,6 +226,20 @@ def report(table: list[Column], columns_only: bool = False) -> str:
         lines.append(f"| {label} | {target} | {people} | {source} | " + " | ".join(cells) + " |")
     lines += ["", "Seeds found: " + ", ".join(f"{label} {len(column_runs)}" for label, _, column_runs in table) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _command_arguments() -> str:
+    """This command's arguments as typed, but for the --note paragraph (it follows the table)."""
+    arguments, shown = sys.argv[1:], []
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument == "--note":
+            skip = True
+        elif not argument.startswith("--note="):
+            shown.append(argument)
+    return shlex.join(shown)
 
 
 def _target_text(name: str, fmt: str, low: float | None, high: float | None) -> str:
