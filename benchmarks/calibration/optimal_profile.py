@@ -56,13 +56,12 @@ def optimal_speed(
     steps: int = 120,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The optimal hand position (m) and speed (m/s) at the end of each step."""
-    torch.set_default_dtype(torch.float64)
-    command = torch.zeros(steps, requires_grad=True)
+    command = torch.zeros(steps, dtype=torch.float64, requires_grad=True)
     alpha = 1.0 - np.exp(-CONTROL_STEP_S / (tau_ms / 1000.0)) if tau_ms > 0 else 1.0
     discount = gamma ** torch.arange(steps, dtype=torch.float64)
 
     def trajectory() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        filtered, outputs = torch.zeros(()), []
+        filtered, outputs = torch.zeros((), dtype=torch.float64), []
         for k in range(steps):
             filtered = filtered + alpha * (command[k] - filtered)
             outputs.append(filtered)
