@@ -31,17 +31,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from motorgym.envs.config import HumanLikeConfig
+
 CONTROL_STEP_S = 0.01
+V1 = HumanLikeConfig()  # the v1 ids' cost weights, the defaults here
 
 
 @dataclass(frozen=True)
 class Costs:
-    """Per-step cost weights, as the env's arguments of the same names."""
+    """Per-step cost weights, as the env's arguments of the same names (defaults: the v1 ids')."""
 
-    distance_weight: float = 1.0
-    effort_weight: float = 0.01
-    speed_weight: float = 0.5
-    activation_weight: float = 0.0
+    distance_weight: float = V1.distance_weight
+    effort_weight: float = V1.effort_weight
+    speed_weight: float = V1.speed_weight
+    activation_weight: float = V1.activation_weight
     jerk_weight: float = 0.0
     """Weight of the squared change of the command from step to step (no env argument: the
     learner's ``command_change_l2`` is the nearest)."""
