@@ -124,6 +124,8 @@ VERSION_NOTES = {
     "v0": "Version v0: the first version, frozen: no cue latency, and no costs besides distance and effort.",
     "v1": "Version v1: the v0 task with the human-like defaults of ``motorgym.envs.HumanLikeConfig`` (a cue "
     "latency, costs of hand speed and of false starts; see docs/environments.md).",
+    "v2": "Version v2 (torque arm): the v1 task with the effort cost of ``motorgym.envs.HumanLikeV2Config``, under "
+    "which the speed profile is a person's (see docs/environments.md).",
 }
 
 

@@ -32,6 +32,8 @@ _ROWS: tuple[tuple[type[ArmTaskEnv], type, int], ...] = (
     (reach.MuscleReachV1Env, reach.MuscleReachV1VectorEnv, reach.MAX_EPISODE_STEPS_V1),
     (center_out.CenterOutV1Env, center_out.CenterOutV1VectorEnv, center_out.MAX_EPISODE_STEPS),
     (center_out.MuscleCenterOutV1Env, center_out.MuscleCenterOutV1VectorEnv, center_out.MAX_EPISODE_STEPS),
+    (reach.ReachV2Env, reach.ReachV2VectorEnv, reach.MAX_EPISODE_STEPS_V1),
+    (center_out.CenterOutV2Env, center_out.CenterOutV2VectorEnv, center_out.MAX_EPISODE_STEPS),
 )
 ENV_IDS: dict[str, Registration] = {
     env.env_name: Registration(_entry(env), _entry(vector), steps) for env, vector, steps in _ROWS

@@ -1,8 +1,9 @@
 """CenterOut: the instructed-delay centre-out reaching task, with catch trials.
 
-Versions: ``-v0`` (the first task, frozen) and ``-v1`` (human-like defaults: a cue-processing
+Versions: ``-v0`` (the first task, frozen), ``-v1`` (human-like defaults: a cue-processing
 latency, costs of hand speed and of false starts, a longer response window; see
-:class:`motorgym.envs.config.HumanLikeConfig`).
+:class:`motorgym.envs.config.HumanLikeConfig`) and, for the torque arm, ``-v2`` (v1 with a larger
+effort cost, for a human speed profile: :class:`motorgym.envs.config.HumanLikeV2Config`).
 
 As run in monkey and human motor-cortex studies (e.g. Churchland, Cunningham, Kaufman, Ryu & Shenoy
 2010; 2012): the hand rests at a central start position; one of ``n_targets`` targets on a circle
@@ -20,7 +21,7 @@ import numpy as np
 
 from motorgym.envs import doc_tables
 from motorgym.envs.arm import Arm
-from motorgym.envs.config import EnvConfig, HumanLikeConfig, is_finite_pair, require
+from motorgym.envs.config import EnvConfig, HumanLikeConfig, HumanLikeV2Config, is_finite_pair, require
 from motorgym.envs.single import ArmTaskEnv
 from motorgym.envs.task import NEVER, ReachingTask
 from motorgym.envs.vector import ArmTaskVectorEnv
@@ -89,6 +90,11 @@ class CenterOutV1Config(HumanLikeConfig, CenterOutConfig):
     response_window_ms: float = 1200.0
     """Time from the go cue to the end of the trial: room for a human reaction time, a reach of
     400-650 ms and the hold."""
+
+
+@dataclass(frozen=True)
+class CenterOutV2Config(HumanLikeV2Config, CenterOutV1Config):
+    """Arguments of CenterOut-v2: v1's, with the v2 effort cost."""
 
 
 class CenterOutTask(ReachingTask[CenterOutConfig]):
@@ -208,8 +214,13 @@ class MuscleCenterOutV1Env(MuscleCenterOutEnv):
     config_cls = CenterOutV1Config
 
 
+class CenterOutV2Env(CenterOutEnv):
+    env_name = "motorgym/CenterOut-v2"
+    config_cls = CenterOutV2Config
+
+
 _INFO_NOTE = "``target_index`` is the cued target (0 is to the right, counter-clockwise)."
-for _env in (CenterOutEnv, MuscleCenterOutEnv, CenterOutV1Env, MuscleCenterOutV1Env):
+for _env in (CenterOutEnv, MuscleCenterOutEnv, CenterOutV1Env, MuscleCenterOutV1Env, CenterOutV2Env):
     _env.__doc__ = doc_tables.env_docstring(_env, _SUMMARY, _EPISODE_END, _TASK_ARGUMENTS, _INFO_NOTE)
 
 
@@ -244,3 +255,9 @@ class MuscleCenterOutV1VectorEnv(ArmTaskVectorEnv):
     stepped together."""
 
     env_cls = MuscleCenterOutV1Env
+
+
+class CenterOutV2VectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/CenterOut-v2", num_envs=N)``: N environments of :class:`CenterOutV2Env` stepped together."""
+
+    env_cls = CenterOutV2Env

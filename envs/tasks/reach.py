@@ -1,7 +1,9 @@
 """Reach: from a random posture, move the hand to a random target and hold it there.
 
-Versions: ``-v0`` (the first task, frozen) and ``-v1`` (human-like defaults, see
-:class:`motorgym.envs.config.HumanLikeConfig`, and 2 s episodes for the slower reaches).
+Versions: ``-v0`` (the first task, frozen), ``-v1`` (human-like defaults, see
+:class:`motorgym.envs.config.HumanLikeConfig`, and 2 s episodes for the slower reaches) and, for the
+torque arm, ``-v2`` (v1 with a larger effort cost, for a human speed profile:
+:class:`motorgym.envs.config.HumanLikeV2Config`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from motorgym.envs import doc_tables
-from motorgym.envs.config import EnvConfig, HumanLikeConfig, require
+from motorgym.envs.config import EnvConfig, HumanLikeConfig, HumanLikeV2Config, require
 from motorgym.envs.single import ArmTaskEnv
 from motorgym.envs.task import NEVER, ReachingTask
 from motorgym.envs.vector import ArmTaskVectorEnv
@@ -41,6 +43,11 @@ class ReachConfig(EnvConfig):
 @dataclass(frozen=True)
 class ReachV1Config(HumanLikeConfig, ReachConfig):
     """Arguments of Reach-v1 and MuscleReach-v1: v0's, with the human-like defaults."""
+
+
+@dataclass(frozen=True)
+class ReachV2Config(HumanLikeV2Config, ReachV1Config):
+    """Arguments of Reach-v2: v1's, with the v2 effort cost."""
 
 
 class ReachTask(ReachingTask[ReachConfig]):
@@ -115,12 +122,18 @@ class MuscleReachV1Env(MuscleReachEnv):
     config_cls = ReachV1Config
 
 
+class ReachV2Env(ReachEnv):
+    env_name = "motorgym/Reach-v2"
+    config_cls = ReachV2Config
+
+
 _INFO_NOTE = "In this task ``target_index`` is -1, ``catch_trial`` and ``false_start`` are always False."
 for _env, _steps in (
     (ReachEnv, MAX_EPISODE_STEPS),
     (MuscleReachEnv, MAX_EPISODE_STEPS),
     (ReachV1Env, MAX_EPISODE_STEPS_V1),
     (MuscleReachV1Env, MAX_EPISODE_STEPS_V1),
+    (ReachV2Env, MAX_EPISODE_STEPS_V1),
 ):
     _env.__doc__ = doc_tables.env_docstring(_env, _SUMMARY, _episode_end(_steps), _TASK_ARGUMENTS, _INFO_NOTE)
 
@@ -156,3 +169,9 @@ class MuscleReachV1VectorEnv(ArmTaskVectorEnv):
     together."""
 
     env_cls = MuscleReachV1Env
+
+
+class ReachV2VectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/Reach-v2", num_envs=N)``: N environments of :class:`ReachV2Env` stepped together."""
+
+    env_cls = ReachV2Env

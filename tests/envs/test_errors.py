@@ -27,7 +27,8 @@ def test_bad_actions_are_rejected_with_the_expected_shape(env_id: str) -> None:
         env.step("left")
     # Out-of-range values are clipped, as SB3 and Gymnasium's wrappers do.
     _, _, _, _, info = env.step(np.full(n, 5.0))
-    assert info["reward_effort"] == pytest.approx(-0.01 * np.sum(env.action_space.high.astype(float) ** 2))
+    effort_weight = env.unwrapped.config.effort_weight
+    assert info["reward_effort"] == pytest.approx(-effort_weight * np.sum(env.action_space.high.astype(float) ** 2))
 
 
 def test_unknown_argument_lists_the_allowed_ones() -> None:

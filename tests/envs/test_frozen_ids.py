@@ -1,6 +1,7 @@
 """A registered id's behaviour is frozen: each id reproduces trajectories recorded when it was
-released (new keyword arguments keep defaults that leave the older versions as they were), and a
-v1 id is its v0 task with the human-like defaults, nothing else.
+released (new keyword arguments keep defaults that leave the older versions as they were), a
+v1 id is its v0 task with the human-like defaults and a v2 id its v1 task with the v2 defaults,
+nothing else.
 
 To record a new version's file: ``python -m tests.envs.test_frozen_ids v2`` (once, at its release).
 """
@@ -16,11 +17,13 @@ import numpy as np
 import pytest
 
 import motorgym  # noqa: F401
-from motorgym.envs.config import EnvConfig, HumanLikeConfig
+from motorgym.envs.config import EnvConfig, HumanLikeConfig, HumanLikeV2Config
 from motorgym.envs.registration import ENV_IDS
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-VERSIONS = ("v0", "v1")
+VERSIONS = ("v0", "v1", "v2")
+#: Each newer version: the version before it and the config classes whose defaults tell them apart.
+NEWER = {"v1": ("v0", EnvConfig, HumanLikeConfig), "v2": ("v1", HumanLikeConfig, HumanLikeV2Config)}
 
 
 def recorded_file(version: str) -> Path:
@@ -49,7 +52,8 @@ def trajectory(env_id: str) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("env_id", sorted(ENV_IDS))
 def test_each_id_reproduces_its_recorded_trajectory(env_id: str) -> None:
-    """v0 was recorded at commit 'PPO activity costs' (before the cost terms of issue 14), v1 at its release."""
+    """v0 was recorded at commit 'PPO activity costs' (before the cost terms of issue 14), v1 and v2
+    at their release."""
     key, version = env_id.split("/")[1], env_id.rsplit("-", 1)[1]
     assert version in VERSIONS, f"record {env_id}: python -m tests.envs.test_frozen_ids {version}"
     with np.load(recorded_file(version)) as recorded:
@@ -59,22 +63,24 @@ def test_each_id_reproduces_its_recorded_trajectory(env_id: str) -> None:
     np.testing.assert_allclose(rewards, expected_reward, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("env_id", sorted(i for i in ENV_IDS if i.endswith("-v1")))
-def test_v1_is_v0_with_the_human_like_defaults(env_id: str) -> None:
-    v0_id = env_id.replace("-v1", "-v0")
-    v1_config, v0_config = (gym.spec(i).make().unwrapped.config for i in (env_id, v0_id))
+@pytest.mark.parametrize("env_id", sorted(i for i in ENV_IDS if i.rsplit("-", 1)[1] in NEWER))
+def test_a_newer_version_is_the_one_before_with_its_new_defaults(env_id: str) -> None:
+    version = env_id.rsplit("-", 1)[1]
+    before, older_defaults, newer_defaults = NEWER[version]
+    before_id = env_id.replace(f"-{version}", f"-{before}")
+    config, before_config = (gym.spec(i).make().unwrapped.config for i in (env_id, before_id))
     changed = {
-        f.name: getattr(v1_config, f.name)
-        for f in dataclasses.fields(v1_config)
-        if getattr(v1_config, f.name) != getattr(v0_config, f.name)
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if getattr(config, f.name) != getattr(before_config, f.name)
     }
-    v0_defaults = {f.name: f.default for f in dataclasses.fields(EnvConfig)}
-    human_like = {f.name for f in dataclasses.fields(HumanLikeConfig) if f.default != v0_defaults[f.name]}
-    task_own = {"response_window_ms"} if "CenterOut" in env_id else set()
-    assert set(changed) == human_like | task_own
-    # The same class behind both: v0 given v1's defaults walks v1's trajectory.
+    older = {f.name: f.default for f in dataclasses.fields(older_defaults)}
+    new_defaults = {f.name for f in dataclasses.fields(newer_defaults) if f.default != older[f.name]}
+    task_own = {"response_window_ms"} if "CenterOut" in env_id and version == "v1" else set()
+    assert changed and set(changed) == new_defaults | task_own
+    # The same class behind both: the older id given the new defaults walks the newer one's trajectory.
     steps = gym.spec(env_id).max_episode_steps
-    np.testing.assert_array_equal(_observations(env_id), _observations(v0_id, max_episode_steps=steps, **changed))
+    np.testing.assert_array_equal(_observations(env_id), _observations(before_id, max_episode_steps=steps, **changed))
 
 
 def _observations(env_id: str, **kwargs: object) -> np.ndarray:

@@ -25,6 +25,8 @@ def test_import_registers_every_id() -> None:
         "motorgym/MuscleReach-v1",
         "motorgym/CenterOut-v1",
         "motorgym/MuscleCenterOut-v1",
+        "motorgym/Reach-v2",
+        "motorgym/CenterOut-v2",
     }
     for env_id in ALL_IDS:
         spec = gym.spec(env_id)

@@ -12,21 +12,17 @@ from motorgym.envs.vector import ArmTaskVectorEnv
 from tests.conftest import ALL_IDS
 
 # Short trials, so that every env ends several episodes (by success, trial end or time limit); the
-# v1 ids keep a (shorter) cue latency and their costs of speed and false starts.
+# newer ids keep a (shorter) cue latency and their costs of speed and false starts.
 FAST_CENTER_OUT = dict(
     delay_range_ms=(30.0, 80.0), response_window_ms=250.0, hold_ms=30.0, catch_fraction=0.3, max_episode_steps=30
 )
 FAST = {
-    **{f"motorgym/{name}-v0": FAST_CENTER_OUT for name in ("CenterOut", "MuscleCenterOut")},
-    **{
-        f"motorgym/{name}-v1": {**FAST_CENTER_OUT, "go_cue_latency_ms": 50.0}
-        for name in ("CenterOut", "MuscleCenterOut")
-    },
-    **{
-        f"motorgym/{name}-{version}": dict(max_episode_steps=12)
-        for name in ("Reach", "MuscleReach")
-        for version in ("v0", "v1")
-    },
+    env_id: (
+        {**FAST_CENTER_OUT, **({} if env_id.endswith("-v0") else {"go_cue_latency_ms": 50.0})}
+        if "CenterOut" in env_id
+        else dict(max_episode_steps=12)
+    )
+    for env_id in ALL_IDS
 }
 
 
