@@ -1,12 +1,13 @@
-"""Human-likeness of trained reaches on the v1 centre-out tasks (issue 14), beside people's values.
+"""Human-likeness of trained reaches on the human-like centre-out tasks (issue 14), beside people's values.
 
     python benchmarks/human_likeness.py --root runs/human_likeness                # train what is missing, report
     python benchmarks/human_likeness.py --root runs/human_likeness --report-only  # report the runs there
+    python benchmarks/human_likeness.py --root runs/hl_torque --tasks center_out   # one task's sweep only
     python benchmarks/human_likeness.py --columns-only --column "LABEL" RUN_DIR... --out X.md --figure X.png
 
 One ``motorgym sweep`` (Ray Tune, one core per run; an interrupted sweep resumes) trains seeds 0-2
-of ``lstm-ppo`` on MuscleCenterOut-v1 and CenterOut-v1 with their default (human-like) task
-settings, the PPO settings below and each task's time budget, evaluates each run on 200
+of ``lstm-ppo`` on MuscleCenterOut-v1 and CenterOut-v2 with their default (human-like) task
+settings, each task's PPO settings (below) and time budget, evaluates each run on 200
 deterministic trials (``motorgym evaluate``) and analyses it (``motorgym analyze``, 200 trials,
 into RUN/analysis). The report (``--out``, Markdown) gives the median [min, max] over seeds of each
 measure beside its target and the human value with its source; the figure (``--figure``) shows
@@ -23,7 +24,7 @@ import shlex
 import statistics
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -41,14 +42,23 @@ sys.path.insert(0, str(Path(__file__).parent))
 from env_throughput import machine_line  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-#: Each task's id and training budget: 2x the time today's (v0) agents took to reach the success
-#: target would be 290 s (torque) and 1,606 s (muscle); the budgets are those of the v0 targets.
+
+
+class Task(NamedTuple):
+    env_id: str
+    minutes: float
+    """Training budget: 2x the time today's (v0) agents took to reach the success target would be
+    290 s (torque) and 1,606 s (muscle); the budgets are those of the v0 targets."""
+    ppo_settings: dict[str, Any]
+    """PPO settings of its runs (the rest are lstm-ppo's defaults)."""
+
+
 TASKS = {
-    "muscle_center_out": ("motorgym/MuscleCenterOut-v1", 30.0),  # first: the long runs start first
-    "center_out": ("motorgym/CenterOut-v1", 10.0),
+    "muscle_center_out": Task("motorgym/MuscleCenterOut-v1", 30.0, {}),  # first: the long runs start first
+    # Less exploration noise, so that v2's effort cost charges the network's commands rather than
+    # PPO's noise (benchmarks/results/human_likeness_calibration.md).
+    "center_out": Task("motorgym/CenterOut-v2", 10.0, {"init_log_std": -1.5}),
 }
-#: PPO settings of every run (the rest are lstm-ppo's defaults).
-PPO_SETTINGS: dict[str, Any] = {}
 SEEDS = 3
 ANALYSIS = "analysis"
 #: Minimum-jerk values over the measured window (onset to offset, the 10% speed crossings).
@@ -123,34 +133,40 @@ MEASURES = {
         "Georgopoulos et al. 1982",
     ),
 }
-SUCCESS_TARGET = {"motorgym/MuscleCenterOut-v1": 0.90, "motorgym/CenterOut-v1": 0.95}
+SUCCESS_TARGET = {
+    "motorgym/MuscleCenterOut-v1": 0.90,
+    "motorgym/CenterOut-v1": 0.95,
+    "motorgym/CenterOut-v2": 0.95,
+}
 #: A column of the report: its heading, its runs' env id and the runs (seed, run directory).
 Column = tuple[str, str, list[tuple[int, Path]]]
 
 
-def spec() -> SweepSpec:
+def spec(tasks: list[str]) -> SweepSpec:
+    """The sweep of ``tasks`` (names in TASKS)."""
     conditions = [
-        {"env_id": env_id, "minutes": minutes, "total_steps": 0, **PPO_SETTINGS} for env_id, minutes in TASKS.values()
+        {"env_id": TASKS[name].env_id, "minutes": TASKS[name].minutes, "total_steps": 0, **TASKS[name].ppo_settings}
+        for name in tasks
     ]
     return SweepSpec.from_dict({"algo": "lstm-ppo", "conditions": conditions, "seeds": SEEDS, "evaluate_episodes": 200})
 
 
-def runs(root: Path) -> dict[str, list[tuple[int, Path]]]:
+def runs(root: Path, tasks: list[str]) -> dict[str, list[tuple[int, Path]]]:
     """Each task's finished runs (seed, run directory)."""
-    by_env = {env_id: task for task, (env_id, _) in TASKS.items()}
-    found: dict[str, list[tuple[int, Path]]] = {task: [] for task in TASKS}
-    for trial, path, done in trial_runs(root, spec()):
+    by_env = {TASKS[name].env_id: name for name in tasks}
+    found: dict[str, list[tuple[int, Path]]] = {name: [] for name in tasks}
+    for trial, path, done in trial_runs(root, spec(tasks)):
         if done:
             found[by_env[trial.fields["env_id"]]].append((trial.seed, path))
     return found
 
 
-def columns(root: Path | None, extra: list[list[str]]) -> list[Column]:
+def columns(root: Path | None, tasks: list[str], extra: list[list[str]]) -> list[Column]:
     """The sweep's column for each task (unless ``root`` is None), then one per ``--column LABEL
     RUN_DIR...`` (runs trained another way, e.g. from a pretrained policy; their env id and seed
     are read from their config)."""
-    found = runs(root) if root is not None else {}
-    result: list[Column] = [(env_id, env_id, found[task]) for task, (env_id, _) in TASKS.items() if task in found]
+    found = runs(root, tasks) if root is not None else {}
+    result: list[Column] = [(TASKS[name].env_id, TASKS[name].env_id, runs_) for name, runs_ in found.items()]
     for label, *directories in extra:
         configs = [(json.loads((Path(d) / "config.json").read_text()), Path(d)) for d in directories]
         env_ids = {config["env_id"] for config, _ in configs}
@@ -182,12 +198,12 @@ def _met(value: float, low: float | None, high: float | None) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)
 
 
-def report(table: list[Column], columns_only: bool = False) -> str:
+def report(table: list[Column], tasks: list[str], columns_only: bool = False) -> str:
     if columns_only:
         how = "the runs named by each --column; `motorgym evaluate` and `motorgym analyze`, 200 deterministic trials"
     else:
         how = (
-            "one `motorgym sweep`: seeds 0-2 of lstm-ppo on each v1 task with its defaults, one core per run; "
+            "one `motorgym sweep`: seeds 0-2 of lstm-ppo on each task with its defaults, one core per run; "
             "`motorgym evaluate` and `motorgym analyze`, 200 deterministic trials each"
         )
     lines = [
@@ -198,8 +214,12 @@ def report(table: list[Column], columns_only: bool = False) -> str:
     ]
     if not columns_only:
         lines.append(
-            f"Budgets: {', '.join(f'{env_id} {minutes:g} min' for env_id, minutes in TASKS.values())}; "
-            f"PPO settings: {PPO_SETTINGS or 'the defaults'}."
+            "Budgets and PPO settings: "
+            + "; ".join(
+                f"{TASKS[name].env_id} {TASKS[name].minutes:g} min, {TASKS[name].ppo_settings or 'the defaults'}"
+                for name in tasks
+            )
+            + "."
         )
     lines += [
         "",
@@ -317,6 +337,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path("runs/human_likeness"), help="where the runs live")
     parser.add_argument("--address", help="a running Ray cluster (default: this machine)")
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        choices=list(TASKS),
+        default=list(TASKS),
+        help="the tasks to train and report (default: all; a ROOT holds one selection's sweep)",
+    )
     parser.add_argument("--report-only", action="store_true", help="do not train; report the runs found")
     parser.add_argument("--columns-only", action="store_true", help="report only the --column runs (no sweep)")
     parser.add_argument("--out", type=Path, default=RESULTS / "human_likeness.md")
@@ -334,11 +361,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.columns_only and not args.column:
         parser.error("--columns-only needs at least one --column")
     if not (args.report_only or args.columns_only):
-        sweep(spec(), args.root, address=args.address)
-    table = columns(None if args.columns_only else args.root, args.column)
+        sweep(spec(args.tasks), args.root, address=args.address)
+    table = columns(None if args.columns_only else args.root, args.tasks, args.column)
     analyze_runs(table)
     plot(table, args.figure)
-    text = report(table, args.columns_only) + f"\n![hand paths and speed profiles]({args.figure.name})\n"
+    text = report(table, args.tasks, args.columns_only) + f"\n![hand paths and speed profiles]({args.figure.name})\n"
     text += f"\n{args.note}\n" if args.note else ""
     print(text)
     args.out.write_text(text)
