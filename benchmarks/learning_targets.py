@@ -15,12 +15,12 @@ the deterministic evaluation's success and endpoint error, and the medians over 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 from pathlib import Path
 
-from motorgym.train.run_dir import EVALUATION, METRICS
+from motorgym.train.progress import first_reaching, read_metrics
+from motorgym.train.run_dir import EVALUATION
 from motorgym.train.sweep import SweepSpec, sweep, trial_runs
 
 TASKS = {
@@ -54,15 +54,14 @@ def summarize(root: Path) -> str:
             if not done:
                 lines.append(f"| {env_id} | {seed} | {minutes:g} min | not run or not finished | | | |")
                 continue
-            with open(path / METRICS, newline="") as file:
-                rows = list(csv.DictReader(file))
-            hit = next((r for r in rows if float(r["episode_success"]) >= target), None)
+            rows = read_metrics(path)
+            hit = first_reaching(rows, target)
             evaluation = json.loads((path / EVALUATION).read_text())["overall"]
-            reached.append(float(hit["time_s"]) if hit else float("inf"))
+            reached.append(hit["time_s"] if hit else float("inf"))
             evaluated.append(evaluation["success_rate"])
-            when = f"{float(hit['time_s']):.0f} s ({int(hit['global_step']) / 1e6:.1f} M steps)" if hit else "never"
+            when = f"{hit['time_s']:.0f} s ({hit['global_step'] / 1e6:.1f} M steps)" if hit else "never"
             lines.append(
-                f"| {env_id} | {seed} | {minutes:g} min | {when} | {float(rows[-1]['episode_success']):.0%} | "
+                f"| {env_id} | {seed} | {minutes:g} min | {when} | {rows[-1]['episode_success']:.0%} | "
                 f"{evaluation['success_rate']:.1%} | {evaluation['endpoint_error_mm']:.1f} |"
             )
         if reached:

@@ -123,6 +123,13 @@ def read_metrics(run_dir: str | Path, name: str = METRICS) -> list[dict[str, flo
     return [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()} for row in rows]
 
 
+def first_reaching(rows: list[dict[str, float]], success: float) -> dict[str, float] | None:
+    """The first row of ``read_metrics`` whose rolling training success (the last 100 episodes,
+    stochastic policy) reached ``success``: its ``time_s`` and ``global_step`` say how long the run
+    took to get there. None if it never did."""
+    return next((row for row in rows if row["episode_success"] >= success), None)
+
+
 class Budget:
     """A run's stopping rule: ``total_steps`` environment steps and/or ``minutes`` of wall-clock
     time (0: no limit of that kind), counting the time of earlier sessions of a resumed run
