@@ -1,7 +1,7 @@
 """Adaptation of trained networks to a curl field and a visuomotor rotation (issue 15), beside
 people's findings.
 
-    python benchmarks/adaptation.py --runs runs/co_v1_s0 runs/co_v1_s1 runs/co_v1_s2 --root runs/adaptation
+    python benchmarks/adaptation.py --runs runs/co_v2_s0 runs/co_v2_s1 runs/co_v2_s2 --root runs/adaptation
 
 Runs the shipped protocols on each trained run, into ``ROOT/<protocol>/<task>/<run name>`` (an
 adapt run already there is reported, not redone): ``curl-field`` (160 baseline trials, 800 in a
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
         sections.append(report(protocol, done))
         first = next(iter(done.values()))[0]
         for name in (ADAPTATION_PLOT, PATHS_PLOT):
-            figure = f"adaptation_{protocol.replace('-', '_')}_{name}"
+            figure = f"{args.out.stem}_{protocol.replace('-', '_')}_{name}"  # beside the report, named after it
             shutil.copy(first / name, args.out.parent / figure)
             sections.append(f"![{protocol}: {name} of {first.name}]({figure})\n")
     args.out.write_text("\n".join(sections))
