@@ -113,6 +113,26 @@ MEASURES = {
         "0.05-0.1",
         "nearly straight hand paths (Morasso 1981)",
     ),
+    # The speed profile's shape beyond peak/mean (not targets of the issue): where the bell peaks, and
+    # how often the trial ends before the hand slows to the offset threshold (cutting the window short).
+    "peak_time_fraction": (
+        "speed peak, fraction of onset to offset",
+        "evaluation",
+        "{:.2f}",
+        None,
+        None,
+        "0.5 (minimum jerk)",
+        "a symmetric bell (Flash & Hogan 1985)",
+    ),
+    "moving_at_end": (
+        "trials ending above the offset threshold",
+        "evaluation",
+        "{:.0%}",
+        None,
+        None,
+        "0% (people's reaches end at rest)",
+        "10% of the peak speed",
+    ),
     "false_start_rate": ("false starts", "evaluation", "{:.1%}", None, None, "-", ""),
     "jpca_ratio": (
         "jPCA skew/unconstrained R2",

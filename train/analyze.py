@@ -74,6 +74,7 @@ HUMAN = {
         "choose (Shadmehr & Mussa-Ivaldi 1994: 500 +- 50 ms)",
     ),
     "peak_speed_m_s": (0.25, 0.5, "10 cm reaches of 400-650 ms (minimum jerk: 1.875 D/T = 0.29-0.47 m/s)"),
+    "peak_time_fraction": (0.5, 0.5, "minimum-jerk reach: a symmetric bell (Flash & Hogan 1985)"),
 }
 
 

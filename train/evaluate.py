@@ -32,6 +32,8 @@ MEASURES = (
     "peak_speed_m_s",
     "peak_to_mean_speed",
     "path_linearity",
+    "peak_time_fraction",
+    "moving_at_end",
     "false_start_rate",
 )
 #: The measures of each reach (not defined for catch trials), averaged over the reaches that define them.
@@ -85,9 +87,34 @@ def summarize(episodes: list[Episode], dt_s: float, target_radius_m: float) -> d
 
 def format_table(results: dict[str, Any]) -> str:
     """A plain-text table of the overall and per-target measures."""
-    header = ["", "n", "success", "endpoint mm", "RT ms", "MT ms", "peak m/s", "peak/mean", "linearity", "false start"]
+    header = [
+        "",
+        "n",
+        "success",
+        "endpoint mm",
+        "RT ms",
+        "MT ms",
+        "peak m/s",
+        "peak/mean",
+        "linearity",
+        "peak at",
+        "moving at end",
+        "false start",
+    ]
     keys = ["episodes", *MEASURES]
-    formats = ["{:.0f}", "{:.1%}", "{:.1f}", "{:.0f}", "{:.0f}", "{:.2f}", "{:.3f}", "{:.3f}", "{:.1%}"]
+    formats = [
+        "{:.0f}",
+        "{:.1%}",
+        "{:.1f}",
+        "{:.0f}",
+        "{:.0f}",
+        "{:.2f}",
+        "{:.3f}",
+        "{:.3f}",
+        "{:.2f}",
+        "{:.0%}",
+        "{:.1%}",
+    ]
 
     def line(name: str, m: dict[str, float]) -> list[str]:
         values = [m.get(k, math.nan) for k in keys]  # evaluations written before a measure existed lack it

@@ -65,8 +65,23 @@ def test_reach_kinematics_of_a_known_reach() -> None:
     assert kin.path_linearity == pytest.approx(0.0, abs=1e-9)
     assert kin.peak_to_mean_speed == pytest.approx(1.565, abs=0.01)  # onset-to-offset window (10% crossings)
     assert kin.peak_speed_m_s == pytest.approx(1.875 * 0.1 / 0.4, rel=1e-3)  # Flash & Hogan's 1.875 D/T
+    assert kin.peak_time_fraction == pytest.approx(0.5, abs=0.01)  # a symmetric bell
+    assert kin.moving_at_end == 0.0
     still = reach_kinematics(np.zeros((50, 2)), target, 10, DT, 0.015)
     assert math.isnan(still.reaction_time_ms) and math.isnan(still.movement_time_ms)
+
+
+def test_a_trial_ending_mid_reach_is_moving_at_the_end_with_its_window_cut_short() -> None:
+    """The same reach cut at 75% of its duration (after the peak, speed ~0.42 of it): the offset is
+    the last sample, so the peak sits at two thirds of the window instead of half."""
+    target = np.array([0.1, 0.0])
+    path = min_jerk_reach(np.zeros(2), target, 0.4, rest_before=250, rest_after=0)[: 250 + 300]
+    kin = reach_kinematics(path, target, go_index=100, dt_s=DT, target_radius_m=0.015)
+    assert kin.moving_at_end == 1.0
+    s, _ = minimum_jerk(np.linspace(0, 1, 401))
+    speed = np.gradient(s)
+    onset = int(np.argmax(speed > 0.1 * speed.max()))
+    assert kin.peak_time_fraction == pytest.approx((200 - onset) / (299 - onset), abs=0.01)
 
 
 def episode(

@@ -16,7 +16,12 @@ The definitions are the field's usual ones:
   minimum-jerk reach gives 1.565: compare a measured value with that one;
 - path linearity index: the largest perpendicular distance of the path from the straight line
   between its ends, over that line's length, onset to offset. People's point-to-point hand paths
-  are nearly straight (Morasso P 1981, Exp Brain Res 42:223-227), about 0.05-0.1 by this index.
+  are nearly straight (Morasso P 1981, Exp Brain Res 42:223-227), about 0.05-0.1 by this index;
+- peak time fraction: when the speed peaks, as a fraction of the onset-to-offset window: 0.5 for
+  a minimum-jerk reach, whose bell is symmetric; lower for a fast start and a long deceleration;
+- moving at the end: whether the trial ended before the speed fell back below 10% of its peak
+  (then the offset is the trial's last sample and the window, and the measures over it, are cut
+  short).
 """
 
 from __future__ import annotations
@@ -86,6 +91,9 @@ class ReachKinematics:
     peak_speed_m_s: float
     peak_to_mean_speed: float
     path_linearity: float
+    peak_time_fraction: float
+    moving_at_end: float
+    """1.0 if the trial ended before the reach's speed fell below the offset threshold, else 0.0."""
 
 
 def reach_kinematics(
@@ -99,14 +107,18 @@ def reach_kinematics(
     arrival = entry_and_stay(distance, target_radius_m)
     nan = float("nan")
     if onset is None:
-        return ReachKinematics(nan, nan, nan, nan, nan)
+        return ReachKinematics(nan, nan, nan, nan, nan, nan, nan)
     reaction = (onset - go_index) * dt_s * 1000
-    movement = slice(onset, movement_offset(speed, onset) + 1)
+    offset = movement_offset(speed, onset)
+    movement = slice(onset, offset + 1)
     movement_time = (arrival - onset) * dt_s * 1000 if arrival is not None and arrival > onset else nan
+    peak = onset + int(np.argmax(speed[movement]))
     return ReachKinematics(
         reaction,
         movement_time,
         float(speed[movement].max()),
         peak_to_mean_speed(speed[movement]),
         path_linearity(path[movement]),
+        (peak - onset) / (offset - onset) if offset > onset else nan,
+        float(speed[offset] >= ONSET_FRACTION * speed[peak]),
     )
