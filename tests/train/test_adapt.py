@@ -59,6 +59,20 @@ def test_the_shipped_protocols_load() -> None:
     assert rotation.blocks[1].perturbation == {"visual_rotation_deg": 30.0}
 
 
+def test_the_benchmark_protocols_are_the_shipped_ones_with_a_long_washout() -> None:
+    """benchmarks/protocols: the curl-field protocols with only the washout changed (savings)."""
+    folder = Path(__file__).parents[2] / "benchmarks" / "protocols"
+    for shipped_name, file in (
+        ("curl-field", "curl_field_long_washout.yaml"),
+        ("curl-field-learned-arm", "curl_field_learned_arm_long_washout.yaml"),
+    ):
+        shipped, long = protocols.load_protocol(shipped_name), protocols.load_protocol(str(folder / file))
+        assert [b.trials for b in long.blocks] == [160, 800, 1280, 800]
+        assert [b for b in long.blocks if b.name != "washout"] == [b for b in shipped.blocks if b.name != "washout"]
+        assert long.learning == shipped.learning and long.channel_fraction == shipped.channel_fraction
+        assert long.field_matrix().tolist() == shipped.field_matrix().tolist()
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
