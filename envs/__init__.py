@@ -12,6 +12,8 @@ from motorgym.envs.tasks.center_out import (  # noqa: E402
     CenterOutEnv,
     CenterOutV1Config,
     CenterOutV1Env,
+    CenterOutV2Config,
+    CenterOutV2Env,
     MuscleCenterOutEnv,
     MuscleCenterOutV1Env,
 )
@@ -22,6 +24,8 @@ from motorgym.envs.tasks.reach import (  # noqa: E402
     ReachEnv,
     ReachV1Config,
     ReachV1Env,
+    ReachV2Config,
+    ReachV2Env,
 )
 
 __all__ = [
@@ -30,6 +34,8 @@ __all__ = [
     "CenterOutEnv",
     "CenterOutV1Config",
     "CenterOutV1Env",
+    "CenterOutV2Config",
+    "CenterOutV2Env",
     "EnvConfig",
     "HumanLikeConfig",
     "HumanLikeV2Config",
@@ -42,5 +48,7 @@ __all__ = [
     "ReachEnv",
     "ReachV1Config",
     "ReachV1Env",
+    "ReachV2Config",
+    "ReachV2Env",
     "register_envs",
 ]

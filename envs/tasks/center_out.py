@@ -3,7 +3,8 @@
 Versions: ``-v0`` (the first task, frozen), ``-v1`` (human-like defaults: a cue-processing
 latency, costs of hand speed and of false starts, a longer response window; see
 :class:`motorgym.envs.config.HumanLikeConfig`) and, for the torque arm, ``-v2`` (v1 with a larger
-effort cost, for a human speed profile: :class:`motorgym.envs.config.HumanLikeV2Config`).
+effort cost and a smaller speed cost, for a human speed profile:
+:class:`motorgym.envs.config.HumanLikeV2Config`).
 
 As run in monkey and human motor-cortex studies (e.g. Churchland, Cunningham, Kaufman, Ryu & Shenoy
 2010; 2012): the hand rests at a central start position; one of ``n_targets`` targets on a circle
@@ -94,7 +95,7 @@ class CenterOutV1Config(HumanLikeConfig, CenterOutConfig):
 
 @dataclass(frozen=True)
 class CenterOutV2Config(HumanLikeV2Config, CenterOutV1Config):
-    """Arguments of CenterOut-v2: v1's, with the v2 effort cost."""
+    """Arguments of CenterOut-v2: v1's, with the v2 costs."""
 
 
 class CenterOutTask(ReachingTask[CenterOutConfig]):

@@ -2,8 +2,8 @@
 
 Versions: ``-v0`` (the first task, frozen), ``-v1`` (human-like defaults, see
 :class:`motorgym.envs.config.HumanLikeConfig`, and 2 s episodes for the slower reaches) and, for the
-torque arm, ``-v2`` (v1 with a larger effort cost, for a human speed profile:
-:class:`motorgym.envs.config.HumanLikeV2Config`).
+torque arm, ``-v2`` (v1 with a larger effort cost and a smaller speed cost, for a human speed
+profile: :class:`motorgym.envs.config.HumanLikeV2Config`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class ReachV1Config(HumanLikeConfig, ReachConfig):
 
 @dataclass(frozen=True)
 class ReachV2Config(HumanLikeV2Config, ReachV1Config):
-    """Arguments of Reach-v2: v1's, with the v2 effort cost."""
+    """Arguments of Reach-v2: v1's, with the v2 costs."""
 
 
 class ReachTask(ReachingTask[ReachConfig]):
