@@ -87,34 +87,23 @@ def summarize(episodes: list[Episode], dt_s: float, target_radius_m: float) -> d
 
 def format_table(results: dict[str, Any]) -> str:
     """A plain-text table of the overall and per-target measures."""
-    header = [
-        "",
-        "n",
-        "success",
-        "endpoint mm",
-        "RT ms",
-        "MT ms",
-        "peak m/s",
-        "peak/mean",
-        "linearity",
-        "peak at",
-        "moving at end",
-        "false start",
+    # Each column of the table (after the row's name): its heading and format, in MEASURES' order.
+    columns = [
+        ("n", "{:.0f}"),
+        ("success", "{:.1%}"),
+        ("endpoint mm", "{:.1f}"),
+        ("RT ms", "{:.0f}"),
+        ("MT ms", "{:.0f}"),
+        ("peak m/s", "{:.2f}"),
+        ("peak/mean", "{:.3f}"),
+        ("linearity", "{:.3f}"),
+        ("peak at", "{:.2f}"),
+        ("moving at end", "{:.0%}"),
+        ("false start", "{:.1%}"),
     ]
+    header = ["", *(heading for heading, _ in columns)]
+    formats = [fmt for _, fmt in columns]
     keys = ["episodes", *MEASURES]
-    formats = [
-        "{:.0f}",
-        "{:.1%}",
-        "{:.1f}",
-        "{:.0f}",
-        "{:.0f}",
-        "{:.2f}",
-        "{:.3f}",
-        "{:.3f}",
-        "{:.2f}",
-        "{:.0%}",
-        "{:.1%}",
-    ]
 
     def line(name: str, m: dict[str, float]) -> list[str]:
         values = [m.get(k, math.nan) for k in keys]  # evaluations written before a measure existed lack it
