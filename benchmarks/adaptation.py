@@ -33,7 +33,7 @@ from motorgym.train.adapt_report import report_adapt_run
 from motorgym.train.run_dir import ADAPT_SUMMARY, ADAPTATION_PLOT, PATHS_PLOT
 
 sys.path.insert(0, str(Path(__file__).parent))
-from env_throughput import machine_line  # noqa: E402
+from env_throughput import command_line, machine_line  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, required=True, help="where the adapt runs go")
     parser.add_argument("--out", type=Path, default=RESULTS / "adaptation.md")
     args = parser.parse_args(argv)
-    command = "python benchmarks/adaptation.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = command_line("adaptation.py", argv)
     sections = ["# Adaptation (issue 15)", "", f"Command: `{command}`  ", f"Machine: {machine_line()}", ""]
     for protocol in PROTOCOLS:
         done = run_all(args.runs, args.root, protocol)

@@ -20,6 +20,7 @@ import argparse
 import datetime
 import platform
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -140,6 +141,19 @@ def report_header(
     options = [f"--{name.replace('_', '-')} {value:g}" for name, value in given.items() if value != defaults[name]]
     command = " ".join([f"python benchmarks/{script}", *options])
     return [f"# {title}", "", f"Command: `{command}`  ", f"Machine: {machine_line()}{machine_extra}  "]
+
+
+def command_line(script: str, argv: list[str] | None = None, hidden: tuple[str, ...] = ()) -> str:
+    """The command as typed: ``python benchmarks/SCRIPT`` and its arguments (``sys.argv`` when
+    ``argv`` is None), without each option in ``hidden`` and its value (e.g. a long ``--note``)."""
+    arguments, shown = list(sys.argv[1:] if argv is None else argv), []
+    while arguments:
+        argument = arguments.pop(0)
+        if argument in hidden:
+            arguments = arguments[1:]  # its value
+        elif not argument.startswith(tuple(f"{option}=" for option in hidden)):
+            shown.append(argument)
+    return shlex.join(["python", f"benchmarks/{script}", *shown])
 
 
 def machine_line() -> str:

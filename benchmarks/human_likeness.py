@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -39,7 +38,7 @@ from motorgym.train.run_dir import EVALUATION
 from motorgym.train.sweep import SweepSpec, sweep, trial_runs
 
 sys.path.insert(0, str(Path(__file__).parent))
-from env_throughput import machine_line  # noqa: E402
+from env_throughput import command_line, machine_line  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -229,7 +228,7 @@ def report(table: list[Column], tasks: list[str], columns_only: bool = False) ->
     lines = [
         "# Human-like reaching (issue 14)",
         "",
-        f"Command: `python benchmarks/human_likeness.py {_command_arguments() or '--root ROOT'}` ({how}).  ",
+        f"Command: `{command_line('human_likeness.py', hidden=('--note',))}` ({how}).  ",
         f"Machine: {machine_line()}  ",
     ]
     if not columns_only:
@@ -266,20 +265,6 @@ def report(table: list[Column], tasks: list[str], columns_only: bool = False) ->
         lines.append(f"| {label} | {target} | {people} | {source} | " + " | ".join(cells) + " |")
     lines += ["", "Seeds found: " + ", ".join(f"{label} {len(column_runs)}" for label, _, column_runs in table) + "."]
     return "\n".join(lines) + "\n"
-
-
-def _command_arguments() -> str:
-    """This command's arguments as typed, but for the --note paragraph (it follows the table)."""
-    arguments, shown = sys.argv[1:], []
-    skip = False
-    for argument in arguments:
-        if skip:
-            skip = False
-        elif argument == "--note":
-            skip = True
-        elif not argument.startswith("--note="):
-            shown.append(argument)
-    return shlex.join(shown)
 
 
 def _target_text(name: str, fmt: str, low: float | None, high: float | None) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from motorgym.train.progress import first_reaching, read_metrics
 from motorgym.train.sweep import SweepSpec, sweep, trial_runs
 
 sys.path.insert(0, str(Path(__file__).parent))
-from env_throughput import machine_line  # noqa: E402
+from env_throughput import command_line, machine_line  # noqa: E402
 from human_likeness import TASKS  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -44,11 +43,11 @@ def spec() -> SweepSpec:
     )
 
 
-def report(root: Path, argv: list[str]) -> str:
+def report(root: Path, argv: list[str] | None) -> str:
     lines = [
         "# Training time: CenterOut-v2 beside CenterOut-v0 (issue 14)",
         "",
-        f"Command: `python benchmarks/training_time.py {shlex.join(argv)}` (one `motorgym sweep`: seeds 0-{SEEDS - 1} "
+        f"Command: `{command_line('training_time.py', argv)}` (one `motorgym sweep`: seeds 0-{SEEDS - 1} "
         f"of lstm-ppo on each task, {TOTAL_STEPS / 1e6:g} M steps, one core per run, two at a time).  ",
         f"Machine: {machine_line()}",
         "",
@@ -81,7 +80,6 @@ def report(root: Path, argv: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path("runs/training_time"), help="where the runs live")
     parser.add_argument("--address", help="a running Ray cluster (default: this machine)")
