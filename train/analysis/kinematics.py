@@ -116,7 +116,7 @@ def reach_kinematics(
     return ReachKinematics(
         reaction,
         movement_time,
-        float(speed[movement].max()),
+        float(speed[peak]),
         peak_to_mean_speed(speed[movement]),
         path_linearity(path[movement]),
         (peak - onset) / (offset - onset) if offset > onset else nan,
