@@ -24,6 +24,12 @@ block's trials and refitted as the trials go on, and every ``trials_per_update``
 learning block the gradient of their cost through the learned arm, along the real trials, takes one
 Adam step at the protocol's learning rate.
 
+**Two-rate learning** (either rule; ``slow_learning_rate``, ``fast_retention`` and
+``slow_retention`` in the protocol's ``learning``; :mod:`motorgym.train.two_rate`): every step of
+the rule goes into a fast process (at ``learning_rate``) and a slow one (at ``slow_learning_rate``),
+offsets of the weights from the trained network's that each keep their retention per trial, as in
+Smith, Ghazizadeh & Shadmehr's (2006) model of adaptation and its savings.
+
 The run directory (``new_run_dir`` rules: a new or empty directory, removed if the set-up fails):
 
 - ``config.json``: the source run, the protocol (as read) and the seed (``algo: adapt``);
@@ -42,7 +48,8 @@ The run directory (``new_run_dir`` rules: a new or empty directory, removed if t
   (the rule's arm, its optimiser and the trials it learns from are in ``adapt.pt``);
 - ``updates.csv`` (and ``tensorboard/``): one row per update, by the trials ended so far
   (``global_step``): PPO's losses, or the learned-arm rule's trial cost, the learned arm's hand
-  error after 20 open-loop steps on the update's trials (mm) and the gradient norm;
+  error after 20 open-loop steps on the update's trials (mm) and the gradient norm; with two-rate
+  learning, also the norms of the fast and slow offsets (``fast_offset_norm``, ``slow_offset_norm``);
 - ``adapt.json``, ``adaptation.png`` (learning curve) and ``paths.png`` (the classic panel), at the end.
 """
 
@@ -81,6 +88,7 @@ from motorgym.train.protocol import (
     protocol_from_dict,
     shipped_protocols,
 )
+from motorgym.train.two_rate import TwoRateWeights
 
 #: Commands before a pulse that set the baseline of the corrective response, and how far (in
 #: standard deviations of those commands, at least MIN_RESPONSE in command units) a command must
@@ -242,6 +250,8 @@ class Session:
     paths: dict[int, tuple[np.ndarray, np.ndarray]]
     rule: LearnedArmRule | None = None
     """The learned-arm rule's state (None for ppo)."""
+    two_rate: TwoRateWeights | None = None
+    """The fast and slow processes of two-rate learning (None: the rule's steps as they are)."""
     updates: int = 0
     written: set[int] = field(default_factory=set)
     """Trials whose paths are in a chunk file already."""
@@ -300,6 +310,8 @@ def resume(run_dir: str | Path, progress: bool = True) -> Path:
     session.written = set(paths)
     if session.rule is not None:
         session.rule.load_state_dict(tensors["rule"])
+    if session.two_rate is not None:
+        session.two_rate.load_state_dict(tensors["two_rate"])
     session.updates = int(meta["updates"])
     torch.set_rng_state(tensors["torch_rng"])
     _open_log(session, run_dir, rows)
@@ -351,6 +363,14 @@ def _start_session(
         session.rule = LearnedArmRule(
             learner.policy, learner.optimizer, learning, learner.envs.unwrapped.core, config.seed
         )
+    if learning.two_rate:
+        session.two_rate = TwoRateWeights(
+            learner.optimizer,
+            learning.learning_rate,
+            learning.slow_learning_rate,
+            learning.fast_retention,
+            learning.slow_retention,
+        )
     learner.envs.unwrapped.trial_options = schedule
     task_config = learner.envs.unwrapped.config
     learner.envs = TrialRecorder(
@@ -390,6 +410,8 @@ def _record(
             rotation_deg=float(trial.options.get("visual_rotation_deg", task.visual_rotation_deg)),
         )
         session.rule.add(real, learn=block.learn, channel=trial.channel)
+    if session.two_rate is not None and block.learn:
+        session.two_rate.trial_ended()
     session.log.writerow({k: _csv_value(row[k]) for k in TRIAL_COLUMNS})
     session.log_file.flush()
 
@@ -410,6 +432,8 @@ def _open_log(session: Session, run_dir: Path, rows: list[dict[str, Any]]) -> No
 
 def _log_update(session: Session, stats: dict[str, float]) -> None:
     """One row of updates.csv (and TensorBoard): the update's statistics, by trials ended so far."""
+    if session.two_rate is not None:
+        stats = {**stats, **session.two_rate.offset_norms()}
     session.update_log.write({"update": session.updates, "global_step": len(session.rows), **stats})
 
 
@@ -514,6 +538,7 @@ def _save(session: Session, run_dir: Path) -> None:
             "reward_scale": learner.reward_scale.state_dict(),
             "torch_rng": torch.get_rng_state(),
             **({"rule": session.rule.state_dict()} if session.rule is not None else {}),
+            **({"two_rate": session.two_rate.state_dict()} if session.two_rate is not None else {}),
         },
         metadata={
             "policy_spec": asdict(learner.policy.spec),

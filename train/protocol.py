@@ -61,6 +61,19 @@ class Learning:
     """learned-arm: Adam steps refitting the learned arm before each policy update, on the latest trials."""
     arm_buffer_trials: int = 256
     """learned-arm: the latest trials (force-channel trials left out) the learned arm is refitted on."""
+    slow_learning_rate: float = 0.0
+    """Two-rate learning (Smith, Ghazizadeh & Shadmehr 2006; :mod:`motorgym.train.two_rate`): the
+    learning rate of a slow process beside the fast one (``learning_rate``); 0: no slow process."""
+    fast_retention: float = 1.0
+    """Two-rate learning: the fraction of the fast process's change from the trained weights kept
+    per learning trial (A_fast; 1: never forgotten, the ordinary rule)."""
+    slow_retention: float = 1.0
+    """Two-rate learning: the same for the slow process (A_slow)."""
+
+    @property
+    def two_rate(self) -> bool:
+        """Whether the rule's steps go through the fast and slow processes (a slow rate, or forgetting)."""
+        return self.slow_learning_rate > 0 or self.fast_retention < 1 or self.slow_retention < 1
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,10 @@ def protocol_from_dict(data: Any, where: str) -> Protocol:
     for name in ("rollout_steps", "update_epochs", "trials_per_update", "arm_iterations", "arm_buffer_trials"):
         value = getattr(learning, name)
         _check(isinstance(value, int) and value >= 1, f"{where}: learning.{name} must be an int >= 1 (got {value!r})")
+    _check(learning.slow_learning_rate >= 0, f"{where}: learning.slow_learning_rate must be >= 0 (0: no slow process)")
+    for name in ("fast_retention", "slow_retention"):
+        value = getattr(learning, name)
+        _check(0 < value <= 1, f"{where}: learning.{name} must be in (0, 1] (got {value!r})")
     refit = learning.arm_refit_iterations
     _check(isinstance(refit, int) and refit >= 0, f"{where}: learning.arm_refit_iterations must be an int >= 0")
     protocol = Protocol(
