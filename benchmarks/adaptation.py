@@ -9,7 +9,8 @@ adapt run already there is reported, not redone): ``curl-field`` (160 baseline t
 trial) and ``visuomotor-rotation`` (160 baseline, 800 with the seen hand rotated 30 degrees, 320 of
 washout), each with continued PPO learning; ``curl-field-learned-arm`` (the curl-field protocol
 learnt by the learned-arm rule: the gradient of each trial's cost through a learned arm) and
-``visuomotor-rotation-learned-arm`` (the rotation protocol learnt so); and
+``visuomotor-rotation-learned-arm`` (the rotation protocol learnt so); ``curl-field-two-rate``
+(the curl-field protocol learnt by PPO through a fast and a slow process); and
 ``load-pulse`` (40 unperturbed trials, then 160 with a 3 N push for 50 ms while the hand holds the
 start, without learning). Writes ``results/adaptation.md``: per protocol and task the median
 [min, max] over runs of each measure beside its target and people's findings (with a warning
@@ -174,6 +175,7 @@ PULSE_MEASURES: dict[str, tuple[str, Any, str, str, Any, str]] = {
 PROTOCOLS = {
     "curl-field": CURL_MEASURES,
     "curl-field-learned-arm": CURL_MEASURES,
+    "curl-field-two-rate": CURL_MEASURES,
     "visuomotor-rotation": ROTATION_MEASURES,
     "visuomotor-rotation-learned-arm": ROTATION_MEASURES,
     "load-pulse": PULSE_MEASURES,

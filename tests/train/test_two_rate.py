@@ -4,6 +4,7 @@ Ghazizadeh & Shadmehr's (2006) two-state model, and an adapt run that learns so 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from pathlib import Path
 
@@ -120,6 +121,21 @@ def test_the_shipped_two_rate_protocol_is_the_curl_field_one_with_two_rates() ->
     assert two_rate.learning.rule == "ppo" and two_rate.learning.two_rate and not shipped.learning.two_rate
     assert two_rate.learning.slow_learning_rate < two_rate.learning.learning_rate
     assert two_rate.learning.fast_retention < two_rate.learning.slow_retention
+
+
+def test_the_benchmark_controls_differ_from_the_two_rate_protocol_only_in_its_processes() -> None:
+    """benchmarks/protocols: curl-field-two-rate without its slow process, and with one process."""
+    folder = Path(__file__).parents[2] / "benchmarks" / "protocols"
+    two_rate = protocols.load_protocol("curl-field-two-rate")
+    fast_only = protocols.load_protocol(str(folder / "curl_field_two_rate_fast_only.yaml"))
+    one_process = protocols.load_protocol(str(folder / "curl_field_two_rate_one_process.yaml"))
+    for control in (fast_only, one_process):
+        assert control.blocks == two_rate.blocks and control.measured_field == two_rate.measured_field
+        assert control.channel_fraction == two_rate.channel_fraction
+        assert control.learning.learning_rate == two_rate.learning.learning_rate
+    assert fast_only.learning == dataclasses.replace(two_rate.learning, slow_learning_rate=0.0, slow_retention=1.0)
+    assert one_process.learning == dataclasses.replace(fast_only.learning, fast_retention=1.0)
+    assert not one_process.learning.two_rate
 
 
 def test_a_two_rate_adapt_run_learns_logs_its_processes_and_resumes(
