@@ -137,10 +137,14 @@ def protocol_from_dict(data: Any, where: str) -> Protocol:
     for name in ("rollout_steps", "update_epochs", "trials_per_update", "arm_iterations", "arm_buffer_trials"):
         value = getattr(learning, name)
         _check(isinstance(value, int) and value >= 1, f"{where}: learning.{name} must be an int >= 1 (got {value!r})")
-    _check(learning.slow_learning_rate >= 0, f"{where}: learning.slow_learning_rate must be >= 0 (0: no slow process)")
+    slow = learning.slow_learning_rate
+    _check(
+        _is_number(slow) and slow >= 0,
+        f"{where}: learning.slow_learning_rate must be a number >= 0 (0: no slow process; got {slow!r})",
+    )
     for name in ("fast_retention", "slow_retention"):
         value = getattr(learning, name)
-        _check(0 < value <= 1, f"{where}: learning.{name} must be in (0, 1] (got {value!r})")
+        _check(_is_number(value) and 0 < value <= 1, f"{where}: learning.{name} must be in (0, 1] (got {value!r})")
     refit = learning.arm_refit_iterations
     _check(isinstance(refit, int) and refit >= 0, f"{where}: learning.arm_refit_iterations must be an int >= 0")
     protocol = Protocol(
@@ -180,6 +184,10 @@ def _no_unknown(data: Any, known: set[str], where: str) -> None:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(known)}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check(ok: bool, message: str) -> None:

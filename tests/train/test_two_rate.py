@@ -94,7 +94,8 @@ def test_a_step_is_split_and_each_process_keeps_its_retention_per_trial() -> Non
     [
         ({"fast_retention": 0.0}, r"learning.fast_retention must be in \(0, 1\]"),
         ({"slow_retention": 1.5}, r"learning.slow_retention must be in \(0, 1\]"),
-        ({"slow_learning_rate": -1e-4}, "learning.slow_learning_rate must be >= 0"),
+        ({"slow_learning_rate": -1e-4}, "learning.slow_learning_rate must be a number >= 0"),
+        ({"fast_retention": "high"}, r"learning.fast_retention must be in \(0, 1\] \(got 'high'\)"),
     ],
 )
 def test_bad_two_rate_settings_are_named(tmp_path: Path, change: dict, message: str) -> None:
