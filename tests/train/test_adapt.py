@@ -148,20 +148,26 @@ def test_without_learning_the_network_is_unchanged(source_run: Path, tmp_path: P
     assert json.loads((out / "adapt.json").read_text())["updates"] == 0
 
 
-def test_a_killed_adapt_run_resumes_and_records_each_trial_once(source_run: Path, tmp_path: Path, monkeypatch) -> None:
-    protocol = write_protocol(tmp_path / "tiny.yaml", TINY_PROTOCOL)
-    out = tmp_path / "adapt"
+def adapt_killed_at_update(source_run: Path, protocol: Path, out: Path, update: int, monkeypatch) -> None:
+    """Start an adapt run and interrupt it (KeyboardInterrupt) as its PPO update ``update`` begins."""
     original, calls = ppo.update, []
 
-    def killed_at_the_fourth_update(*args, **kwargs):
+    def killed(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 4:
+        if len(calls) == update:
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ppo, "update", killed_at_the_fourth_update)
-    with pytest.raises(KeyboardInterrupt):
-        adapt.adapt(source_run, str(protocol), out, progress=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(ppo, "update", killed)
+        with pytest.raises(KeyboardInterrupt):
+            adapt.adapt(source_run, str(protocol), out, progress=False)
+
+
+def test_a_killed_adapt_run_resumes_and_records_each_trial_once(source_run: Path, tmp_path: Path, monkeypatch) -> None:
+    protocol = write_protocol(tmp_path / "tiny.yaml", TINY_PROTOCOL)
+    out = tmp_path / "adapt"
+    adapt_killed_at_update(source_run, protocol, out, 4, monkeypatch)
     done_before = len(read_trials(out))
     assert 0 < done_before < 24
     # The paths so far are in chunks, each trial's in one only.
@@ -173,7 +179,6 @@ def test_a_killed_adapt_run_resumes_and_records_each_trial_once(source_run: Path
     partial = json.loads((out / "figures" / "adapt.json").read_text())
     assert partial["trials"] == done_before and "have not run" in partial["missing"]
     assert (out / "figures" / "adaptation.png").stat().st_size > 0
-    monkeypatch.setattr(ppo, "update", original)
     assert main(["adapt", "--resume", str(out), "--no-progress"]) == 0
     rows = read_trials(out)
     assert sorted(int(r["trial"]) for r in rows) == list(range(24))

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from motorgym.agents.checkpoint import load_checkpoint
-from motorgym.train import adapt, ppo
+from motorgym.train import adapt
 from motorgym.train import protocol as protocols
 from motorgym.train.kinds import load_policy_file
 from motorgym.train.two_rate import TwoRateWeights
-from tests.train.test_adapt import TINY_PROTOCOL, read_trials, write_protocol
+from tests.train.test_adapt import TINY_PROTOCOL, adapt_killed_at_update, read_trials, write_protocol
 
 #: Smith, Ghazizadeh & Shadmehr (2006), per trial.
 A_FAST, B_FAST, A_SLOW, B_SLOW = 0.92, 0.03, 0.996, 0.004
@@ -144,17 +144,7 @@ def test_a_two_rate_adapt_run_learns_logs_its_processes_and_resumes(
 ) -> None:
     protocol = write_protocol(tmp_path / "two_rate.yaml", TWO_RATE)
     out = tmp_path / "adapt"
-    original, calls = ppo.update, []
-
-    def killed_at_the_third_update(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(ppo, "update", killed_at_the_third_update)
-    with pytest.raises(KeyboardInterrupt):
-        adapt.adapt(source_run, str(protocol), out, progress=False)
+    adapt_killed_at_update(source_run, protocol, out, 3, monkeypatch)
     policy = load_policy_file(out / "adapt.pt")[0]
     processes = load_checkpoint(out / "adapt.pt")[0]["two_rate"]
     # The saved weights are the trained ones plus both offsets, and both processes have learned.
@@ -164,7 +154,6 @@ def test_a_two_rate_adapt_run_learns_logs_its_processes_and_resumes(
         )
     assert any(float(f.abs().sum()) > 0 for f in processes["fast"])
     assert any(float(s.abs().sum()) > 0 for s in processes["slow"])
-    monkeypatch.setattr(ppo, "update", original)
     adapt.resume(out, progress=False)
     assert sorted(int(r["trial"]) for r in read_trials(out)) == list(range(24))
     with open(out / "updates.csv", newline="") as file:
