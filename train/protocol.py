@@ -46,7 +46,7 @@ class Learning:
     ``learned-arm`` (learning from errors: the gradient of each trial's cost through the learned arm,
     deterministic actions; :mod:`motorgym.train.learned_arm_rule`)."""
     learning_rate: float = 1e-4
-    """Adam learning rate of the policy."""
+    """Adam learning rate of the policy (with two-rate learning, the fast process's)."""
     num_envs: int = 32
     """Envs running trials at once."""
     rollout_steps: int = 64
