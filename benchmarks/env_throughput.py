@@ -156,6 +156,17 @@ def command_line(script: str, argv: list[str] | None = None, hidden: tuple[str, 
     return shlex.join(["python", f"benchmarks/{script}", *shown])
 
 
+def sweep_benchmark_parser(doc: str | None, root: str, out: Path) -> argparse.ArgumentParser:
+    """The options of a benchmark that trains its runs by ``motorgym sweep`` and reports them:
+    where the runs live, a Ray cluster, report only, and the report's path."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=Path(root), help="where the runs live")
+    parser.add_argument("--address", help="a running Ray cluster (default: this machine)")
+    parser.add_argument("--report-only", action="store_true", help="do not train; report the runs found")
+    parser.add_argument("--out", type=Path, default=out)
+    return parser
+
+
 def machine_line() -> str:
     cpu = platform.processor() or platform.machine()
     try:

@@ -18,7 +18,6 @@ label, beside the sweep's or (``--columns-only``) alone.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -38,7 +37,7 @@ from motorgym.train.run_dir import EVALUATION
 from motorgym.train.sweep import SweepSpec, sweep, trial_runs
 
 sys.path.insert(0, str(Path(__file__).parent))
-from env_throughput import command_line, machine_line  # noqa: E402
+from env_throughput import command_line, machine_line, sweep_benchmark_parser  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -339,9 +338,7 @@ def _minimum_jerk_speed(time_s: np.ndarray, duration_s: float, distance_m: float
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, default=Path("runs/human_likeness"), help="where the runs live")
-    parser.add_argument("--address", help="a running Ray cluster (default: this machine)")
+    parser = sweep_benchmark_parser(__doc__, "runs/human_likeness", RESULTS / "human_likeness.md")
     parser.add_argument(
         "--tasks",
         nargs="+",
@@ -349,9 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         default=list(TASKS),
         help="the tasks to train and report (default: all; a ROOT holds one selection's sweep)",
     )
-    parser.add_argument("--report-only", action="store_true", help="do not train; report the runs found")
     parser.add_argument("--columns-only", action="store_true", help="report only the --column runs (no sweep)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "human_likeness.md")
     parser.add_argument("--figure", type=Path, default=RESULTS / "human_likeness.png")
     parser.add_argument("--note", default="", help="a paragraph on the results, added to the report")
     parser.add_argument(

@@ -14,14 +14,17 @@ the deterministic evaluation's success and endpoint error, and the medians over 
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
 from motorgym.train.progress import first_reaching, read_metrics
 from motorgym.train.run_dir import EVALUATION
 from motorgym.train.sweep import SweepSpec, sweep, trial_runs
+
+sys.path.insert(0, str(Path(__file__).parent))
+from env_throughput import sweep_benchmark_parser  # noqa: E402
 
 TASKS = {
     "center_out": ("motorgym/CenterOut-v0", 10.0, 0.95),
@@ -80,11 +83,7 @@ def summarize(root: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, default=Path("runs/targets"), help="where the runs live")
-    parser.add_argument("--address", help="a running Ray cluster (default: this machine)")
-    parser.add_argument("--report-only", action="store_true", help="do not train; report the runs found")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "learning_targets.md")
+    parser = sweep_benchmark_parser(__doc__, "runs/targets", Path(__file__).parent / "results" / "learning_targets.md")
     parser.add_argument("--note", default="", help="a paragraph on how the runs were made, added to the report")
     args = parser.parse_args(argv)
     if not args.report_only:

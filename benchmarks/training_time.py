@@ -14,7 +14,6 @@ stochastic policy) first reached 95%, the medians over seeds and their ratio, v2
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
@@ -24,7 +23,7 @@ from motorgym.train.progress import first_reaching, read_metrics
 from motorgym.train.sweep import SweepSpec, sweep, trial_runs
 
 sys.path.insert(0, str(Path(__file__).parent))
-from env_throughput import command_line, machine_line  # noqa: E402
+from env_throughput import command_line, machine_line, sweep_benchmark_parser  # noqa: E402
 from human_likeness import TASKS  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -80,11 +79,7 @@ def report(root: Path, argv: list[str] | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, default=Path("runs/training_time"), help="where the runs live")
-    parser.add_argument("--address", help="a running Ray cluster (default: this machine)")
-    parser.add_argument("--report-only", action="store_true", help="do not train; report the runs found")
-    parser.add_argument("--out", type=Path, default=RESULTS / "training_time.md")
+    parser = sweep_benchmark_parser(__doc__, "runs/training_time", RESULTS / "training_time.md")
     args = parser.parse_args(argv)
     if not args.report_only:
         sweep(spec(), args.root, address=args.address)
