@@ -38,6 +38,22 @@ MEASURES = (
 )
 #: The measures of each reach (not defined for catch trials), averaged over the reaches that define them.
 REACH_MEASURES = MEASURES[1:-1]
+#: The table's columns (after the row's name): the episode count, then MEASURES in order.
+TABLE_KEYS = ("episodes", *MEASURES)
+#: Each column's heading and format, by the measure it shows.
+TABLE_COLUMNS = {
+    "episodes": ("n", "{:.0f}"),
+    "success_rate": ("success", "{:.1%}"),
+    "endpoint_error_mm": ("endpoint mm", "{:.1f}"),
+    "reaction_time_ms": ("RT ms", "{:.0f}"),
+    "movement_time_ms": ("MT ms", "{:.0f}"),
+    "peak_speed_m_s": ("peak m/s", "{:.2f}"),
+    "peak_to_mean_speed": ("peak/mean", "{:.3f}"),
+    "path_linearity": ("linearity", "{:.3f}"),
+    "peak_time_fraction": ("peak at", "{:.2f}"),
+    "moving_at_end": ("moving at end", "{:.0%}"),
+    "false_start_rate": ("false start", "{:.1%}"),
+}
 
 
 def _mean(values: list[float]) -> float:
@@ -87,26 +103,11 @@ def summarize(episodes: list[Episode], dt_s: float, target_radius_m: float) -> d
 
 def format_table(results: dict[str, Any]) -> str:
     """A plain-text table of the overall and per-target measures."""
-    # Each column of the table (after the row's name): its heading and format, in MEASURES' order.
-    columns = [
-        ("n", "{:.0f}"),
-        ("success", "{:.1%}"),
-        ("endpoint mm", "{:.1f}"),
-        ("RT ms", "{:.0f}"),
-        ("MT ms", "{:.0f}"),
-        ("peak m/s", "{:.2f}"),
-        ("peak/mean", "{:.3f}"),
-        ("linearity", "{:.3f}"),
-        ("peak at", "{:.2f}"),
-        ("moving at end", "{:.0%}"),
-        ("false start", "{:.1%}"),
-    ]
-    header = ["", *(heading for heading, _ in columns)]
-    formats = [fmt for _, fmt in columns]
-    keys = ["episodes", *MEASURES]
+    header = ["", *(TABLE_COLUMNS[key][0] for key in TABLE_KEYS)]
+    formats = [TABLE_COLUMNS[key][1] for key in TABLE_KEYS]
 
     def line(name: str, m: dict[str, float]) -> list[str]:
-        values = [m.get(k, math.nan) for k in keys]  # evaluations written before a measure existed lack it
+        values = [m.get(k, math.nan) for k in TABLE_KEYS]  # evaluations written before a measure existed lack it
         return [name] + ["-" if math.isnan(v) else f.format(v) for v, f in zip(values, formats, strict=True)]
 
     lines = [line("overall", results["overall"])]
