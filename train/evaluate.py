@@ -107,8 +107,12 @@ def format_table(results: dict[str, Any]) -> str:
     formats = [TABLE_COLUMNS[key][1] for key in TABLE_KEYS]
 
     def line(name: str, m: dict[str, float]) -> list[str]:
-        values = [m.get(k, math.nan) for k in TABLE_KEYS]  # evaluations written before a measure existed lack it
-        return [name] + ["-" if math.isnan(v) else f.format(v) for v, f in zip(values, formats, strict=True)]
+        # A measure is missing from evaluations written before it existed, and null where it was NaN
+        # (evaluation.json is strict JSON): both print as "-".
+        values = [m.get(k) for k in TABLE_KEYS]
+        return [name] + [
+            "-" if v is None or math.isnan(v) else f.format(v) for v, f in zip(values, formats, strict=True)
+        ]
 
     lines = [line("overall", results["overall"])]
     if results.get("catch_trials"):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from motorgym.train.analysis.kinematics import (
     speed_profile,
 )
 from motorgym.train.evaluate import format_table, summarize
+from motorgym.train.run_dir import write_json
 
 DT = 0.001
 
@@ -122,3 +125,14 @@ def test_summary_counts_and_means() -> None:
     assert overall["path_linearity"] < 1e-9
     table = format_table(results)
     assert "target 1" in table and "75.0%" in table
+
+
+def test_table_of_an_evaluation_read_back_from_disk(tmp_path: Path) -> None:
+    """A measure that was NaN (no trial entered the target) is null in evaluation.json; the table read
+    back from the file shows it as "-", as it does in memory."""
+    results = summarize([episode(0, False, error_m=0.05)], dt_s=0.01, target_radius_m=0.015)
+    assert math.isnan(results["overall"]["movement_time_ms"])
+    path = write_json(tmp_path / "evaluation.json", results)
+    from_disk = json.loads(path.read_text())
+    assert from_disk["overall"]["movement_time_ms"] is None
+    assert format_table(from_disk) == format_table(results)
