@@ -2,8 +2,9 @@
 
 The network sees observations normalised by running statistics (kept in the model, so they are
 saved and restored with it), encodes them with a linear layer and tanh, and runs them through one
-recurrent cell. A linear head gives the mean of a diagonal Gaussian over actions (its log standard
-deviation is a learned vector), another the state value. Layers are orthogonally initialised, the
+recurrent cell. A linear head gives the mean of a diagonal Gaussian over actions (optionally
+squashed into the action bounds: ``PolicySpec.bounded_mean``; its log standard deviation is a
+learned vector), another the state value. Layers are orthogonally initialised, the
 action head small (std 0.01) so that the first policy is near its mean. The recurrent state is a
 (batch, state_size) tensor ([h, c] for an LSTM) and is zeroed wherever an episode starts.
 """
@@ -39,6 +40,13 @@ class PolicySpec:
     """Units of the encoder and of the recurrent cell."""
     init_log_std: float = -0.5
     """Initial log standard deviation of the Gaussian action noise."""
+    bounded_mean: bool = False
+    """Squash the action distribution's mean into the bounds: centre + half-range x tanh(x /
+    half-range), which has slope 1 at the centre like the linear head. Without it the mean is the
+    centre plus the linear head's output and may leave the bounds, where the clipped command no
+    longer depends on it: a muscle whose excitation a cost has pushed below 0 gets no gradient
+    through the arm and, once far below, no exploration either (MotorNet's policies end in a
+    sigmoid for this reason)."""
 
     def __post_init__(self) -> None:
         if self.cell not in CELL_TYPES:
@@ -208,9 +216,15 @@ class RecurrentActorCritic(RecurrentCore):
         self.register_buffer("action_high", torch.tensor(spec.action_high, dtype=torch.float32))
         # The action mean starts mid-range: 0 torque, or excitation 0.5 for muscles.
         self.register_buffer("action_center", (self.action_low + self.action_high) / 2)
+        # Not saved (checkpoints written before it existed lack it), but moved with the network.
+        self.register_buffer("action_half_range", (self.action_high - self.action_low) / 2, persistent=False)
 
     def distribution(self, hidden: torch.Tensor) -> Normal:
-        mean = self.action_center + self.actor_mean(hidden)
+        head = self.actor_mean(hidden)
+        if self.spec.bounded_mean:
+            mean = self.action_center + self.action_half_range * torch.tanh(head / self.action_half_range)
+        else:
+            mean = self.action_center + head
         return Normal(mean, self.log_std.exp().expand_as(mean))
 
     def value(self, hidden: torch.Tensor) -> torch.Tensor:

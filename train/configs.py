@@ -89,6 +89,16 @@ class NetworkConfig(RunConfig):
 
 
 @dataclass
+class ActorConfig(RunConfig):
+    """How a policy's action head maps its hidden state to commands (PPO and model-based runs)."""
+
+    bounded_action_mean: bool = False
+    """Squash the mean command into the action bounds (smoothly, slope 1 at the centre) instead of
+    a linear head whose output is clipped: a muscle arm's excitation pushed below 0 by a cost then
+    keeps its gradient and its exploration (a pretrained policy and the run it initialises must agree)."""
+
+
+@dataclass
 class EnvRunConfig(RunConfig):
     """A run that trains in a task: the task, the budget, physics threads and checkpoints."""
 
@@ -128,7 +138,7 @@ class EnvRunConfig(RunConfig):
 
 
 @dataclass
-class PPOConfig(EnvRunConfig, NetworkConfig):
+class PPOConfig(EnvRunConfig, NetworkConfig, ActorConfig):
     """Everything a recurrent PPO run (lstm-ppo, gru-ppo) depends on."""
 
     num_envs: int = 64
@@ -288,7 +298,7 @@ class PretrainConfig(DataConfig):
 
 
 @dataclass
-class ModelBasedConfig(DataConfig):
+class ModelBasedConfig(DataConfig, ActorConfig):
     """Everything a model-based pretraining run (a policy trained through a learned arm) depends on."""
 
     arm_hidden_size: int = 256

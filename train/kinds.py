@@ -49,12 +49,20 @@ class InitWeights:
     """Names the pretrained network in error messages."""
     action_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     """The action bounds the weights were trained for (None: they do not act)."""
+    bounded_mean: bool | None = None
+    """Whether their action mean was squashed into the bounds (None: they do not act)."""
 
     def load_into(self, policy: RecurrentActorCritic) -> None:
-        """Copy the weights into ``policy`` (a clear error on a cell, size or action-bound mismatch)."""
+        """Copy the weights into ``policy`` (a clear error on a cell, size, action-bound or
+        action-head mismatch)."""
         bounds = (policy.spec.action_low, policy.spec.action_high)
         if self.action_bounds is not None and self.action_bounds != bounds:
             raise ValueError(f"{self.source} acts in {list(self.action_bounds)}, not the env's bounds {list(bounds)}")
+        if self.bounded_mean is not None and self.bounded_mean != policy.spec.bounded_mean:
+            raise ValueError(
+                f"bounded_action_mean must match {self.source}: it was trained with {self.bounded_mean}, "
+                f"the new policy has {policy.spec.bounded_mean}"
+            )
         load_core(policy, self.tensors, self.source, self.prefixes)
 
 
@@ -172,7 +180,7 @@ def _pretrained_actor(run_dir: Path) -> InitWeights:
     spec = policy.spec
     parts = {k: v for k, v in policy.state_dict().items() if k.startswith(ACTOR_PREFIXES)}
     source = f"the pretrained policy in {run_dir} ({spec.cell}, hidden {spec.hidden_size})"
-    return InitWeights(parts, ACTOR_PREFIXES, source, (spec.action_low, spec.action_high))
+    return InitWeights(parts, ACTOR_PREFIXES, source, (spec.action_low, spec.action_high), spec.bounded_mean)
 
 
 # ------------------------------------------------------------------------------------------ the table

@@ -353,6 +353,7 @@ def policy_for(data: TrajectoryDataset, source: TrialSource, config: ModelBasedC
         action_high=tuple(source.core.action_high),
         cell=config.cell,  # type: ignore[arg-type]
         hidden_size=config.hidden_size,
+        bounded_mean=config.bounded_action_mean,
     )
     policy = RecurrentActorCritic(spec).to(source.device)
     policy.obs_normalizer.update(torch.as_tensor(data.observations[data.step_mask()], device=source.device))

@@ -181,6 +181,7 @@ def build_learner(config: PPOConfig, device: torch.device) -> Learner:
         cell=config.cell,  # type: ignore[arg-type]
         hidden_size=config.hidden_size,
         init_log_std=config.init_log_std,
+        bounded_mean=config.bounded_action_mean,
     )
     policy = RecurrentActorCritic(spec).to(device)
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate, eps=1e-5)

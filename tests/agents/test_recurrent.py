@@ -69,3 +69,44 @@ def test_spec_validation_and_json() -> None:
     assert PolicySpec.from_json(spec.to_json()) == spec
     with pytest.raises(ValueError, match=r"cell must be one of \('lstm', 'gru'\) \(got 'rnn'\)"):
         PolicySpec(4, (0.0,), (1.0,), cell="rnn")
+
+
+def test_a_bounded_mean_stays_in_the_bounds_and_keeps_its_gradient() -> None:
+    """A muscle's mean excitation pushed far below 0: clipped, the linear head's command is 0 and
+    carries no gradient; the bounded mean stays inside (0, 1) and still does. Near the centre the
+    two heads agree to first order (slope 1)."""
+    torch.manual_seed(0)
+    linear, bounded = (
+        RecurrentActorCritic(PolicySpec(9, (0.0,) * 6, (1.0,) * 6, hidden_size=16, bounded_mean=b))
+        for b in (False, True)
+    )
+    bounded.load_state_dict(linear.state_dict())
+    hidden = torch.randn(5, 16)
+    for p in (linear, bounded):
+        with torch.no_grad():
+            p.actor_mean.bias.fill_(-3.0)
+    means = {name: p.distribution(hidden).mean for name, p in (("linear", linear), ("bounded", bounded))}
+    assert (means["linear"] < 0).all()
+    assert ((means["bounded"] > 0) & (means["bounded"] < 1)).all()
+    for name, p in (("linear", linear), ("bounded", bounded)):
+        p.zero_grad()
+        p.clip_action(means[name]).sum().backward()
+    assert linear.actor_mean.bias.grad.abs().max() == 0
+    assert (bounded.actor_mean.bias.grad > 0).all()
+
+    for p in (linear, bounded):
+        with torch.no_grad():
+            p.actor_mean.weight.zero_()
+            p.actor_mean.bias.copy_(torch.linspace(-0.01, 0.01, 6))
+    offset = bounded.distribution(hidden).mean - 0.5
+    torch.testing.assert_close(offset, linear.distribution(hidden).mean - 0.5, atol=2e-6, rtol=0)
+    with torch.no_grad():
+        bounded.actor_mean.bias.fill_(0.3)
+    expected = 0.5 + 0.5 * np.tanh(0.3 / 0.5)  # centre + half-range x tanh(head / half-range)
+    np.testing.assert_allclose(bounded.distribution(hidden).mean.detach().numpy(), expected, rtol=1e-6)
+    assert PolicySpec.from_json(bounded.spec.to_json()).bounded_mean is True
+
+
+def test_a_spec_written_before_bounded_mean_existed_loads_with_the_linear_head() -> None:
+    text = '{"obs_dim": 4, "action_low": [0.0], "action_high": [1.0], "cell": "gru", "hidden_size": 8}'
+    assert PolicySpec.from_json(text).bounded_mean is False

@@ -208,6 +208,10 @@ def test_evaluate_and_init_from_a_pretrained_policy(pretrained, tmp_path, capsys
     with pytest.raises(SystemExit):
         main(argv)
     assert "(lstm, hidden 32) does not match the policy's (lstm, hidden 64)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*argv[:-2], "--bounded-action-mean"])
+    err = capsys.readouterr().err
+    assert "bounded_action_mean must match the pretrained policy in" in err and "trained with False" in err
 
 
 def test_pretrain_policy_errors(data_file, pretrained, tmp_path, capsys) -> None:
