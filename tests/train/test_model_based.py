@@ -230,3 +230,19 @@ def test_pretrain_policy_errors(data_file, pretrained, tmp_path, capsys) -> None
     with pytest.raises(SystemExit):
         main(["evaluate", str(tmp_path / "bad")])
     assert "motorgym evaluate: error:" in capsys.readouterr().err
+
+
+def test_the_bounded_action_head_reaches_the_pretrained_and_the_ppo_policy(data_file) -> None:
+    from motorgym.train.configs import PPOConfig
+    from motorgym.train.ppo import build_learner
+
+    source = TrialSource(ENV_ID, QUIET, 4, torch.device("cpu"))
+    for bounded in (False, True):
+        config = ModelBasedConfig(data=str(data_file), hidden_size=32, bounded_action_mean=bounded)
+        assert policy_for(load_dataset(data_file), source, config).spec.bounded_mean is bounded
+        learner = build_learner(
+            PPOConfig(env_id=ENV_ID, num_envs=4, hidden_size=32, bounded_action_mean=bounded), torch.device("cpu")
+        )
+        assert learner.policy.spec.bounded_mean is bounded
+        learner.envs.close()
+    source.close()
