@@ -15,7 +15,7 @@ from motorgym.train import kinds
 from motorgym.train.analyze import training_metrics
 from motorgym.train.cli import main
 from motorgym.train.collect import load_dataset
-from motorgym.train.configs import ModelBasedConfig
+from motorgym.train.configs import ModelBasedConfig, PPOConfig
 from motorgym.train.kinds import load_policy_file
 from motorgym.train.model_based import (
     TrialSource,
@@ -26,6 +26,7 @@ from motorgym.train.model_based import (
     pretrain_policy,
     validation_windows,
 )
+from motorgym.train.ppo import build_learner
 from motorgym.train.pretrain import split_episodes
 from motorgym.train.progress import read_metrics
 from motorgym.train.run_dir import PRETRAINED_POLICY
@@ -233,9 +234,6 @@ def test_pretrain_policy_errors(data_file, pretrained, tmp_path, capsys) -> None
 
 
 def test_the_bounded_action_head_reaches_the_pretrained_and_the_ppo_policy(data_file) -> None:
-    from motorgym.train.configs import PPOConfig
-    from motorgym.train.ppo import build_learner
-
     source = TrialSource(ENV_ID, QUIET, 4, torch.device("cpu"))
     for bounded in (False, True):
         config = ModelBasedConfig(data=str(data_file), hidden_size=32, bounded_action_mean=bounded)
