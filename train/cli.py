@@ -18,6 +18,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from motorgym.train import adapt as adapt_module
 from motorgym.train import kinds, model_based, pretrain, render, sweep
 from motorgym.train.analyze import analyze
@@ -63,6 +65,11 @@ PRETRAININGS = {PretrainConfig: pretrain, ModelBasedConfig: model_based}
 #: Options named for the user rather than after the config field.
 RENAMED = {"env_id": "env"}
 BUDGET = ("total_steps", "minutes")
+#: Commands that run networks without a config's torch_threads: one torch thread, since torch's
+#: threads spin while MuJoCo steps the arm and against any other process (collecting 40 episodes
+#: with a policy, two such commands at once on 2 cores: 25 s each with torch's default threads, 6 s
+#: with one; alone 5.6 s and 5.9 s).
+INFERENCE_COMMANDS = ("evaluate", "render", "analyze", "collect")
 
 
 def plain_text(doc: str) -> str:
@@ -109,6 +116,8 @@ def add_config_options(parser: argparse.ArgumentParser, cls: type, fixed: tuple[
             kwargs["action"] = argparse.BooleanOptionalAction
         elif isinstance(default, dict):
             kwargs["type"], kwargs["metavar"] = json.loads, "JSON"
+        elif isinstance(default, list):
+            kwargs["type"], kwargs["nargs"] = str, "+"
         else:
             kwargs["type"] = type(default)
         parser.add_argument("--" + RENAMED.get(f.name, f.name).replace("_", "-"), **kwargs)
@@ -232,6 +241,15 @@ def _collect_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument(
         "--scripted-fraction", type=float, default=0.0, help="fraction of episodes driven by the scripted reacher"
     )
+    parser.add_argument(
+        "--policy", type=Path, metavar="RUN_DIR", help="a run of the same env whose policy drives some episodes"
+    )
+    parser.add_argument(
+        "--policy-fraction",
+        type=float,
+        default=0.0,
+        help="fraction of episodes driven by --policy (deterministic, with the OU commands on top)",
+    )
     return parser
 
 
@@ -266,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         "adapt": _adapt,
     }
     own = subparsers[args.command]
+    if args.command in INFERENCE_COMMANDS:
+        torch.set_num_threads(1)
     try:
         return handlers[args.command](own, args)
     except (OSError, ValueError) as error:  # bad input, files and mismatches: one line, no traceback
@@ -343,8 +363,23 @@ def _analyze(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _collect(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     out = check_new_dataset_path(args.out)
+    policy = None
+    if args.policy is not None:
+        loaded = kinds.load_agent(args.policy)
+        if loaded.env_id != args.env:
+            parser.error(f"--policy {args.policy} acts on {loaded.env_id}, not on --env {args.env}")
+        policy = loaded.agent
     data = collect(
-        args.env, args.episodes, args.seed, args.env_kwargs, args.ou_tau_ms, args.ou_sigma, args.scripted_fraction
+        args.env,
+        args.episodes,
+        args.seed,
+        args.env_kwargs,
+        args.ou_tau_ms,
+        args.ou_sigma,
+        args.scripted_fraction,
+        policy,
+        args.policy_fraction,
+        str(args.policy) if args.policy is not None else "",
     )
     save_dataset(data, out)
     print(f"wrote {out}: {len(data)} episodes, {int(data.lengths.sum()):,} steps of {args.env}")

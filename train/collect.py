@@ -8,7 +8,11 @@ units u (the action range mapped to [-1, 1]; clipped there), du = -u dt / tau + 
 so each command wanders with correlation time ``ou_tau_ms`` and stationary standard deviation
 ``ou_sigma``. With ``scripted_fraction`` > 0, that fraction of the episodes is driven by the
 scripted reaching controller (``motorgym.agents.scripted``) with the OU process added on top, so
-the data also holds reaches to the targets.
+the data also holds reaches to the targets. With a ``policy`` (any :class:`motorgym.agents.agent.Agent`,
+e.g. a run's policy: ``motorgym collect --policy RUN_DIR``), ``policy_fraction`` of the episodes is
+driven by it, again with the OU process on top: data on the states that policy visits, where a learned
+arm fitted on other commands may be wrong (the data-aggregation step of model-based RL: collect with
+the current policy, fit the model again on all the data, train the policy again).
 
 The file (``np.savez_compressed``) holds, for E episodes padded to T steps:
 ``observations`` (E, T, obs_dim) and ``actions`` (E, T, action_dim), float32, step t's
@@ -33,6 +37,7 @@ import gymnasium as gym
 import numpy as np
 
 import motorgym
+from motorgym.agents.agent import Agent, SingleEnvAgent
 from motorgym.agents.checkpoint import atomic_write
 from motorgym.agents.scripted import ScriptedReacher
 from motorgym.envs.registration import check_env_arguments
@@ -109,12 +114,23 @@ def collect(
     ou_tau_ms: float = 200.0,
     ou_sigma: float = 0.5,
     scripted_fraction: float = 0.0,
+    policy: Agent | None = None,
+    policy_fraction: float = 0.0,
+    policy_name: str = "",
 ) -> TrajectoryDataset:
-    """Roll out ``episodes`` episodes of ``env_id`` under exploratory commands."""
+    """Roll out ``episodes`` episodes of ``env_id`` under exploratory commands (``policy_name``: what
+    the metadata calls the policy, e.g. its run directory)."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1 (got {episodes})")
     if not 0.0 <= scripted_fraction <= 1.0:
         raise ValueError(f"scripted_fraction must be in [0, 1] (got {scripted_fraction})")
+    if not 0.0 <= policy_fraction <= 1.0 - scripted_fraction:
+        raise ValueError(
+            f"policy_fraction must be in [0, 1 - scripted_fraction] = [0, {1.0 - scripted_fraction:g}] "
+            f"(got {policy_fraction})"
+        )
+    if policy_fraction > 0 and policy is None:
+        raise ValueError(f"policy_fraction is {policy_fraction} but no policy was given")
     if ou_tau_ms <= 0 or ou_sigma < 0:
         raise ValueError(f"ou_tau_ms must be > 0 and ou_sigma >= 0 (got {ou_tau_ms}, {ou_sigma})")
     env_kwargs = dict(env_kwargs or {})
@@ -127,6 +143,7 @@ def collect(
     rng = np.random.default_rng(seed)
     ou = OrnsteinUhlenbeck(len(low), config.control_step_ms / 1000.0, ou_tau_ms, ou_sigma, rng)
     scripted = ScriptedReacher(env) if scripted_fraction > 0 else None
+    driver = SingleEnvAgent(policy) if policy is not None and policy_fraction > 0 else None
     max_steps = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else 1000
     obs_dim = env.observation_space.shape[0]
     observations = np.zeros((episodes, max_steps, obs_dim), dtype=np.float32)
@@ -138,10 +155,22 @@ def collect(
     for e in range(episodes):
         obs, info = env.reset(seed=seed * 1_000_003 + e)
         ou.reset()
-        use_scripted = scripted is not None and rng.random() < scripted_fraction
+        # One draw per episode picks its driver (the same draws as without a policy).
+        draw = rng.random() if scripted is not None or driver is not None else 1.0
+        base_controller = (
+            scripted
+            if scripted is not None and draw < scripted_fraction
+            else driver
+            if driver is not None and draw < scripted_fraction + policy_fraction
+            else None
+        )
+        if base_controller is driver and driver is not None:
+            driver.reset()
         hand[e, 0], states[e, 0] = info["hand_pos"], arm.sensed_state()[0]
         for t in range(max_steps):
-            base = (np.asarray(scripted(obs), dtype=np.float64) - center) / half_range if use_scripted else 0.0
+            base = 0.0
+            if base_controller is not None:
+                base = (np.asarray(base_controller(obs), dtype=np.float64) - center) / half_range
             action = center + half_range * np.clip(base + ou.step(), -1.0, 1.0)
             observations[e, t], actions[e, t] = obs, action
             obs, _, terminated, truncated, info = env.step(action.astype(np.float32))
@@ -158,7 +187,13 @@ def collect(
         "env_kwargs": env_kwargs,
         "seed": seed,
         "episodes": episodes,
-        "commands": {"ou_tau_ms": ou_tau_ms, "ou_sigma": ou_sigma, "scripted_fraction": scripted_fraction},
+        "commands": {
+            "ou_tau_ms": ou_tau_ms,
+            "ou_sigma": ou_sigma,
+            "scripted_fraction": scripted_fraction,
+            "policy": policy_name if driver is not None else None,
+            "policy_fraction": policy_fraction if driver is not None else 0.0,
+        },
         "control_step_ms": config.control_step_ms,
         "visual_delay_ms": config.visual_delay_ms,
         "observation_names": list(unwrapped.obs_names),
@@ -241,4 +276,55 @@ def load_dataset(path: str | Path, env_id: str | None = None) -> TrajectoryDatas
     return TrajectoryDataset(obs, actions, hand, states, lengths, metadata)
 
 
-__all__ = ["DatasetError", "TrajectoryDataset", "check_new_dataset_path", "collect", "load_dataset", "save_dataset"]
+#: Metadata that every pooled file must share: what the episodes are episodes of (and so their
+#: padded length, the task's step limit).
+SAME_TASK = (
+    "env_id",
+    "env_kwargs",
+    "control_step_ms",
+    "visual_delay_ms",
+    "observation_names",
+    "action_names",
+    "state_names",
+)
+
+
+def load_datasets(paths: list[str | Path], env_id: str | None = None) -> TrajectoryDataset:
+    """Several trajectory files of the same task pooled into one dataset (the episodes of each, in
+    order). The metadata is the first file's, with the
+    total episode count and ``sources``: each file's path, seed, episodes and commands."""
+    datasets = [load_dataset(path, env_id) for path in paths]
+    if len(datasets) == 1:
+        return datasets[0]
+    first = datasets[0].metadata
+    for path, data in zip(paths[1:], datasets[1:], strict=True):
+        for key in SAME_TASK:
+            if data.metadata[key] != first[key]:
+                raise DatasetError(
+                    f"{path} cannot be pooled with {paths[0]}: its {key} is {data.metadata[key]!r}, "
+                    f"not {first[key]!r} (pooled files must be data of the same task)"
+                )
+    pool = lambda name: np.concatenate([getattr(data, name) for data in datasets])  # noqa: E731
+    sources = [
+        {key: data.metadata[key] for key in ("seed", "episodes", "commands")} | {"path": str(path)}
+        for path, data in zip(paths, datasets, strict=True)
+    ]
+    return TrajectoryDataset(
+        pool("observations"),
+        pool("actions"),
+        pool("hand_pos_m"),
+        pool("states"),
+        pool("lengths"),
+        first | {"episodes": sum(len(data) for data in datasets), "sources": sources},
+    )
+
+
+__all__ = [
+    "DatasetError",
+    "TrajectoryDataset",
+    "check_new_dataset_path",
+    "collect",
+    "load_dataset",
+    "load_datasets",
+    "save_dataset",
+]

@@ -264,15 +264,24 @@ class DataConfig(NetworkConfig):
 
     data: str = ""
     """Trajectory file written by motorgym collect (.npz); its env is the one the network learns."""
+    more_data: list[str] = field(default_factory=list)
+    """Further trajectory files of the same task, pooled with data (e.g. rollouts of a pretrained
+    policy: motorgym collect --policy RUN_DIR)."""
     val_fraction: float = 0.2
     """Fraction of the episodes held out for validation."""
     max_grad_norm: float = 1.0
     """Clip the global gradient norm to this."""
 
+    @property
+    def data_files(self) -> list[str]:
+        """data, then more_data."""
+        return [self.data, *self.more_data]
+
     def field_checks(self) -> Checks:
         return {
             **super().field_checks(),
             "data": (bool(self.data), "a trajectory file (.npz) of motorgym collect"),
+            "more_data": (all(isinstance(p, str) and p for p in self.more_data), "a list of trajectory files"),
             "val_fraction": (0.0 < self.val_fraction < 1.0, "in (0, 1)"),
         }
 

@@ -61,7 +61,7 @@ from motorgym.envs.batched import ArmTaskCore
 from motorgym.envs.config import EnvConfig
 from motorgym.envs.registration import ENV_IDS, check_env_arguments, env_class
 from motorgym.train import kinds
-from motorgym.train.collect import TrajectoryDataset, load_dataset
+from motorgym.train.collect import TrajectoryDataset, load_datasets
 from motorgym.train.configs import ModelBasedConfig
 from motorgym.train.plots import save_figure, subplots
 from motorgym.train.pretrain import split_episodes
@@ -377,11 +377,11 @@ def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: boo
     """Fit the learned arm and train a policy through it into ``run_dir``; return a summary."""
     run_dir = Path(run_dir)
     device = config.torch_device()
-    data = load_dataset(config.data)
+    data = load_datasets(config.data_files)
     longest = int(data.lengths.max())
     if config.arm_unroll_steps > longest:
         raise ValueError(
-            f"arm_unroll_steps must be at most the longest episode of {config.data} ({longest} steps) "
+            f"arm_unroll_steps must be at most the longest episode of the data ({longest} steps) "
             f"(got {config.arm_unroll_steps})"
         )
     with new_run_dir(run_dir):

@@ -39,7 +39,7 @@ import motorgym
 from motorgym.agents.checkpoint import save_checkpoint
 from motorgym.agents.predictor import TrajectoryPredictor
 from motorgym.train import kinds
-from motorgym.train.collect import TrajectoryDataset, load_dataset
+from motorgym.train.collect import TrajectoryDataset, load_datasets
 from motorgym.train.configs import PretrainConfig
 from motorgym.train.plots import save_figure, subplots
 from motorgym.train.progress import MetricsLog, progress_bar, read_metrics
@@ -104,11 +104,11 @@ def pretrain(config: PretrainConfig, run_dir: str | Path, progress: bool = True)
     """Train a trajectory predictor into ``run_dir``; return its validation summary."""
     run_dir = Path(run_dir)
     device = config.torch_device()
-    data = load_dataset(config.data)
+    data = load_datasets(config.data_files)
     longest = int(data.lengths.max())
     if config.horizon_steps >= longest:
         raise ValueError(
-            f"horizon_steps must be below the longest episode of {config.data} ({longest} steps) "
+            f"horizon_steps must be below the longest episode of the data ({longest} steps) "
             f"(got {config.horizon_steps})"
         )
     config.apply_threads()

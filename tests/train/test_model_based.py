@@ -3,6 +3,7 @@ through the learned arm, and --init-from with its policy."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gymnasium as gym
@@ -10,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from motorgym.agents.agent import RecurrentAgent
 from motorgym.agents.recurrent import ACTOR_PREFIXES, PolicySpec, RecurrentActorCritic
 from motorgym.train import kinds
 from motorgym.train.analyze import training_metrics
 from motorgym.train.cli import main
-from motorgym.train.collect import load_dataset
+from motorgym.train.collect import load_dataset, load_datasets
 from motorgym.train.configs import ModelBasedConfig, PPOConfig
 from motorgym.train.kinds import load_policy_file
 from motorgym.train.model_based import (
@@ -29,7 +31,7 @@ from motorgym.train.model_based import (
 from motorgym.train.ppo import build_learner
 from motorgym.train.pretrain import split_episodes
 from motorgym.train.progress import read_metrics
-from motorgym.train.run_dir import PRETRAINED_POLICY
+from motorgym.train.run_dir import PRETRAINED_POLICY, read_config
 from tests.conftest import QUIET, collected_file
 
 ENV_ID = "motorgym/CenterOut-v0"
@@ -244,3 +246,46 @@ def test_the_bounded_action_head_reaches_the_pretrained_and_the_ppo_policy(data_
         assert learner.policy.spec.bounded_mean is bounded
         learner.envs.close()
     source.close()
+
+
+def test_collect_with_the_pretrained_policy_and_pretrain_again_on_the_pooled_data(
+    data_file, pretrained, tmp_path, capsys
+) -> None:
+    """The data-aggregation loop of model-based RL, through the CLI: the pretrained policy drives
+    new episodes, and the next pretraining learns on the old and the new data together."""
+    out, _ = pretrained
+    onp = tmp_path / "on_policy.npz"
+    collect_argv = ["collect", "--env", ENV_ID, "--env-kwargs", json.dumps(QUIET), "--episodes", "3"]
+    assert (
+        main([*collect_argv, "--policy", str(out), "--policy-fraction", "1", "--ou-sigma", "0", "--out", str(onp)]) == 0
+    )
+    data = load_dataset(onp)
+    assert data.metadata["commands"]["policy"] == str(out)
+    # Without OU noise its commands are the policy's deterministic actions on those observations.
+    policy, _ = load_policy_file(out / PRETRAINED_POLICY)
+    agent = RecurrentAgent(policy)
+    agent.reset(1)
+    for t in range(int(data.lengths[0])):
+        expected = agent.act(data.observations[0, t : t + 1], np.array([float(t == 0)], dtype=np.float32))
+        np.testing.assert_allclose(data.actions[0, t], expected[0], atol=1e-6, err_msg=f"step {t}")
+
+    with pytest.raises(SystemExit):
+        main(
+            [
+                *collect_argv[:2],
+                "motorgym/Reach-v0",
+                *collect_argv[3:],
+                "--policy",
+                str(out),
+                "--out",
+                str(tmp_path / "r.npz"),
+            ]
+        )
+    assert f"--policy {out} acts on {ENV_ID}, not on --env motorgym/Reach-v0" in capsys.readouterr().err
+
+    again = tmp_path / "again"
+    argv = ["pretrain-policy", "--data", str(data_file), "--more-data", str(onp), "--out", str(again)]
+    small = ["--hidden-size", "32", "--arm-iterations", "5", "--policy-iterations", "2", "--eval-every", "2"]
+    assert main([*argv, *small, "--eval-episodes", "2", "--no-progress"]) == 0
+    assert read_config(again)["more_data"] == [str(onp)]
+    assert len(load_datasets([data_file, onp])) == len(load_dataset(data_file)) + 3

@@ -13,7 +13,7 @@ from motorgym.agents.checkpoint import load_checkpoint
 from motorgym.agents.recurrent import CORE_PREFIXES, PolicySpec, RecurrentActorCritic
 from motorgym.train import kinds
 from motorgym.train.cli import main
-from motorgym.train.collect import DatasetError, collect, load_dataset
+from motorgym.train.collect import DatasetError, collect, load_dataset, load_datasets, save_dataset
 from motorgym.train.configs import PretrainConfig
 from motorgym.train.kinds import load_predictor
 from motorgym.train.pretrain import constant_velocity_prediction, prediction_errors, prediction_targets, pretrain
@@ -61,6 +61,75 @@ def test_collected_data_holds_consistent_trajectories(data_file) -> None:
     # Collection is deterministic for a seed.
     again = collect(ENV_ID, 3, seed=1, env_kwargs=QUIET, scripted_fraction=0.5)
     np.testing.assert_array_equal(again.actions, data.actions[:3])
+
+
+class ConstantAgent:
+    """An agent that always commands ``command`` and counts its resets."""
+
+    def __init__(self, command: np.ndarray) -> None:
+        self.command, self.resets = command, 0
+
+    def reset(self, num_envs: int) -> None:
+        self.resets += 1
+
+    def act(self, obs: np.ndarray, episode_start: np.ndarray) -> np.ndarray:
+        return np.repeat(self.command[None], len(obs), axis=0)
+
+    def hidden_state(self) -> None:
+        return None
+
+
+def test_a_policy_drives_its_share_of_the_collected_episodes() -> None:
+    command = np.array([0.3, -0.6])
+    agent = ConstantAgent(command)
+    data = collect(
+        ENV_ID, 12, seed=4, env_kwargs=QUIET, ou_sigma=0.0, policy=agent, policy_fraction=1.0, policy_name="p"
+    )
+    # Without OU noise the commands are the policy's, unchanged; it starts afresh each episode.
+    inside = data.step_mask()
+    np.testing.assert_allclose(data.actions[inside], np.broadcast_to(command, (inside.sum(), 2)), atol=1e-7)
+    assert agent.resets == 12
+    assert data.metadata["commands"] | {} == {
+        "ou_tau_ms": 200.0,
+        "ou_sigma": 0.0,
+        "scripted_fraction": 0.0,
+        "policy": "p",
+        "policy_fraction": 1.0,
+    }
+    # With scripted episodes too, each episode is driven by one of the two; OU-only episodes would be 0.
+    mixed = collect(
+        ENV_ID, 16, seed=5, env_kwargs=QUIET, ou_sigma=0.0, scripted_fraction=0.5, policy=agent, policy_fraction=0.5
+    )
+    by_policy = [np.allclose(mixed.actions[e, : mixed.lengths[e]], command) for e in range(16)]
+    assert 0 < sum(by_policy) < 16
+    assert all(np.abs(mixed.actions[e]).sum() > 0 for e in range(16))
+    # The episode draws, and so the scripted and OU episodes, are those of a collection without policy.
+    without = collect(ENV_ID, 6, seed=6, env_kwargs=QUIET, scripted_fraction=0.5)
+    with_unused = collect(ENV_ID, 6, seed=6, env_kwargs=QUIET, scripted_fraction=0.5, policy=agent)
+    np.testing.assert_array_equal(without.actions, with_unused.actions)
+    with pytest.raises(ValueError, match=r"policy_fraction must be in \[0, 1 - scripted_fraction\] = \[0, 0.7\]"):
+        collect(ENV_ID, 2, scripted_fraction=0.3, policy=agent, policy_fraction=0.8)
+    with pytest.raises(ValueError, match="policy_fraction is 0.5 but no policy was given"):
+        collect(ENV_ID, 2, policy_fraction=0.5)
+
+
+def test_pooled_files_hold_every_episode_of_each(data_file, tmp_path) -> None:
+    # Data of another task (here: noisy sensors) cannot be pooled.
+    save_dataset(collect(ENV_ID, 2, seed=7), tmp_path / "noisy.npz")
+    with pytest.raises(
+        DatasetError,
+        match=r"noisy.npz cannot be pooled with .*: its env_kwargs is \{\}, not .* \(pooled files must be data of the "
+        r"same task\)",
+    ):
+        load_datasets([data_file, tmp_path / "noisy.npz"])
+    first = load_dataset(data_file)
+    save_dataset(first.subset(np.arange(5)), tmp_path / "again.npz")
+    pooled = load_datasets([data_file, tmp_path / "again.npz"], env_id=ENV_ID)
+    assert len(pooled) == 125 and pooled.metadata["episodes"] == 125
+    np.testing.assert_array_equal(pooled.actions[120:], first.actions[:5])
+    np.testing.assert_array_equal(pooled.states[:120], first.states)
+    assert [source["path"] for source in pooled.metadata["sources"]] == [str(data_file), str(tmp_path / "again.npz")]
+    assert load_datasets([data_file]).metadata == first.metadata
 
 
 def test_predictor_beats_constant_velocity_extrapolation(pretrained) -> None:
