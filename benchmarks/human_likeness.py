@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import torch
 
 from motorgym.agents.rollout import rollout
 from motorgym.agents.scripted import minimum_jerk
@@ -358,6 +359,7 @@ def main(argv: list[str] | None = None) -> None:
         help="another column: its heading, then its run directories (one per seed)",
     )
     args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # its evaluations run policies: one thread, as motorgym evaluate (cli.INFERENCE_COMMANDS)
     if args.columns_only and not args.column:
         parser.error("--columns-only needs at least one --column")
     if not (args.report_only or args.columns_only):
