@@ -106,6 +106,49 @@ class OrnsteinUhlenbeck:
         return self.u
 
 
+def _check_commands(
+    episodes: int,
+    ou_tau_ms: float,
+    ou_sigma: float,
+    scripted_fraction: float,
+    policy: Agent | None,
+    policy_fraction: float,
+) -> None:
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1 (got {episodes})")
+    if not 0.0 <= scripted_fraction <= 1.0:
+        raise ValueError(f"scripted_fraction must be in [0, 1] (got {scripted_fraction})")
+    if not 0.0 <= policy_fraction <= 1.0 - scripted_fraction:
+        raise ValueError(
+            f"policy_fraction must be in [0, 1 - scripted_fraction] = [0, {1.0 - scripted_fraction:g}] "
+            f"(got {policy_fraction})"
+        )
+    if policy_fraction > 0 and policy is None:
+        raise ValueError(f"policy_fraction is {policy_fraction} but no policy was given")
+    if ou_tau_ms <= 0 or ou_sigma < 0:
+        raise ValueError(f"ou_tau_ms must be > 0 and ou_sigma >= 0 (got {ou_tau_ms}, {ou_sigma})")
+
+
+def _metadata(
+    env: Any, env_id: str, env_kwargs: dict[str, Any], seed: int, episodes: int, commands: dict[str, Any]
+) -> dict[str, Any]:
+    """A trajectory file's metadata (see the module docstring); ``env`` is the unwrapped env."""
+    return {
+        "format": FORMAT,
+        "env_id": env_id,
+        "env_kwargs": env_kwargs,
+        "seed": seed,
+        "episodes": episodes,
+        "commands": commands,
+        "control_step_ms": env.config.control_step_ms,
+        "visual_delay_ms": env.config.visual_delay_ms,
+        "observation_names": list(env.obs_names),
+        "action_names": list(env.action_names),
+        "state_names": env.arm.sensed_state_names,
+        "motorgym_version": motorgym.__version__,
+    }
+
+
 def collect(
     env_id: str,
     episodes: int,
@@ -120,19 +163,7 @@ def collect(
 ) -> TrajectoryDataset:
     """Roll out ``episodes`` episodes of ``env_id`` under exploratory commands (``policy_name``: what
     the metadata calls the policy, e.g. its run directory)."""
-    if episodes < 1:
-        raise ValueError(f"episodes must be >= 1 (got {episodes})")
-    if not 0.0 <= scripted_fraction <= 1.0:
-        raise ValueError(f"scripted_fraction must be in [0, 1] (got {scripted_fraction})")
-    if not 0.0 <= policy_fraction <= 1.0 - scripted_fraction:
-        raise ValueError(
-            f"policy_fraction must be in [0, 1 - scripted_fraction] = [0, {1.0 - scripted_fraction:g}] "
-            f"(got {policy_fraction})"
-        )
-    if policy_fraction > 0 and policy is None:
-        raise ValueError(f"policy_fraction is {policy_fraction} but no policy was given")
-    if ou_tau_ms <= 0 or ou_sigma < 0:
-        raise ValueError(f"ou_tau_ms must be > 0 and ou_sigma >= 0 (got {ou_tau_ms}, {ou_sigma})")
+    _check_commands(episodes, ou_tau_ms, ou_sigma, scripted_fraction, policy, policy_fraction)
     env_kwargs = dict(env_kwargs or {})
     check_env_arguments(env_id, env_kwargs)
     env = gym.make(env_id, **env_kwargs)
@@ -158,13 +189,9 @@ def collect(
         # One draw per episode picks its driver (the same draws as without a policy).
         draw = rng.random() if scripted is not None or driver is not None else 1.0
         base_controller = (
-            scripted
-            if scripted is not None and draw < scripted_fraction
-            else driver
-            if driver is not None and draw < scripted_fraction + policy_fraction
-            else None
+            scripted if draw < scripted_fraction else driver if draw < scripted_fraction + policy_fraction else None
         )
-        if base_controller is driver and driver is not None:
+        if driver is not None and base_controller is driver:
             driver.reset()
         hand[e, 0], states[e, 0] = info["hand_pos"], arm.sensed_state()[0]
         for t in range(max_steps):
@@ -181,26 +208,14 @@ def collect(
         # Padding: the arm stays where the episode left it.
         hand[e, t + 2 :], states[e, t + 2 :] = hand[e, t + 1], states[e, t + 1]
     env.close()
-    metadata = {
-        "format": FORMAT,
-        "env_id": env_id,
-        "env_kwargs": env_kwargs,
-        "seed": seed,
-        "episodes": episodes,
-        "commands": {
-            "ou_tau_ms": ou_tau_ms,
-            "ou_sigma": ou_sigma,
-            "scripted_fraction": scripted_fraction,
-            "policy": policy_name if driver is not None else None,
-            "policy_fraction": policy_fraction if driver is not None else 0.0,
-        },
-        "control_step_ms": config.control_step_ms,
-        "visual_delay_ms": config.visual_delay_ms,
-        "observation_names": list(unwrapped.obs_names),
-        "action_names": list(unwrapped.action_names),
-        "state_names": arm.sensed_state_names,
-        "motorgym_version": motorgym.__version__,
+    commands = {
+        "ou_tau_ms": ou_tau_ms,
+        "ou_sigma": ou_sigma,
+        "scripted_fraction": scripted_fraction,
+        "policy": policy_name if driver is not None else None,
+        "policy_fraction": policy_fraction if driver is not None else 0.0,
     }
+    metadata = _metadata(unwrapped, env_id, env_kwargs, seed, episodes, commands)
     return TrajectoryDataset(observations, actions, hand, states, lengths, metadata)
 
 

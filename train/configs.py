@@ -90,12 +90,18 @@ class NetworkConfig(RunConfig):
 
 @dataclass
 class ActorConfig(RunConfig):
-    """How a policy's action head maps its hidden state to commands (PPO and model-based runs)."""
+    """Where a policy's weights start and how its action head maps its hidden state to commands
+    (PPO and model-based runs)."""
 
     bounded_action_mean: bool = False
     """Squash the mean command into the action bounds (smoothly, slope 1 at the centre) instead of
     a linear head whose output is clipped: a muscle arm's excitation pushed below 0 by a cost then
     keeps its gradient and its exploration (a pretrained policy and the run it initialises must agree)."""
+    init_from: str = ""
+    """A pretraining run directory whose network initialises the policy: from motorgym pretrain,
+    its core (observation normaliser, encoder, recurrent cell); from motorgym pretrain-policy, its
+    core and action mean (so a model-based pretraining can go on from the last one, on more data).
+    Empty: start from scratch."""
 
 
 @dataclass
@@ -179,10 +185,6 @@ class PPOConfig(EnvRunConfig, NetworkConfig, ActorConfig):
     command_change_l2: float = 0.0
     """Weight of the L2 cost of the change of the policy's mean command from one step to the next
     (within episodes): smooth commands, as the minimum-torque-change model (Uno et al. 1989)."""
-    init_from: str = ""
-    """A pretraining run directory whose network initialises the policy: from motorgym pretrain,
-    its core (observation normaliser, encoder, recurrent cell); from motorgym pretrain-policy, its
-    core and action mean. Empty: train from scratch."""
 
     def field_checks(self) -> Checks:
         return {

@@ -373,6 +373,22 @@ def real_performance(
     return performance, sum(len(e.hand_pos) - 1 for e in done)
 
 
+def save_learned_arm(
+    run_dir: Path, arm: LearnedArm, validation: dict[str, Any], config: ModelBasedConfig, data: TrajectoryDataset
+) -> None:
+    save_checkpoint(
+        run_dir / LEARNED_ARM,
+        tensors={"arm": arm.state_dict()},
+        metadata={
+            "config": asdict(config),
+            "state_names": data.metadata["state_names"],
+            "action_names": data.metadata["action_names"],
+            "validation": validation,
+            "motorgym_version": motorgym.__version__,
+        },
+    )
+
+
 def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: bool = True) -> dict[str, Any]:
     """Fit the learned arm and train a policy through it into ``run_dir``; return a summary."""
     run_dir = Path(run_dir)
@@ -384,27 +400,23 @@ def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: boo
             f"arm_unroll_steps must be at most the longest episode of the data ({longest} steps) "
             f"(got {config.arm_unroll_steps})"
         )
-    with new_run_dir(run_dir):
-        kinds.write_config(run_dir, config)
-    config.apply_threads()
-    torch.manual_seed(config.seed)
-    started = time.perf_counter()
-    arm, arm_summary = fit_learned_arm(data, config, run_dir, progress)
-    save_checkpoint(
-        run_dir / LEARNED_ARM,
-        tensors={"arm": arm.state_dict()},
-        metadata={
-            "config": asdict(config),
-            "state_names": data.metadata["state_names"],
-            "action_names": data.metadata["action_names"],
-            "validation": arm_summary,
-            "motorgym_version": motorgym.__version__,
-        },
-    )
-    arm_seconds = time.perf_counter() - started
+    init = kinds.init_weights(config.init_from) if config.init_from else None
     source = TrialSource(data.metadata["env_id"], dict(data.metadata["env_kwargs"]), config.batch_trials, device)
     try:
+        if init is not None:  # a mismatch fails here, before the run directory exists
+            with torch.random.fork_rng():
+                init.load_into(policy_for(data, source, config))
+        with new_run_dir(run_dir):
+            kinds.write_config(run_dir, config)
+        config.apply_threads()
+        torch.manual_seed(config.seed)
+        started = time.perf_counter()
+        arm, arm_summary = fit_learned_arm(data, config, run_dir, progress)
+        save_learned_arm(run_dir, arm, arm_summary, config, data)
+        arm_seconds = time.perf_counter() - started
         policy = policy_for(data, source, config)
+        if init is not None:
+            init.load_into(policy)
         trained = train_through_arm(policy, arm, source, config, run_dir, progress)
     finally:
         source.close()

@@ -283,9 +283,19 @@ def test_collect_with_the_pretrained_policy_and_pretrain_again_on_the_pooled_dat
         )
     assert f"--policy {out} acts on {ENV_ID}, not on --env motorgym/Reach-v0" in capsys.readouterr().err
 
+    # The next pretraining goes on from the last policy (--init-from), on the pooled data.
     again = tmp_path / "again"
-    argv = ["pretrain-policy", "--data", str(data_file), "--more-data", str(onp), "--out", str(again)]
-    small = ["--hidden-size", "32", "--arm-iterations", "5", "--policy-iterations", "2", "--eval-every", "2"]
-    assert main([*argv, *small, "--eval-episodes", "2", "--no-progress"]) == 0
-    assert read_config(again)["more_data"] == [str(onp)]
+    argv = ["pretrain-policy", "--data", str(data_file), "--more-data", str(onp), "--init-from", str(out)]
+    small = ["--arm-iterations", "5", "--policy-iterations", "1", "--eval-every", "1", "--eval-episodes", "2"]
+    with pytest.raises(SystemExit):
+        main([*argv, *small, "--hidden-size", "64", "--out", str(again)])
+    assert "(lstm, hidden 32) does not match the policy's (lstm, hidden 64)" in capsys.readouterr().err
+    assert not again.exists()  # a failed start leaves no run directory
+    tiny_step = ["--policy-learning-rate", "1e-12", "--no-progress"]
+    assert main([*argv, *small, *tiny_step, "--hidden-size", "32", "--out", str(again)]) == 0
+    assert read_config(again)["more_data"] == [str(onp)] and read_config(again)["init_from"] == str(out)
     assert len(load_datasets([data_file, onp])) == len(load_dataset(data_file)) + 3
+    continued, _ = load_policy_file(again / PRETRAINED_POLICY)
+    for name, tensor in continued.state_dict().items():
+        if name.startswith(ACTOR_PREFIXES):
+            torch.testing.assert_close(tensor, policy.state_dict()[name], rtol=0, atol=1e-9, msg=name)
