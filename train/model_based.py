@@ -292,6 +292,35 @@ def step_cost(
     )
 
 
+#: Width of the false start's smooth step, as a fraction of the start zone's radius.
+FALSE_START_SOFTNESS = 0.25
+
+
+def false_start_cost(
+    hand: torch.Tensor,
+    start: torch.Tensor,
+    start_radius_m: torch.Tensor,
+    before_go: torch.Tensor,
+    false_started: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The env's false-start cost of one step per trial (1 on first leaving the start zone before
+    the go cue, else 0; times false_start_weight by the caller) and the trials false-started so far.
+
+    The step has no gradient, so a policy trained through the learned arm alone would not learn to
+    wait for the cue (its pretrained policies moved in every catch trial). The value is the env's
+    step, the gradient that of a smooth step, a sigmoid of the distance beyond the zone's edge
+    (width FALSE_START_SOFTNESS x radius), while the trial has not yet false-started: a
+    straight-through estimator, so the reported cost stays the env's."""
+    distance_m = (((hand - start) ** 2).sum(-1) + 1e-12).sqrt()
+    left = before_go & (distance_m.detach() > start_radius_m)
+    now = left & ~false_started
+    zone = torch.isfinite(start_radius_m)  # tasks without a start zone have an infinite radius
+    radius_m = torch.where(zone, start_radius_m, torch.ones_like(start_radius_m))
+    smooth = torch.sigmoid((distance_m - radius_m) / (FALSE_START_SOFTNESS * radius_m))
+    smooth = smooth * (before_go & ~false_started & zone).float()
+    return now.float() + smooth - smooth.detach(), false_started | left
+
+
 def imagine(
     policy: RecurrentActorCritic, arm: LearnedArm, trials: ImaginedTrials, source: TrialSource
 ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -331,12 +360,16 @@ def imagine(
         )
         previous_activation = state[:, activations]
         # The costs of time (from the processed go cue until the hand is in the target) and of a false
-        # start (once, on leaving the start zone before the go cue) are step functions: no gradient.
+        # start (once, on leaving the start zone before the go cue) are step functions: no gradient
+        # of their own (the false start gets a smooth one: false_start_cost).
         hand = state[:, :2].detach()
         going = (trials.cue_processed[t + 1] > 0) & ((hand - trials.target_pos).norm(dim=-1) > config.target_radius_m)
-        left = (trials.go_cue[t + 1] == 0) & ((hand - trials.start_pos).norm(dim=-1) > trials.start_radius_m)
-        false_start_now, false_start = left & ~false_start, false_start | left
-        cost = cost + config.time_weight * going.float() + config.false_start_weight * false_start_now.float()
+        before_go = trials.go_cue[t + 1] == 0
+        cost = cost + config.time_weight * going.float()
+        start_cost, false_start = false_start_cost(
+            state[:, :2], trials.start_pos, trials.start_radius_m, before_go, false_start
+        )
+        cost = cost + config.false_start_weight * start_cost
         costs.append(cost * trials.in_trial[t])
     loss = torch.stack(costs).sum() / trials.in_trial.sum()
     final_m = torch.where(trials.cue_processed[-1, :, None] > 0, trials.target_pos, trials.start_pos)

@@ -22,6 +22,7 @@ from motorgym.train.kinds import load_policy_file
 from motorgym.train.model_based import (
     TrialSource,
     arm_errors,
+    false_start_cost,
     imagine,
     load_learned_arm,
     policy_for,
@@ -299,3 +300,22 @@ def test_collect_with_the_pretrained_policy_and_pretrain_again_on_the_pooled_dat
     for name, tensor in continued.state_dict().items():
         if name.startswith(ACTOR_PREFIXES):
             torch.testing.assert_close(tensor, policy.state_dict()[name], rtol=0, atol=1e-9, msg=name)
+
+
+def test_the_false_start_cost_is_the_envs_step_with_a_smooth_gradient() -> None:
+    start, radius = torch.zeros(4, 2), torch.tensor([0.02, 0.02, 0.02, float("inf")])
+    # Inside the zone (before the go cue), just outside it, inside after the cue, no zone at all.
+    hand = torch.tensor([[0.018, 0.0], [0.021, 0.0], [0.019, 0.0], [0.5, 0.0]], requires_grad=True)
+    before_go = torch.tensor([True, True, False, True])
+    cost, started = false_start_cost(hand, start, radius, before_go, torch.zeros(4, dtype=torch.bool))
+    assert cost.tolist() == [0.0, 1.0, 0.0, 0.0]  # the env's value: 1 on first leaving, before the cue
+    assert started.tolist() == [False, True, False, False]
+    cost.sum().backward()
+    gradient = hand.grad
+    assert gradient[0, 0] > 0 and gradient[1, 0] > 0  # outwards costs more: the policy learns to stay
+    assert gradient[2].abs().sum() == 0 and gradient[3].abs().sum() == 0 and torch.isfinite(gradient).all()
+    # Once a trial has false-started, it costs nothing more and has no gradient.
+    hand.grad = None
+    again, _ = false_start_cost(hand, start, radius, before_go, started)
+    again.sum().backward()
+    assert again.tolist() == [0.0, 0.0, 0.0, 0.0] and hand.grad[1].abs().sum() == 0
