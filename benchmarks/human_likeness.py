@@ -182,16 +182,17 @@ def runs(root: Path, tasks: list[str]) -> dict[str, list[tuple[int, Path]]]:
 
 def columns(root: Path | None, tasks: list[str], extra: list[list[str]]) -> list[Column]:
     """The sweep's column for each task (unless ``root`` is None), then one per ``--column LABEL
-    RUN_DIR...`` (runs trained another way, e.g. from a pretrained policy; their env id and seed
-    are read from their config)."""
+    RUN_DIR...`` (runs trained another way, e.g. from a pretrained policy, or pretrained policies
+    themselves; their seed is read from their config, their env id from their agent)."""
     found = runs(root, tasks) if root is not None else {}
     result: list[Column] = [(TASKS[name].env_id, TASKS[name].env_id, runs_) for name, runs_ in found.items()]
     for label, *directories in extra:
-        configs = [(json.loads((Path(d) / "config.json").read_text()), Path(d)) for d in directories]
-        env_ids = {config["env_id"] for config, _ in configs}
+        paths = [Path(d) for d in directories]
+        env_ids = {kinds.load_agent(path).env_id for path in paths}
         if len(env_ids) != 1:
             raise SystemExit(f"--column {label!r}: its runs must share one env id (got {sorted(env_ids)})")
-        result.append((label, env_ids.pop(), sorted((config["seed"], path) for config, path in configs)))
+        seeds = [json.loads((path / "config.json").read_text())["seed"] for path in paths]
+        result.append((label, env_ids.pop(), sorted(zip(seeds, paths, strict=True))))
     return result
 
 

@@ -181,6 +181,12 @@ class EnvConfig:
         return dataclasses.replace(self, **changes) if changes else self
 
     @classmethod
+    def cost_weight_names(cls) -> list[str]:
+        """The arguments that only weigh the per-step cost's terms (every ``*_weight``): they change
+        the reward, never the arm's motion, sensing or the trials (a test holds them to that)."""
+        return [f.name for f in dataclasses.fields(cls) if f.name.endswith("_weight")]
+
+    @classmethod
     def from_kwargs(cls: type[ConfigT], env_name: str, kwargs: dict[str, Any]) -> ConfigT:
         """Build the config from ``gym.make`` keyword arguments, rejecting unknown names."""
         allowed = [f.name for f in dataclasses.fields(cls)]

@@ -40,7 +40,7 @@ import motorgym
 from motorgym.agents.agent import Agent, SingleEnvAgent
 from motorgym.agents.checkpoint import atomic_write
 from motorgym.agents.scripted import ScriptedReacher
-from motorgym.envs.registration import check_env_arguments
+from motorgym.envs.registration import check_env_arguments, env_class
 
 FORMAT = "motorgym-trajectories-v2"
 ARRAYS = ("observations", "actions", "hand_pos_m", "states", "lengths", "metadata")
@@ -306,18 +306,26 @@ SAME_TASK = (
 
 def load_datasets(paths: list[str | Path], env_id: str | None = None) -> TrajectoryDataset:
     """Several trajectory files of the same task pooled into one dataset (the episodes of each, in
-    order). The metadata is the first file's, with the
+    order). Their env kwargs may differ in the cost weights only (the motion does not depend on
+    them); the pooled data carries the first file's. The metadata is the first file's, with the
     total episode count and ``sources``: each file's path, seed, episodes and commands."""
     datasets = [load_dataset(path, env_id) for path in paths]
     if len(datasets) == 1:
         return datasets[0]
     first = datasets[0].metadata
+    costs = set(env_class(first["env_id"]).config_cls.cost_weight_names())
+    same_task = lambda meta: {  # noqa: E731
+        **{key: meta[key] for key in SAME_TASK},
+        "env_kwargs": {k: v for k, v in meta["env_kwargs"].items() if k not in costs},
+    }
     for path, data in zip(paths[1:], datasets[1:], strict=True):
+        theirs, ours = same_task(data.metadata), same_task(first)
         for key in SAME_TASK:
-            if data.metadata[key] != first[key]:
+            if theirs[key] != ours[key]:
                 raise DatasetError(
-                    f"{path} cannot be pooled with {paths[0]}: its {key} is {data.metadata[key]!r}, "
-                    f"not {first[key]!r} (pooled files must be data of the same task)"
+                    f"{path} cannot be pooled with {paths[0]}: its {key} is {theirs[key]!r}, "
+                    f"not {ours[key]!r} (pooled files must be data of the same task; only the "
+                    "cost weights, *_weight, may differ)"
                 )
     pool = lambda name: np.concatenate([getattr(data, name) for data in datasets])  # noqa: E731
     sources = [

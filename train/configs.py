@@ -332,6 +332,10 @@ class ModelBasedConfig(DataConfig, ActorConfig):
     """Run the policy in MuJoCo every this many policy iterations (and at the end)."""
     eval_episodes: int = 64
     """Episodes of each evaluation in MuJoCo."""
+    costs: dict[str, float] = field(default_factory=dict)
+    """Cost weights of the imagined trials (the env's *_weight arguments, e.g. {"speed_weight": 0.7}),
+    replacing the data's: the learned arm is the arm's, not the task's, so one data set serves any
+    costs. The policy's env kwargs are the data's with these; a JSON object on the command line."""
 
     def field_checks(self) -> Checks:
         positive = (
@@ -344,7 +348,12 @@ class ModelBasedConfig(DataConfig, ActorConfig):
             "eval_every",
             "eval_episodes",
         )
-        return {**super().field_checks(), **{name: (getattr(self, name) >= 1, ">= 1") for name in positive}}
+        costs_ok = all(k.endswith("_weight") and isinstance(v, int | float) for k, v in self.costs.items())
+        return {
+            **super().field_checks(),
+            **{name: (getattr(self, name) >= 1, ">= 1") for name in positive},
+            "costs": (costs_ok, "an object of the env's cost weights (*_weight) and numbers"),
+        }
 
 
 @dataclass

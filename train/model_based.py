@@ -27,10 +27,18 @@ differentiable arm. Here the differentiable arm is learned from rollouts, then s
    position, not its velocity: the speed cost takes the hand's displacement over each control step
    divided by the step (the mean velocity over the step, where the env takes the velocity at its
    end). A trial runs to its end step (the env ends it at success; here holding on simply goes on costing the distance).
+   The time cost is a step function with no gradient; the false start's step gets the gradient of
+   a smooth step (:func:`false_start_cost`), so that the policy learns to wait for the go cue.
+   The cost weights are the data's env kwargs, or ``costs`` where given (the learned arm does not
+   depend on them).
 3. **Policy training**: Adam on that loss through whole trials, policy and learned arm unrolled
    together (the learned arm's weights frozen). The policy's observation normaliser is set from the
    collected observations and stays fixed here (PPO goes on updating it). Every ``eval_every``
    iterations the policy runs in MuJoCo (deterministic actions) and its real success rate is logged.
+
+With ``init_from`` the policy starts from an earlier pretraining's; with ``more_data``, episodes
+collected by a pretrained policy (``motorgym collect --policy``) join the data: model-based RL's
+data-aggregation loop, which corrects the learned arm where the policy goes (docs/pretraining.md).
 
 The run directory holds ``config.json``, ``arm_metrics.csv`` (the learned arm's fit),
 ``metrics.csv`` and ``tensorboard/`` (policy training), ``learned_arm.pt``, ``policy.pt`` (the
@@ -277,8 +285,8 @@ def step_cost(
     function of one step, per trial (B,): distance_weight x |hand - goal| + effort_weight x sum(u^2)
     + speed_weight x |hand_vel|^2 + activation_weight x sum(a^2) + activation_change_weight x
     sum((a - a_previous)^2) + delay_speed_weight x |hand_vel|^2 while ``waiting`` (1.0 until the go
-    cue is processed, else 0.0). The step-function costs (time, false start) have no gradient; the
-    callers that report them add them."""
+    cue is processed, else 0.0). The step-function costs (time, false start) are the caller's
+    (:func:`imagine`)."""
     # sqrt(x + tiny): the hand resting exactly on its goal would otherwise give an infinite gradient.
     distance_m = (((hand - goal) ** 2).sum(-1) + 1e-12).sqrt()
     change = activation - previous_activation
@@ -434,7 +442,8 @@ def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: boo
             f"(got {config.arm_unroll_steps})"
         )
     init = kinds.init_weights(config.init_from) if config.init_from else None
-    source = TrialSource(data.metadata["env_id"], dict(data.metadata["env_kwargs"]), config.batch_trials, device)
+    env_kwargs = {**data.metadata["env_kwargs"], **config.costs}
+    source = TrialSource(data.metadata["env_id"], env_kwargs, config.batch_trials, device)
     try:
         if init is not None:  # a mismatch fails here, before the run directory exists
             with torch.random.fork_rng():

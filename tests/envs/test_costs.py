@@ -109,3 +109,28 @@ def test_with_a_cue_latency_the_goal_moves_when_the_cue_is_processed() -> None:
         terms = task.reward(np.zeros((1, 2)), np.zeros((1, 2)), none)
         assert terms["distance"][0] == pytest.approx(-1.5 * distance) and terms["time"][0] == pytest.approx(time)
     env.close()
+
+
+@pytest.mark.parametrize("env_id", ["motorgym/CenterOut-v1", "motorgym/MuscleCenterOut-v1"])
+def test_cost_weights_change_the_reward_only(env_id: str) -> None:
+    """What EnvConfig.cost_weight_names promises (and pooled training data relies on): the
+    *_weight arguments never change the motion, the observations or the episode's end."""
+    names = gym.make(env_id).unwrapped.config.cost_weight_names()
+    assert "effort_weight" in names and "false_start_weight" in names and "target_radius_m" not in names
+    runs = []
+    for weights in ({}, {name: 0.37 for name in names}):
+        env = gym.make(env_id, **weights)
+        obs, _ = env.reset(seed=4)
+        space = env.action_space
+        actions = np.random.default_rng(0).uniform(space.low, space.high, (60, *space.shape))
+        trajectory = [obs]
+        rewards = []
+        for action in actions.astype(np.float32):
+            obs, reward, terminated, truncated, info = env.step(action)
+            trajectory.append(obs)
+            rewards.append(reward)
+            if terminated or truncated:
+                break
+        runs.append((np.array(trajectory), np.array(rewards)))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert not np.allclose(runs[0][1], runs[1][1])

@@ -293,8 +293,14 @@ def test_collect_with_the_pretrained_policy_and_pretrain_again_on_the_pooled_dat
     assert "(lstm, hidden 32) does not match the policy's (lstm, hidden 64)" in capsys.readouterr().err
     assert not again.exists()  # a failed start leaves no run directory
     tiny_step = ["--policy-learning-rate", "1e-12", "--no-progress"]
-    assert main([*argv, *small, *tiny_step, "--hidden-size", "32", "--out", str(again)]) == 0
+    costs = ["--costs", '{"speed_weight": 0.7}']
+    assert main([*argv, *small, *tiny_step, *costs, "--hidden-size", "32", "--out", str(again)]) == 0
     assert read_config(again)["more_data"] == [str(onp)] and read_config(again)["init_from"] == str(out)
+    # The imagined trials' costs, and so the policy's env, are the data's with --costs.
+    assert kinds.load_agent(again).env_kwargs == {**QUIET, "speed_weight": 0.7}
+    with pytest.raises(SystemExit):
+        main([*argv, *small, "--costs", '{"motor_noise_coef": 0}', "--out", str(tmp_path / "bad")])
+    assert "costs must be an object of the env's cost weights (*_weight)" in capsys.readouterr().err
     assert len(load_datasets([data_file, onp])) == len(load_dataset(data_file)) + 3
     continued, _ = load_policy_file(again / PRETRAINED_POLICY)
     for name, tensor in continued.state_dict().items():

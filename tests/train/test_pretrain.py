@@ -119,9 +119,13 @@ def test_pooled_files_hold_every_episode_of_each(data_file, tmp_path) -> None:
     with pytest.raises(
         DatasetError,
         match=r"noisy.npz cannot be pooled with .*: its env_kwargs is \{\}, not .* \(pooled files must be data of the "
-        r"same task\)",
+        r"same task; only the cost weights, \*_weight, may differ\)",
     ):
         load_datasets([data_file, tmp_path / "noisy.npz"])
+    # Data under other cost weights can: the motion does not depend on them.
+    save_dataset(collect(ENV_ID, 2, seed=7, env_kwargs={**QUIET, "speed_weight": 0.7}), tmp_path / "costs.npz")
+    costs = load_datasets([data_file, tmp_path / "costs.npz"])
+    assert len(costs) == 122 and costs.metadata["env_kwargs"] == QUIET
     first = load_dataset(data_file)
     save_dataset(first.subset(np.arange(5)), tmp_path / "again.npz")
     pooled = load_datasets([data_file, tmp_path / "again.npz"], env_id=ENV_ID)
