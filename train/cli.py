@@ -372,14 +372,14 @@ def _collect(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     data = collect(
         args.env,
         args.episodes,
-        args.seed,
-        args.env_kwargs,
-        args.ou_tau_ms,
-        args.ou_sigma,
-        args.scripted_fraction,
-        policy,
-        args.policy_fraction,
-        str(args.policy) if args.policy is not None else "",
+        seed=args.seed,
+        env_kwargs=args.env_kwargs,
+        ou_tau_ms=args.ou_tau_ms,
+        ou_sigma=args.ou_sigma,
+        scripted_fraction=args.scripted_fraction,
+        policy=policy,
+        policy_fraction=args.policy_fraction,
+        policy_name=str(args.policy) if args.policy is not None else "",
     )
     save_dataset(data, out)
     print(f"wrote {out}: {len(data)} episodes, {int(data.lengths.sum()):,} steps of {args.env}")
