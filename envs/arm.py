@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,27 @@ _INSTABILITY_WARNINGS = np.array(
 _INTEGRATION_STATE = int(mujoco.mjtState.mjSTATE_INTEGRATION)
 # Joint speeds beyond this are a numerical runaway, not a movement (human joints stay below ~40 rad/s).
 MAX_JOINT_SPEED_RAD_S = 200.0
+
+
+@dataclass(frozen=True)
+class ActuatorDynamics:
+    """How the actuators' activations (the ``act`` states) follow their commands over one control
+    step, as MuJoCo integrates them (read from the compiled model; the same for every actuator).
+
+    ``law`` is ``"muscle"`` (MuJoCo's muscle activation: da/dt = (u - a) / tau with tau =
+    activation_time_constant_s x (0.5 + 1.5 a) while u > a, else deactivation_time_constant_s /
+    (0.5 + 1.5 a), a clamped to [0, 1] inside tau; Euler steps of ``physics_timestep_s``) or
+    ``"filter"`` (``filterexact``: a first-order low-pass filter with time constant
+    activation_time_constant_s, integrated exactly). The command u is clamped to ``ctrl_low`` and
+    ``ctrl_high`` first, as MuJoCo clamps ``ctrl``."""
+
+    law: Literal["muscle", "filter"]
+    activation_time_constant_s: float
+    deactivation_time_constant_s: float
+    physics_timestep_s: float
+    substeps: int
+    ctrl_low: tuple[float, ...]
+    ctrl_high: tuple[float, ...]
 
 
 def load_arm_model(kind: ArmKind, torque_time_constant_ms: float = 0.0) -> mujoco.MjModel:
@@ -218,6 +240,32 @@ class Arm:
             return np.r_[np.zeros(n), -speed], np.r_[np.full(n, 3.0), speed]
         angle, speed = 2 * np.pi, MAX_JOINT_SPEED_RAD_S
         return np.r_[-angle, -angle, -speed, -speed], np.r_[angle, angle, speed, speed]
+
+    def actuator_dynamics(self) -> ActuatorDynamics | None:
+        """The law by which the activations in :meth:`sensed_state` follow the command (None for an
+        arm without activation states: the unfiltered torque arm)."""
+        m = self.model
+        if m.na == 0:
+            return None
+        laws = {int(mujoco.mjtDyn.mjDYN_MUSCLE): "muscle", int(mujoco.mjtDyn.mjDYN_FILTEREXACT): "filter"}
+        kinds = {int(d) for d in m.actuator_dyntype}
+        constants = {tuple(prm[:3]) for prm in m.actuator_dynprm}
+        if len(kinds) != 1 or len(constants) != 1 or next(iter(kinds)) not in laws or m.na != m.nu:
+            raise NotImplementedError(
+                "actuator_dynamics needs one law (muscle or filterexact) shared by every actuator"
+            )
+        (tau_act, tau_deact, smooth), law = next(iter(constants)), laws[next(iter(kinds))]
+        if law == "muscle" and smooth != 0:
+            raise NotImplementedError("actuator_dynamics does not model MuJoCo's smoothed muscle time constants")
+        return ActuatorDynamics(
+            law=law,  # type: ignore[arg-type]
+            activation_time_constant_s=float(tau_act),
+            deactivation_time_constant_s=float(tau_deact if law == "muscle" else tau_act),
+            physics_timestep_s=float(m.opt.timestep),
+            substeps=self.n_substeps,
+            ctrl_low=tuple(float(x) for x in self.ctrl_low),
+            ctrl_high=tuple(float(x) for x in self.ctrl_high),
+        )
 
     def mj_data(self, arm: int = 0) -> mujoco.MjData:
         """The ``MjData`` of one arm (a live object for one arm, a materialised copy for a batch)."""

@@ -322,6 +322,11 @@ class ModelBasedConfig(DataConfig, ActorConfig):
     """Windows of arm_unroll_steps steps per minibatch of the arm fit."""
     arm_learning_rate: float = 1e-3
     """Adam learning rate of the arm fit (decayed by cosine to 0)."""
+    arm_known_activation: bool = True
+    """Compute the activations of a muscle (or filtered-torque) arm by MuJoCo's own activation law
+    rather than learn them (``motorgym.agents.learned_arm.next_activation``); the MLP learns the
+    mechanics. False learns them with the rest of the state (as pretraining runs made before
+    motorgym 0.1.0's 2026-12-02 revision did)."""
     policy_iterations: int = 1500
     """Adam steps training the policy through the learned arm."""
     batch_trials: int = 64

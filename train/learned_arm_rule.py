@@ -168,7 +168,7 @@ class LearnedArmRule:
             arm_batch_windows=ARM_BATCH_WINDOWS,
         )
         data = as_dataset(self.fit_trials, self.config.control_step_ms)
-        self.arm, errors = fit_learned_arm(data, config, run_dir, progress)
+        self.arm, errors = fit_learned_arm(data, config, run_dir, progress=progress)
         self._start_refits()
         self.fit_trials = []
         return errors

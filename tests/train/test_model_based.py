@@ -12,11 +12,13 @@ import pytest
 import torch
 
 from motorgym.agents.agent import RecurrentAgent
+from motorgym.agents.learned_arm import next_activation
 from motorgym.agents.recurrent import ACTOR_PREFIXES, PolicySpec, RecurrentActorCritic
+from motorgym.envs.arm import Arm
 from motorgym.train import kinds
 from motorgym.train.analyze import training_metrics
 from motorgym.train.cli import main
-from motorgym.train.collect import load_dataset, load_datasets
+from motorgym.train.collect import collect, load_dataset, load_datasets, save_dataset
 from motorgym.train.configs import ModelBasedConfig, PPOConfig
 from motorgym.train.kinds import load_policy_file
 from motorgym.train.model_based import (
@@ -325,3 +327,24 @@ def test_the_false_start_cost_is_the_envs_step_with_a_smooth_gradient() -> None:
     again, _ = false_start_cost(hand, start, radius, before_go, started)
     again.sum().backward()
     assert again.tolist() == [0.0, 0.0, 0.0, 0.0] and hand.grad[1].abs().sum() == 0
+
+
+def test_a_muscle_arms_learned_arm_keeps_mujocos_activation_law(tmp_path) -> None:
+    """By default the learned arm of a muscle arm computes the activations by MuJoCo's law (saved
+    with the checkpoint and restored on loading); ``arm_known_activation=False`` learns them."""
+    data = tmp_path / "muscle.npz"
+    save_dataset(collect("motorgym/MuscleCenterOut-v0", 8, seed=1, env_kwargs=QUIET), data)
+    dataset = load_dataset(data)
+    tiny = {**SMALL, "arm_iterations": 5, "policy_iterations": 1, "eval_every": 1, "eval_episodes": 2}
+    for known in (True, False):
+        out = tmp_path / f"known_{known}"
+        pretrain_policy(ModelBasedConfig(data=str(data), arm_known_activation=known, **tiny), out, progress=False)
+        arm, meta = load_learned_arm(out)
+        state, command = torch.as_tensor(dataset.states[:, 0]), torch.as_tensor(dataset.actions[:, 0])
+        activations = arm(state, command)[:, -6:]
+        law = next_activation(Arm("muscle").actuator_dynamics(), state[:, -6:], command)
+        if known:
+            assert meta["actuator_dynamics"]["law"] == "muscle"
+            torch.testing.assert_close(activations, law)
+        else:
+            assert meta["actuator_dynamics"] is None and not torch.allclose(activations, law, atol=1e-3)
