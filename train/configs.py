@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from motorgym.agents.learned_arm import ARM_MODELS
 from motorgym.agents.recurrent import CELL_TYPES
 from motorgym.agents.sb3 import SB3_ALGORITHMS
 from motorgym.envs.registration import check_env_arguments
@@ -322,11 +323,11 @@ class ModelBasedConfig(DataConfig, ActorConfig):
     """Windows of arm_unroll_steps steps per minibatch of the arm fit."""
     arm_learning_rate: float = 1e-3
     """Adam learning rate of the arm fit (decayed by cosine to 0)."""
-    arm_known_activation: bool = True
-    """Compute the activations of a muscle (or filtered-torque) arm by MuJoCo's own activation law
-    rather than learn them (``motorgym.agents.learned_arm.next_activation``); the MLP learns the
-    mechanics. False learns them with the rest of the state (as pretraining runs made before
-    motorgym 0.1.0's 2026-12-02 revision did)."""
+    arm_model: str = "affine"
+    """The learned arm's structure (``motorgym.agents.learned_arm``): ``affine`` (the activations by
+    MuJoCo's own law, the mechanics' change affine in them), ``known-activation`` (the activations by
+    the law, the mechanics by an MLP) or ``mlp`` (everything learned, as pretraining runs before
+    2026-12-02 did). An arm without activation states (the unfiltered torque arm) is always ``mlp``."""
     policy_iterations: int = 1500
     """Adam steps training the policy through the learned arm."""
     batch_trials: int = 64
@@ -358,6 +359,7 @@ class ModelBasedConfig(DataConfig, ActorConfig):
             **super().field_checks(),
             **{name: (getattr(self, name) >= 1, ">= 1") for name in positive},
             "costs": (costs_ok, "an object of the env's cost weights (*_weight) and numbers"),
+            "arm_model": (self.arm_model in ARM_MODELS, f"one of {', '.join(ARM_MODELS)}"),
         }
 
 

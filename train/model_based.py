@@ -13,9 +13,9 @@ differentiable arm. Here the differentiable arm is learned from rollouts, then s
    the command to the change of that state over one control step, in standardised units. It is
    fitted on the collected rollouts by running it open-loop for ``arm_unroll_steps`` steps from a
    true state under the recorded commands (a multi-step loss, so that its errors do not compound
-   when it later runs closed-loop for a whole trial). With ``arm_known_activation`` (the default)
-   the activations follow MuJoCo's activation law (:func:`motorgym.agents.learned_arm.next_activation`)
-   and only the mechanics are learned.
+   when it later runs closed-loop for a whole trial). By default (``arm_model`` ``affine``) the
+   activations follow MuJoCo's activation law and the mechanics' change is learnt as affine in them
+   (:mod:`motorgym.agents.learned_arm`).
 2. **Imagined trials** (:func:`imagine`): the real task draws the trials (targets, instructed
    delays, catch trials, start posture: its own ``sample_trials``, through the env's batched core),
    which then run in torch. The policy sees observations built as the env builds them
@@ -161,13 +161,16 @@ def fit_learned_arm(
     dynamics: ActuatorDynamics | None = None,
     progress: bool = True,
 ) -> tuple[LearnedArm, dict[str, float]]:
-    """Fit the learned arm on the training episodes (its activations by ``dynamics`` where given);
-    return it and its validation errors."""
+    """Fit the learned arm (``config.arm_model``; ``mlp`` where ``dynamics``, the arm's activation
+    law, is not given) on the training episodes; return it and its validation errors."""
     device = torch.device(config.device)
     train_ids, val_ids = split_episodes(len(data), config.val_fraction, config.seed)
     train_data, val_data = data.subset(train_ids), data.subset(val_ids)
     states, commands, next_states = _transitions(train_data)
-    model = LearnedArm(states.shape[1], commands.shape[1], config.arm_hidden_size, dynamics).to(device)
+    structure = config.arm_model if dynamics is not None else "mlp"
+    dynamics = None if structure == "mlp" else dynamics
+    sizes = states.shape[1], commands.shape[1], config.arm_hidden_size
+    model = LearnedArm(*sizes, dynamics, structure).to(device)  # type: ignore[arg-type]
     deltas = next_states - states
     low, high = data.states.min(axis=(0, 1)), data.states.max(axis=(0, 1))
     for name, values in (("state", states), ("delta", deltas), ("action", commands)):
@@ -432,6 +435,7 @@ def save_learned_arm(
             "config": asdict(config),
             "state_names": data.metadata["state_names"],
             "action_names": data.metadata["action_names"],
+            "arm_model": arm.structure,
             "actuator_dynamics": None if arm.dynamics is None else asdict(arm.dynamics),
             "validation": validation,
             "motorgym_version": motorgym.__version__,
@@ -462,8 +466,7 @@ def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: boo
         config.apply_threads()
         torch.manual_seed(config.seed)
         started = time.perf_counter()
-        dynamics = source.core.arm.actuator_dynamics() if config.arm_known_activation else None
-        arm, arm_summary = fit_learned_arm(data, config, run_dir, dynamics, progress)
+        arm, arm_summary = fit_learned_arm(data, config, run_dir, source.core.arm.actuator_dynamics(), progress)
         save_learned_arm(run_dir, arm, arm_summary, config, data)
         arm_seconds = time.perf_counter() - started
         policy = policy_for(data, source, config)
@@ -558,8 +561,9 @@ def load_learned_arm(run_dir: str | Path, device: str = "cpu") -> tuple[LearnedA
     try:
         known = meta.get("actuator_dynamics")  # absent from checkpoints before known activations
         dynamics = None if known is None else ActuatorDynamics(**{k: _frozen(v) for k, v in known.items()})
+        structure = meta.get("arm_model", "mlp" if dynamics is None else "known-activation")
         sizes = len(meta["state_names"]), len(meta["action_names"]), meta["config"]["arm_hidden_size"]
-        arm = LearnedArm(*sizes, dynamics)
+        arm = LearnedArm(*sizes, dynamics, structure)
         arm.load_state_dict(tensors["arm"])
     except (KeyError, TypeError, RuntimeError) as error:
         raise CheckpointError(f"{path} is not a learned-arm checkpoint: {error}") from error

@@ -38,12 +38,12 @@ def test_an_unfiltered_torque_arm_has_no_activations() -> None:
     assert Arm("torque").actuator_dynamics() is None
 
 
-def test_the_learned_arm_computes_its_activations_and_passes_their_gradient() -> None:
+@pytest.mark.parametrize("structure", ["known-activation", "affine"])
+def test_the_learned_arm_computes_its_activations_and_passes_their_gradient(structure: str) -> None:
     dynamics = Arm("muscle").actuator_dynamics()
     assert dynamics is not None
     state_dim, action_dim = 20, 6  # hand 2, proprioception 12, activations 6
-    arm = LearnedArm(state_dim, action_dim, 16, dynamics)
-    assert arm.net[-1].out_features == state_dim - action_dim  # the MLP learns only the mechanics
+    arm = LearnedArm(state_dim, action_dim, 16, dynamics, structure)  # type: ignore[arg-type]
     torch.nn.init.normal_(arm.net[-1].weight, std=3.0)
     state = torch.rand(5, state_dim)
     command = torch.rand(5, action_dim, requires_grad=True)
@@ -53,4 +53,27 @@ def test_the_learned_arm_computes_its_activations_and_passes_their_gradient() ->
     )
     following[:, -action_dim:].sum().backward()
     assert command.grad is not None and (command.grad > 0).all()  # more command, more activation
-    assert LearnedArm(state_dim, action_dim, 16).net[-1].out_features == state_dim  # without: all learned
+
+
+def test_the_affine_arm_is_affine_in_the_activations() -> None:
+    """f(x) + G(x) a: at one mechanical state, the change under two drives adds up as an affine map's."""
+    dynamics = Arm("muscle").actuator_dynamics()
+    assert dynamics is not None
+    arm = LearnedArm(20, 6, 16, dynamics, "affine")
+    assert arm.drive_dim == 6 * dynamics.substeps  # the activations of each physics substep
+    torch.nn.init.normal_(arm.net[-1].weight, std=3.0)
+    mechanics, first, second = torch.rand(4, 14), torch.rand(4, 12), torch.rand(4, 12)
+    change = lambda drive: arm.mechanics_change(mechanics, drive)  # noqa: E731
+    torch.testing.assert_close(change(first) + change(second), change(first + second) + change(0 * first))
+    assert not torch.allclose(change(first), change(second))
+
+
+def test_structure_errors() -> None:
+    dynamics = Arm("muscle").actuator_dynamics()
+    with pytest.raises(ValueError, match="structure must be one of"):
+        LearnedArm(20, 6, 16, dynamics, "linear")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs the arm's ActuatorDynamics"):
+        LearnedArm(20, 6, 16, None, "affine")
+    with pytest.raises(ValueError, match="dynamics must be None"):
+        LearnedArm(20, 6, 16, dynamics, "mlp")
+    assert LearnedArm(20, 6, 16).net[-1].out_features == 20  # the mlp learns every entry

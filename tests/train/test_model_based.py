@@ -329,22 +329,34 @@ def test_the_false_start_cost_is_the_envs_step_with_a_smooth_gradient() -> None:
     assert again.tolist() == [0.0, 0.0, 0.0, 0.0] and hand.grad[1].abs().sum() == 0
 
 
-def test_a_muscle_arms_learned_arm_keeps_mujocos_activation_law(tmp_path) -> None:
-    """By default the learned arm of a muscle arm computes the activations by MuJoCo's law (saved
-    with the checkpoint and restored on loading); ``arm_known_activation=False`` learns them."""
+@pytest.mark.parametrize("arm_model", ["affine", "known-activation", "mlp"])
+def test_a_muscle_arms_learned_arm_keeps_its_structure(arm_model: str, tmp_path) -> None:
+    """With known activations (the default, ``affine``) the learned arm of a muscle arm computes the
+    activations by MuJoCo's law, saved with the checkpoint and restored on loading; ``mlp`` learns them."""
     data = tmp_path / "muscle.npz"
     save_dataset(collect("motorgym/MuscleCenterOut-v0", 8, seed=1, env_kwargs=QUIET), data)
     dataset = load_dataset(data)
     tiny = {**SMALL, "arm_iterations": 5, "policy_iterations": 1, "eval_every": 1, "eval_episodes": 2}
-    for known in (True, False):
-        out = tmp_path / f"known_{known}"
-        pretrain_policy(ModelBasedConfig(data=str(data), arm_known_activation=known, **tiny), out, progress=False)
-        arm, meta = load_learned_arm(out)
-        state, command = torch.as_tensor(dataset.states[:, 0]), torch.as_tensor(dataset.actions[:, 0])
-        activations = arm(state, command)[:, -6:]
-        law = next_activation(Arm("muscle").actuator_dynamics(), state[:, -6:], command)
-        if known:
-            assert meta["actuator_dynamics"]["law"] == "muscle"
-            torch.testing.assert_close(activations, law)
-        else:
-            assert meta["actuator_dynamics"] is None and not torch.allclose(activations, law, atol=1e-3)
+    out = tmp_path / "run"
+    pretrain_policy(ModelBasedConfig(data=str(data), arm_model=arm_model, **tiny), out, progress=False)
+    arm, meta = load_learned_arm(out)
+    assert meta["arm_model"] == arm.structure == arm_model
+    state, command = torch.as_tensor(dataset.states[:, 0]), torch.as_tensor(dataset.actions[:, 0])
+    activations = arm(state, command)[:, -6:]
+    law = next_activation(Arm("muscle").actuator_dynamics(), state[:, -6:], command)
+    if arm_model == "mlp":
+        assert meta["actuator_dynamics"] is None and not torch.allclose(activations, law, atol=1e-3)
+    else:
+        assert meta["actuator_dynamics"]["law"] == "muscle"
+        torch.testing.assert_close(activations, law)
+
+
+def test_the_torque_arms_learned_arm_is_an_mlp(pretrained) -> None:
+    """The unfiltered torque arm has no activation states: its learned arm is learned whole."""
+    _, meta = load_learned_arm(pretrained[0])
+    assert meta["config"]["arm_model"] == "affine" and meta["arm_model"] == "mlp"
+
+
+def test_arm_model_errors(data_file) -> None:
+    with pytest.raises(ValueError, match="arm_model must be one of mlp, known-activation, affine \\(got .linear.\\)"):
+        ModelBasedConfig(data=str(data_file), arm_model="linear")
