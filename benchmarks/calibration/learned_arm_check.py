@@ -10,13 +10,16 @@ episodes of: the hand's displacement from the start over the hold (the trial's s
 at most 600 ms), real and learned; the learned peak hand speed over the real one (episodes whose
 real peak exceeds 0.2 m/s) and the hand error at the episode's end. Then the run's own policy
 closed-loop through its learned arm (imagined trials of its task, 128 of them) beside the same
-policy in MuJoCo (100 deterministic trials): median peak hand speed of the trials with a go cue,
-and the hand's distance from the start when the go cue comes.
+policy in MuJoCo (100 deterministic trials), medians over the trials with a go cue: the hand's
+distance from the start when the go cue comes, and the reach's peak speed, peak/mean speed and
+reaction time (``motorgym evaluate``'s measures; an imagined trial runs on to its end step where
+MuJoCo's ends at success).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -24,6 +27,7 @@ import torch
 from motorgym.agents.rollout import rollout
 from motorgym.envs.registration import check_env_arguments
 from motorgym.train import kinds
+from motorgym.train.analysis.kinematics import reach_kinematics
 from motorgym.train.collect import TrajectoryDataset, load_dataset
 from motorgym.train.model_based import TrialSource, imagine, load_learned_arm
 
@@ -69,11 +73,23 @@ class RecordingArm(torch.nn.Module):
         return following
 
 
+def reach_measures(hands: list[np.ndarray], targets: list[np.ndarray], cues: list[int], step_s: float, radius_m: float):
+    """Medians of the distance from the start at the go cue (mm) and of the reaches' measures."""
+    at_cue = [np.linalg.norm(h[c] - h[0]) * 1000 for h, c in zip(hands, cues, strict=True)]
+    reaches = [
+        asdict(reach_kinematics(h, t, c, step_s, radius_m)) for h, t, c in zip(hands, targets, cues, strict=True)
+    ]
+    measure = lambda name: np.nanmedian([r[name] for r in reaches])  # noqa: E731
+    return [np.median(at_cue), measure("peak_speed_m_s"), measure("peak_to_mean_speed"), measure("reaction_time_ms")]
+
+
 def closed_loop(run_dir: str, arm: torch.nn.Module) -> dict[str, float]:
     loaded = kinds.load_agent(run_dir)
+    config = check_env_arguments(loaded.env_id, loaded.env_kwargs)
+    step_s, radius_m = config.control_step_ms / 1000, config.target_radius_m
     real = [e for e in rollout(loaded.env_id, loaded.env_kwargs, loaded.agent, 100, seed=7) if any(e.go)]
-    real_peak = [np.linalg.norm(np.diff(np.array(e.hand_pos), axis=0), axis=-1).max() for e in real]
-    real_at_cue = [np.linalg.norm(e.hand_pos[e.go.index(True)] - e.hand_pos[0]) * 1000 for e in real]
+    real_hands = [np.array(e.hand_pos) for e in real]
+    real_targets = [np.asarray(e.info["target_pos"]) for e in real]
     source = TrialSource(loaded.env_id, loaded.env_kwargs, 128, torch.device("cpu"))
     trials, recorder = source.draw(np.random.default_rng(3)), RecordingArm(arm)
     torch.manual_seed(0)
@@ -83,15 +99,20 @@ def closed_loop(run_dir: str, arm: torch.nn.Module) -> dict[str, float]:
     hands = torch.cat([trials.start_state[None, :, :2], torch.stack(recorder.hands)]).numpy()
     go = trials.go_cue.numpy() > 0
     with_cue = np.flatnonzero(go[-1])
-    cue_step = go[:, with_cue].argmax(axis=0)
-    step_s = source.config.control_step_ms / 1000
-    imagined_peak = np.linalg.norm(np.diff(hands[:, with_cue], axis=0), axis=-1).max(axis=0) / step_s
-    imagined_at_cue = np.linalg.norm(hands[cue_step, with_cue] - hands[0, with_cue], axis=-1) * 1000
+    targets = trials.target_pos.numpy()
+    imagined = reach_measures(
+        [hands[:, b] for b in with_cue],
+        [targets[b] for b in with_cue],
+        list(go[:, with_cue].argmax(axis=0)),
+        step_s,
+        radius_m,
+    )
+    real_measures = reach_measures(real_hands, real_targets, [e.go.index(True) for e in real], step_s, radius_m)
+    names = ("from start at the cue mm", "peak speed m/s", "peak/mean", "reaction time ms")
     return {
-        "peak speed real m/s": np.median(real_peak) / step_s,
-        "peak speed imagined m/s": np.median(imagined_peak),
-        "from start at the cue real mm": np.median(real_at_cue),
-        "from start at the cue imagined mm": np.median(imagined_at_cue),
+        f"{name} {where}": value
+        for name, ours, theirs in zip(names, real_measures, imagined, strict=True)
+        for where, value in (("real", ours), ("imagined", theirs))
     }
 
 
