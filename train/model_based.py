@@ -238,6 +238,9 @@ class ImaginedTrials:
     """(T, B) 1.0 for the steps inside the trial (the trial ends at its end step)."""
     start_radius_m: torch.Tensor
     """(B,) radius of the start zone (leaving it before the go cue is a false start), m."""
+    command_bias: torch.Tensor
+    """(B, A) constant offset added to each trial's commands before the learned arm (0 unless
+    ``command_bias_std``): an unknown error of the arm the policy must correct by feedback."""
 
 
 class TrialSource:
@@ -260,7 +263,8 @@ class TrialSource:
         self.action_low, self.action_high = as_tensor(core.action_low), as_tensor(core.action_high)
         self.proprio_dim = len(core.arm.proprioception_names)
 
-    def draw(self, rng: np.random.Generator) -> ImaginedTrials:
+    def draw(self, rng: np.random.Generator, command_bias_std: float = 0.0) -> ImaginedTrials:
+        """A batch of trials of the task; each with a constant command offset ~ N(0, command_bias_std^2)."""
         core = self.core
         seeds = rng.integers(2**63, size=self.batch_trials)
         core.reset(np.arange(self.batch_trials), [np.random.default_rng(s) for s in seeds])
@@ -276,6 +280,7 @@ class TrialSource:
             cue_processed=as_tensor(steps - task.cue_latency_steps >= task.go_step[None]),
             in_trial=as_tensor(steps[1:] <= np.minimum(task.end_step, self.max_steps)[None]),
             start_radius_m=as_tensor(task.start_radius_m),
+            command_bias=as_tensor(command_bias_std * rng.standard_normal((self.batch_trials, len(self.action_low)))),
         )
 
     def close(self) -> None:
@@ -368,7 +373,7 @@ def imagine(
         obs = torch.maximum(torch.minimum(obs, source.obs_high), source.obs_low)
         hidden, recurrent = policy.unroll(policy.obs_normalizer.normalize(obs)[None], recurrent, starts)
         action = policy.clip_action(policy.distribution(hidden[0]).mean)
-        noisy = action * (1.0 + config.motor_noise_coef * torch.randn_like(action))
+        noisy = action * (1.0 + config.motor_noise_coef * torch.randn_like(action)) + trials.command_bias
         previous_hand = state[:, :2]
         state = arm(state, torch.maximum(torch.minimum(noisy, source.action_high), source.action_low))
         hand_vel = (state[:, :2] - previous_hand) / step_s
@@ -517,7 +522,7 @@ def train_through_arm(
     performance = {"real_success": math.nan, "real_final_distance_mm": math.nan}
     try:
         for iteration in range(1, config.policy_iterations + 1):
-            trials = source.draw(rng)
+            trials = source.draw(rng, config.command_bias_std)
             loss, stats = imagine(policy, arm, trials, source)
             optimizer.zero_grad()
             loss.backward()

@@ -3,6 +3,7 @@ through the learned arm, and --init-from with its policy."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -360,3 +361,27 @@ def test_the_torque_arms_learned_arm_is_an_mlp(pretrained) -> None:
 def test_arm_model_errors(data_file) -> None:
     with pytest.raises(ValueError, match="arm_model must be one of mlp, known-activation, affine \\(got .linear.\\)"):
         ModelBasedConfig(data=str(data_file), arm_model="linear")
+
+
+def test_a_command_bias_offsets_every_command_of_its_trial() -> None:
+    """Each imagined trial's commands reach the learned arm shifted by that trial's constant offset."""
+    source = TrialSource("motorgym/MuscleCenterOut-v0", QUIET, 3, torch.device("cpu"))
+    assert source.draw(np.random.default_rng(0)).command_bias.abs().sum() == 0  # none by default
+    trials = source.draw(np.random.default_rng(0), command_bias_std=0.01)
+    assert trials.command_bias.shape == (3, 6) and 0.003 < float(trials.command_bias.std()) < 0.03
+    spec = PolicySpec(
+        17, tuple(source.core.action_low), tuple(source.core.action_high), hidden_size=8, bounded_mean=True
+    )
+    policy = RecurrentActorCritic(spec)
+    commands = {}
+    for name, bias in (("biased", trials.command_bias), ("unbiased", torch.zeros_like(trials.command_bias))):
+        received: list[torch.Tensor] = []
+        still_arm = lambda state, command: received.append(command) or state  # noqa: B023, E731
+        with torch.no_grad():
+            imagine(policy, still_arm, dataclasses.replace(trials, command_bias=bias), source)
+        commands[name] = torch.stack(received)
+    low, high = source.action_low, source.action_high
+    expected = torch.maximum(torch.minimum(commands["unbiased"] + trials.command_bias, high), low)
+    torch.testing.assert_close(commands["biased"], expected)
+    assert not torch.allclose(commands["biased"], commands["unbiased"])
+    source.close()
