@@ -77,6 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--first-policy-iterations", type=int, default=1000, help="rounds 0 and 1 (from scratch)")
     parser.add_argument("--policy-iterations", type=int, default=500, help="per later round")
     parser.add_argument("--arm-iterations", type=int, default=4000)
+    parser.add_argument("--arm-model", default="affine", help="pretrain-policy --arm-model")
+    parser.add_argument("--command-bias-std", type=float, default=0.0, help="pretrain-policy --command-bias-std")
     args = parser.parse_args(argv)
     json.loads(args.env_kwargs)  # fail early on bad JSON
     return args
@@ -86,7 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.root.mkdir(parents=True, exist_ok=True)
     common = ["--bounded-action-mean", "--seed", str(args.seed), "--no-progress"]
-    arm = ["--arm-iterations", str(args.arm_iterations)]
+    common += ["--command-bias-std", str(args.command_bias_std)]
+    arm = ["--arm-iterations", str(args.arm_iterations), "--arm-model", args.arm_model]
     first_iterations = ["--policy-iterations", str(args.first_policy_iterations)]
     best = args.init_from or args.root / "round0"
     if args.init_from is None:
