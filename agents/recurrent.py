@@ -253,3 +253,15 @@ class RecurrentActorCritic(RecurrentCore):
         dist = self.distribution(hidden[0])
         action = dist.mean if deterministic else dist.sample()
         return self.clip_action(action).cpu().numpy(), state
+
+
+def mean_square_change(values: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    """The mean squared change of ``values`` (T, B, N) from one step to the next within an episode
+    (a step where ``starts`` (T, B) is 1 begins an episode: it has no predecessor), over the N
+    entries and the steps. On the hidden state it is Sussillo et al.'s (2015, Nat Neurosci 18:1025)
+    cost of the activity's change; on the policy's mean command, a cost of the command's rate of
+    change (minimum torque change: Uno, Kawato & Suzuki 1989), on the deterministic part of the
+    policy only, so that it does not fight exploration as an env cost on the noisy command would."""
+    within = 1.0 - starts[1:]
+    change = ((values[1:] - values[:-1]) ** 2).mean(-1)
+    return (change * within).sum() / within.sum().clamp(min=1.0)

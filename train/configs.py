@@ -104,6 +104,18 @@ class ActorConfig(RunConfig):
     its core (observation normaliser, encoder, recurrent cell); from motorgym pretrain-policy, its
     core and action mean (so a model-based pretraining can go on from the last one, on more data).
     Empty: start from scratch."""
+    activity_l2: float = 0.0
+    """Weight of the L2 cost of the recurrent hidden state (its mean square over units, steps and
+    trials), as Sussillo et al. (2015) regularised the rates of networks that move an arm."""
+    activity_change_l2: float = 0.0
+    """Weight of the L2 cost of the hidden state's change from one step to the next (within episodes or trials)."""
+    command_change_l2: float = 0.0
+    """Weight of the L2 cost of the change of the policy's mean command from one step to the next
+    (within episodes or trials): smooth commands, as the minimum-torque-change model (Uno et al. 1989)."""
+
+    def field_checks(self) -> Checks:
+        regularisers = ("activity_l2", "activity_change_l2", "command_change_l2")
+        return {**super().field_checks(), **{name: (getattr(self, name) >= 0, ">= 0") for name in regularisers}}
 
 
 @dataclass
@@ -179,14 +191,6 @@ class PPOConfig(EnvRunConfig, NetworkConfig, ActorConfig):
     """Scale rewards by the running standard deviation of the discounted return."""
     init_log_std: float = -0.5
     """Initial log standard deviation of the policy's action noise."""
-    activity_l2: float = 0.0
-    """Weight of the L2 cost of the recurrent hidden state (its mean square over units, steps and
-    envs), as Sussillo et al. (2015) regularised the rates of networks that move an arm."""
-    activity_change_l2: float = 0.0
-    """Weight of the L2 cost of the hidden state's change from one step to the next (within episodes)."""
-    command_change_l2: float = 0.0
-    """Weight of the L2 cost of the change of the policy's mean command from one step to the next
-    (within episodes): smooth commands, as the minimum-torque-change model (Uno et al. 1989)."""
 
     def field_checks(self) -> Checks:
         return {
@@ -200,9 +204,6 @@ class PPOConfig(EnvRunConfig, NetworkConfig, ActorConfig):
                 f"a divisor of num_envs={self.num_envs}",
             ),
             "update_epochs": (self.update_epochs >= 1, ">= 1"),
-            "activity_l2": (self.activity_l2 >= 0, ">= 0"),
-            "activity_change_l2": (self.activity_change_l2 >= 0, ">= 0"),
-            "command_change_l2": (self.command_change_l2 >= 0, ">= 0"),
         }
 
     @property
@@ -386,6 +387,7 @@ class AdaptConfig(RunConfig):
 
 
 __all__ = [
+    "ActorConfig",
     "AdaptConfig",
     "EnvRunConfig",
     "ModelBasedConfig",

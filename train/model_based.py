@@ -65,7 +65,7 @@ import motorgym
 from motorgym.agents.agent import RecurrentAgent
 from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from motorgym.agents.learned_arm import LearnedArm
-from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic
+from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, mean_square_change
 from motorgym.agents.rollout import rollout
 from motorgym.envs.arm import ActuatorDynamics
 from motorgym.envs.batched import ArmTaskCore
@@ -73,7 +73,7 @@ from motorgym.envs.config import EnvConfig
 from motorgym.envs.registration import ENV_IDS, check_env_arguments, env_class
 from motorgym.train import kinds
 from motorgym.train.collect import TrajectoryDataset, load_datasets
-from motorgym.train.configs import ModelBasedConfig
+from motorgym.train.configs import ActorConfig, ModelBasedConfig
 from motorgym.train.plots import save_figure, subplots
 from motorgym.train.pretrain import split_episodes
 from motorgym.train.progress import MetricsLog, progress_bar, read_metrics
@@ -346,10 +346,16 @@ def false_start_cost(
 
 
 def imagine(
-    policy: RecurrentActorCritic, arm: LearnedArm, trials: ImaginedTrials, source: TrialSource
+    policy: RecurrentActorCritic,
+    arm: LearnedArm,
+    trials: ImaginedTrials,
+    source: TrialSource,
+    regularisation: ActorConfig | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Run imagined trials closed-loop through ``policy`` and the learned ``arm``; return the mean
-    per-step cost (differentiable) and statistics (see the module docstring)."""
+    per-step cost (differentiable) and statistics (see the module docstring). With
+    ``regularisation`` the loss adds its activity_l2, activity_change_l2 and command_change_l2 terms
+    (as PPO does), the statistics still report the env's cost as ``imagined_cost``."""
     config = source.config
     state, starts = trials.start_state, torch.zeros(1, len(trials.start_state), device=source.device)
     recurrent = policy.initial_state(len(state), source.device)
@@ -360,6 +366,7 @@ def imagine(
     previous_activation = state[:, activations]
     step_s = config.control_step_ms / 1000
     false_start = torch.zeros(len(state), dtype=torch.bool, device=source.device)
+    hiddens, means = [], []
     for t in range(trials.in_trial.shape[0]):
         # What the sensors send now, and what reaches the policy: the sample from the delay ago
         # (the first one before that, as the env's delay lines start filled with it).
@@ -372,7 +379,10 @@ def imagine(
         obs = obs + source.obs_noise_std * torch.randn_like(obs)
         obs = torch.maximum(torch.minimum(obs, source.obs_high), source.obs_low)
         hidden, recurrent = policy.unroll(policy.obs_normalizer.normalize(obs)[None], recurrent, starts)
-        action = policy.clip_action(policy.distribution(hidden[0]).mean)
+        mean = policy.distribution(hidden[0]).mean
+        hiddens.append(hidden[0])
+        means.append(mean)
+        action = policy.clip_action(mean)
         noisy = action * (1.0 + config.motor_noise_coef * torch.randn_like(action)) + trials.command_bias
         previous_hand = state[:, :2]
         state = arm(state, torch.maximum(torch.minimum(noisy, source.action_high), source.action_low))
@@ -398,7 +408,25 @@ def imagine(
     loss = torch.stack(costs).sum() / trials.in_trial.sum()
     final_m = torch.where(trials.cue_processed[-1, :, None] > 0, trials.target_pos, trials.start_pos)
     final_error_mm = float(((state.detach()[:, :2] - final_m) ** 2).sum(-1).sqrt().mean()) * 1000
-    return loss, {"imagined_cost": loss.item(), "imagined_final_error_mm": final_error_mm}
+    stats = {"imagined_cost": loss.item(), "imagined_final_error_mm": final_error_mm}
+    if regularisation is None:
+        return loss, stats
+    terms = activity_terms(torch.stack(hiddens), torch.stack(means), trials.in_trial)
+    weights = (regularisation.activity_l2, regularisation.activity_change_l2, regularisation.command_change_l2)
+    loss = loss + sum(w * term for w, term in zip(weights, terms.values(), strict=True) if w)
+    return loss, {**stats, **{name: float(term) for name, term in terms.items()}}
+
+
+def activity_terms(hidden: torch.Tensor, mean: torch.Tensor, in_trial: torch.Tensor) -> dict[str, torch.Tensor]:
+    """PPO's regularisation terms over imagined trials' steps (``in_trial`` (T, B)): the mean square
+    of the hidden state (T, B, H), of its change and of the change of the mean command (T, B, A)."""
+    starts = 1.0 - in_trial  # a step after its trial's end has no predecessor within it
+    starts[0] = 1.0
+    return {
+        "hidden_activity": ((hidden**2).mean(-1) * in_trial).sum() / in_trial.sum(),
+        "hidden_change": mean_square_change(hidden, starts),
+        "command_change": mean_square_change(mean, starts),
+    }
 
 
 # ------------------------------------------------------------------------------ the policy
@@ -523,7 +551,7 @@ def train_through_arm(
     try:
         for iteration in range(1, config.policy_iterations + 1):
             trials = source.draw(rng, config.command_bias_std)
-            loss, stats = imagine(policy, arm, trials, source)
+            loss, stats = imagine(policy, arm, trials, source, config)
             optimizer.zero_grad()
             loss.backward()
             grad_norm = float(nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm))

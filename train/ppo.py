@@ -36,7 +36,7 @@ from torch import nn
 
 import motorgym
 from motorgym.agents.checkpoint import load_checkpoint, save_checkpoint
-from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, RunningMeanStd
+from motorgym.agents.recurrent import PolicySpec, RecurrentActorCritic, RunningMeanStd, mean_square_change
 from motorgym.agents.rollout import make_batched_env
 from motorgym.train import kinds
 from motorgym.train.configs import PPOConfig
@@ -378,18 +378,6 @@ def minibatch_loss(
             "hidden_change": activity_change.item(),
             "command_change": command_change.item(),
         }
-
-
-def mean_square_change(values: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
-    """The mean squared change of ``values`` (T, B, N) from one step to the next within an episode
-    (a step where ``starts`` (T, B) is 1 begins an episode: it has no predecessor), over the N
-    entries and the steps. On the hidden state it is Sussillo et al.'s (2015, Nat Neurosci 18:1025)
-    cost of the activity's change; on the policy's mean command, a cost of the command's rate of
-    change (minimum torque change: Uno, Kawato & Suzuki 1989), on the deterministic part of the
-    policy only, so that it does not fight exploration as an env cost on the noisy command would."""
-    within = 1.0 - starts[1:]
-    change = ((values[1:] - values[:-1]) ** 2).mean(-1)
-    return (change * within).sum() / within.sum().clamp(min=1.0)
 
 
 def _anneal(learner: Learner, fraction_used: float) -> None:

@@ -385,3 +385,27 @@ def test_a_command_bias_offsets_every_command_of_its_trial() -> None:
     torch.testing.assert_close(commands["biased"], expected)
     assert not torch.allclose(commands["biased"], commands["unbiased"])
     source.close()
+
+
+def test_imagined_trials_carry_ppos_activity_regularisation() -> None:
+    """activity_l2, activity_change_l2 and command_change_l2 add PPO's terms (reported) to the
+    imagined loss, whose ``imagined_cost`` stays the env's, and change the policy's gradient."""
+    source = TrialSource("motorgym/MuscleCenterOut-v0", QUIET, 4, torch.device("cpu"))
+    trials = source.draw(np.random.default_rng(1))
+    spec = PolicySpec(17, tuple(source.core.action_low), tuple(source.core.action_high), hidden_size=8)
+    policy = RecurrentActorCritic(spec)
+    still_arm = lambda state, command: state  # noqa: E731
+    plain, plain_stats = imagine(policy, still_arm, trials, source)
+    weights = {"activity_l2": 0.5, "activity_change_l2": 2.0, "command_change_l2": 3.0}
+    regularised, stats = imagine(policy, still_arm, trials, source, ModelBasedConfig(data="x", **weights))
+    assert stats["imagined_cost"] == pytest.approx(plain_stats["imagined_cost"])
+    terms = 0.5 * stats["hidden_activity"] + 2.0 * stats["hidden_change"] + 3.0 * stats["command_change"]
+    assert float(regularised) == pytest.approx(float(plain) + terms, rel=1e-5)
+    assert stats["hidden_activity"] > 0 and stats["hidden_change"] > 0 and stats["command_change"] > 0
+    gradients = []
+    for loss in (plain, regularised):
+        policy.zero_grad()
+        loss.backward()
+        gradients.append(policy.rnn.weight_hh_l0.grad.clone())
+    assert not torch.allclose(*gradients)
+    source.close()

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from motorgym.agents.checkpoint import load_checkpoint
+from motorgym.agents.recurrent import mean_square_change
 from motorgym.train import ppo
 from motorgym.train.kinds import load_policy_file
 from motorgym.train.ppo import PPOConfig, train
@@ -128,7 +129,7 @@ def test_stop_success_ends_the_run_once_reached(tmp_path) -> None:
 def test_activity_costs_equal_their_formulas() -> None:
     hidden = torch.tensor([[[1.0, 1.0], [0.0, 2.0]], [[3.0, 1.0], [0.0, 0.0]], [[3.0, 3.0], [1.0, 0.0]]])  # T=3, B=2
     starts = torch.tensor([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])  # env 1 starts a new episode at t=1
-    activity, change = (hidden**2).mean(), ppo.mean_square_change(hidden, starts)
+    activity, change = (hidden**2).mean(), mean_square_change(hidden, starts)
     assert activity.item() == pytest.approx((1 + 1 + 0 + 4 + 9 + 1 + 0 + 0 + 9 + 9 + 1 + 0) / 12)
     # Changes within episodes: env 0 t0->1 (4, 0), t1->2 (0, 4); env 1 t1->2 (1, 0); env 1 t0->1 crosses a start.
     assert change.item() == pytest.approx(((4 + 0) / 2 + (0 + 4) / 2 + (1 + 0) / 2) / 3)
