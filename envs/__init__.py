@@ -16,10 +16,12 @@ from motorgym.envs.tasks.center_out import (  # noqa: E402
     CenterOutV2Env,
     MuscleCenterOutEnv,
     MuscleCenterOutV1Env,
+    MuscleCenterOutV2Env,
 )
 from motorgym.envs.tasks.reach import (  # noqa: E402
     MuscleReachEnv,
     MuscleReachV1Env,
+    MuscleReachV2Env,
     ReachConfig,
     ReachEnv,
     ReachV1Config,
@@ -41,8 +43,10 @@ __all__ = [
     "HumanLikeV2Config",
     "MuscleCenterOutEnv",
     "MuscleCenterOutV1Env",
+    "MuscleCenterOutV2Env",
     "MuscleReachEnv",
     "MuscleReachV1Env",
+    "MuscleReachV2Env",
     "Phase",
     "ReachConfig",
     "ReachEnv",

@@ -217,9 +217,9 @@ class HumanLikeConfig(EnvConfig):
 
 @dataclass(frozen=True)
 class HumanLikeV2Config(HumanLikeConfig):
-    """The defaults of the torque arm's v2 ids: v1's, with an effort cost under which the reach's
+    """The defaults of the v2 ids (both arms): v1's, with an effort cost under which the reach's
     speed profile is a person's bell, not v1's triangle, and a speed cost eased to keep its vigour
-    (the calibration is in docs/environments.md).
+    (the calibration is in docs/environments.md; the muscle arm's ids since its own, ``muscle6``).
 
     Under v1's costs the best possible reach starts with a jump in speed and decelerates steadily
     (peak/mean speed 1.74, people 1.57), and trained networks glide through the target

@@ -2,9 +2,9 @@
 
 Versions: ``-v0`` (the first task, frozen), ``-v1`` (human-like defaults: a cue-processing
 latency, costs of hand speed and of false starts, a longer response window; see
-:class:`motorgym.envs.config.HumanLikeConfig`) and, for the torque arm, ``-v2`` (v1 with a larger
-effort cost and a smaller speed cost, for a human speed profile:
-:class:`motorgym.envs.config.HumanLikeV2Config`).
+:class:`motorgym.envs.config.HumanLikeConfig`) and ``-v2`` (v1 with a larger effort cost and a
+smaller speed cost, for a human speed profile: :class:`motorgym.envs.config.HumanLikeV2Config`;
+MuscleCenterOut-v2 since the muscle arm's calibration, ``muscle6``).
 
 As run in monkey and human motor-cortex studies (e.g. Churchland, Cunningham, Kaufman, Ryu & Shenoy
 2010; 2012): the hand rests at a central start position; one of ``n_targets`` targets on a circle
@@ -220,8 +220,20 @@ class CenterOutV2Env(CenterOutEnv):
     config_cls = CenterOutV2Config
 
 
+class MuscleCenterOutV2Env(MuscleCenterOutEnv):
+    env_name = "motorgym/MuscleCenterOut-v2"
+    config_cls = CenterOutV2Config
+
+
 _INFO_NOTE = "``target_index`` is the cued target (0 is to the right, counter-clockwise)."
-for _env in (CenterOutEnv, MuscleCenterOutEnv, CenterOutV1Env, MuscleCenterOutV1Env, CenterOutV2Env):
+for _env in (
+    CenterOutEnv,
+    MuscleCenterOutEnv,
+    CenterOutV1Env,
+    MuscleCenterOutV1Env,
+    CenterOutV2Env,
+    MuscleCenterOutV2Env,
+):
     _env.__doc__ = doc_tables.env_docstring(_env, _SUMMARY, _EPISODE_END, _TASK_ARGUMENTS, _INFO_NOTE)
 
 
@@ -262,3 +274,10 @@ class CenterOutV2VectorEnv(ArmTaskVectorEnv):
     """``gym.make_vec("motorgym/CenterOut-v2", num_envs=N)``: N environments of :class:`CenterOutV2Env` stepped together."""
 
     env_cls = CenterOutV2Env
+
+
+class MuscleCenterOutV2VectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/MuscleCenterOut-v2", num_envs=N)``: N environments of :class:`MuscleCenterOutV2Env`
+    stepped together."""
+
+    env_cls = MuscleCenterOutV2Env

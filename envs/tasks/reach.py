@@ -1,9 +1,9 @@
 """Reach: from a random posture, move the hand to a random target and hold it there.
 
 Versions: ``-v0`` (the first task, frozen), ``-v1`` (human-like defaults, see
-:class:`motorgym.envs.config.HumanLikeConfig`, and 2 s episodes for the slower reaches) and, for the
-torque arm, ``-v2`` (v1 with a larger effort cost and a smaller speed cost, for a human speed
-profile: :class:`motorgym.envs.config.HumanLikeV2Config`).
+:class:`motorgym.envs.config.HumanLikeConfig`, and 2 s episodes for the slower reaches) and ``-v2``
+(v1 with a larger effort cost and a smaller speed cost, for a human speed profile:
+:class:`motorgym.envs.config.HumanLikeV2Config`; MuscleReach-v2 since the muscle arm's calibration).
 """
 
 from __future__ import annotations
@@ -127,6 +127,11 @@ class ReachV2Env(ReachEnv):
     config_cls = ReachV2Config
 
 
+class MuscleReachV2Env(MuscleReachEnv):
+    env_name = "motorgym/MuscleReach-v2"
+    config_cls = ReachV2Config
+
+
 _INFO_NOTE = "In this task ``target_index`` is -1, ``catch_trial`` and ``false_start`` are always False."
 for _env, _steps in (
     (ReachEnv, MAX_EPISODE_STEPS),
@@ -134,6 +139,7 @@ for _env, _steps in (
     (ReachV1Env, MAX_EPISODE_STEPS_V1),
     (MuscleReachV1Env, MAX_EPISODE_STEPS_V1),
     (ReachV2Env, MAX_EPISODE_STEPS_V1),
+    (MuscleReachV2Env, MAX_EPISODE_STEPS_V1),
 ):
     _env.__doc__ = doc_tables.env_docstring(_env, _SUMMARY, _episode_end(_steps), _TASK_ARGUMENTS, _INFO_NOTE)
 
@@ -175,3 +181,10 @@ class ReachV2VectorEnv(ArmTaskVectorEnv):
     """``gym.make_vec("motorgym/Reach-v2", num_envs=N)``: N environments of :class:`ReachV2Env` stepped together."""
 
     env_cls = ReachV2Env
+
+
+class MuscleReachV2VectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/MuscleReach-v2", num_envs=N)``: N environments of :class:`MuscleReachV2Env` stepped
+    together."""
+
+    env_cls = MuscleReachV2Env

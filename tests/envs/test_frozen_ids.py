@@ -3,7 +3,8 @@ released (new keyword arguments keep defaults that leave the older versions as t
 v1 id is its v0 task with the human-like defaults and a v2 id its v1 task with the v2 defaults,
 nothing else.
 
-To record a new version's file: ``python -m tests.envs.test_frozen_ids v2`` (once, at its release).
+To record a new version's file: ``python -m tests.envs.test_frozen_ids v2`` (once, at its release);
+run again after a new id of that version is released, it adds that id's record and keeps the others.
 """
 
 from __future__ import annotations
@@ -93,14 +94,15 @@ def _observations(env_id: str, **kwargs: object) -> np.ndarray:
     return np.array(observations)
 
 
-if __name__ == "__main__":  # record the trajectories of a new version, once, at its release
+if __name__ == "__main__":  # record the trajectories of a version's new ids, once, at their release
     version = sys.argv[1]
-    if recorded_file(version).exists():
-        raise SystemExit(f"{recorded_file(version)} exists: a released version's record is never rewritten")
-    ids = sorted(i for i in ENV_IDS if i.endswith(f"-{version}"))
-    arrays = {}
+    path = recorded_file(version)
+    recorded = dict(np.load(path)) if path.exists() else {}  # a released id's record is never rewritten
+    ids = sorted(i for i in ENV_IDS if i.endswith(f"-{version}") and f"{i.split('/')[1]}_obs" not in recorded)
+    if not ids:
+        raise SystemExit(f"every {version} id is recorded in {path}")
     for env_id in ids:
         key = env_id.split("/")[1]
-        arrays[f"{key}_obs"], arrays[f"{key}_reward"] = trajectory(env_id)
-    np.savez_compressed(recorded_file(version), **arrays)
-    print(f"recorded {', '.join(ids)} in {recorded_file(version)}")
+        recorded[f"{key}_obs"], recorded[f"{key}_reward"] = trajectory(env_id)
+    np.savez_compressed(path, **recorded)
+    print(f"recorded {', '.join(ids)} in {path}")

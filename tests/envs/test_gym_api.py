@@ -27,6 +27,8 @@ def test_import_registers_every_id() -> None:
         "motorgym/MuscleCenterOut-v1",
         "motorgym/Reach-v2",
         "motorgym/CenterOut-v2",
+        "motorgym/MuscleReach-v2",
+        "motorgym/MuscleCenterOut-v2",
     }
     for env_id in ALL_IDS:
         spec = gym.spec(env_id)
