@@ -34,9 +34,12 @@ differentiable arm. Here the differentiable arm is learned from rollouts, then s
    The cost weights are the data's env kwargs, or ``costs`` where given (the learned arm does not
    depend on them).
 3. **Policy training**: Adam on that loss through whole trials, policy and learned arm unrolled
-   together (the learned arm's weights frozen). The policy's observation normaliser is set from the
-   collected observations and stays fixed here (PPO goes on updating it). Every ``eval_every``
-   iterations the policy runs in MuJoCo (deterministic actions) and its real success rate is logged.
+   together (the learned arm's weights frozen), plus PPO's activity and command-change
+   regularisation where set. With ``command_bias_std`` each imagined trial's commands carry a
+   constant random offset, an arm error the policy must correct by feedback. The policy's
+   observation normaliser is set from the collected observations and stays fixed here (PPO goes
+   on updating it). Every ``eval_every`` iterations the policy runs in MuJoCo (deterministic
+   actions) and its real success rate is logged.
 
 With ``init_from`` the policy starts from an earlier pretraining's; with ``more_data``, episodes
 collected by a pretrained policy (``motorgym collect --policy``) join the data: model-based RL's
@@ -280,8 +283,13 @@ class TrialSource:
             cue_processed=as_tensor(steps - task.cue_latency_steps >= task.go_step[None]),
             in_trial=as_tensor(steps[1:] <= np.minimum(task.end_step, self.max_steps)[None]),
             start_radius_m=as_tensor(task.start_radius_m),
-            command_bias=as_tensor(command_bias_std * rng.standard_normal((self.batch_trials, len(self.action_low)))),
+            command_bias=as_tensor(self._command_bias(rng, command_bias_std)),
         )
+
+    def _command_bias(self, rng: np.random.Generator, std: float) -> np.ndarray:
+        shape = (self.batch_trials, len(self.action_low))
+        # No draw without a bias, so that the trials are those drawn before there was one.
+        return std * rng.standard_normal(shape) if std > 0 else np.zeros(shape)
 
     def close(self) -> None:
         self.core.close()
@@ -598,7 +606,7 @@ def load_learned_arm(run_dir: str | Path, device: str = "cpu") -> tuple[LearnedA
         sizes = len(meta["state_names"]), len(meta["action_names"]), meta["config"]["arm_hidden_size"]
         arm = LearnedArm(*sizes, dynamics, structure)
         arm.load_state_dict(tensors["arm"])
-    except (KeyError, TypeError, RuntimeError) as error:
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{path} is not a learned-arm checkpoint: {error}") from error
     return arm.to(device).eval().requires_grad_(False), meta
 

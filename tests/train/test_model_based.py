@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from motorgym.agents.agent import RecurrentAgent
+from motorgym.agents.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from motorgym.agents.learned_arm import next_activation
 from motorgym.agents.recurrent import ACTOR_PREFIXES, PolicySpec, RecurrentActorCritic
 from motorgym.envs.arm import Arm
@@ -35,7 +36,7 @@ from motorgym.train.model_based import (
 from motorgym.train.ppo import build_learner
 from motorgym.train.pretrain import split_episodes
 from motorgym.train.progress import read_metrics
-from motorgym.train.run_dir import PRETRAINED_POLICY, read_config
+from motorgym.train.run_dir import LEARNED_ARM, PRETRAINED_POLICY, read_config
 from tests.conftest import QUIET, collected_file
 
 ENV_ID = "motorgym/CenterOut-v0"
@@ -409,3 +410,10 @@ def test_imagined_trials_carry_ppos_activity_regularisation() -> None:
         gradients.append(policy.rnn.weight_hh_l0.grad.clone())
     assert not torch.allclose(*gradients)
     source.close()
+
+
+def test_a_learned_arm_of_an_unknown_structure_is_refused(pretrained, tmp_path) -> None:
+    tensors, meta = load_checkpoint(pretrained[0] / LEARNED_ARM)
+    save_checkpoint(tmp_path / LEARNED_ARM, tensors=tensors, metadata={**meta, "arm_model": "linear"})
+    with pytest.raises(CheckpointError, match="is not a learned-arm checkpoint: structure must be one of"):
+        load_learned_arm(tmp_path)
