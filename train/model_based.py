@@ -422,7 +422,7 @@ def imagine(
     terms = activity_terms(torch.stack(hiddens), torch.stack(means), trials.in_trial)
     weights = (regularisation.activity_l2, regularisation.activity_change_l2, regularisation.command_change_l2)
     loss = loss + sum(w * term for w, term in zip(weights, terms.values(), strict=True) if w)
-    return loss, {**stats, **{name: float(term) for name, term in terms.items()}}
+    return loss, {**stats, **{name: term.item() for name, term in terms.items()}}
 
 
 def activity_terms(hidden: torch.Tensor, mean: torch.Tensor, in_trial: torch.Tensor) -> dict[str, torch.Tensor]:
