@@ -66,6 +66,8 @@ def test_a_resumed_run_killed_before_its_first_new_row_keeps_its_metrics(tmp_pat
         [sys.executable, "-m", "motorgym.train.cli", "train", "--resume", str(run), "--total-steps", "10000000"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # A shell's background job ignores SIGINT, and a child inherits that: the run would never see it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while set((run / "tensorboard").iterdir()) == events and time.monotonic() < deadline:
