@@ -401,7 +401,7 @@ def test_imagined_trials_carry_ppos_activity_regularisation() -> None:
     regularised, stats = imagine(policy, still_arm, trials, source, ModelBasedConfig(data="x", **weights))
     assert stats["imagined_cost"] == pytest.approx(plain_stats["imagined_cost"])
     terms = 0.5 * stats["hidden_activity"] + 2.0 * stats["hidden_change"] + 3.0 * stats["command_change"]
-    assert float(regularised) == pytest.approx(float(plain) + terms, rel=1e-5)
+    assert regularised.item() == pytest.approx(plain.item() + terms, rel=1e-5)
     assert stats["hidden_activity"] > 0 and stats["hidden_change"] > 0 and stats["command_change"] > 0
     gradients = []
     for loss in (plain, regularised):
