@@ -33,6 +33,7 @@ from motorgym.envs.registration import check_env_arguments
 from motorgym.train import kinds
 from motorgym.train.analysis.kinematics import ONSET_FRACTION
 from motorgym.train.analyze import aligned_trials, analyze, condition_average
+from motorgym.train.evaluate import evaluate
 from motorgym.train.plots import save_figure, subplots
 from motorgym.train.run_dir import EVALUATION
 from motorgym.train.sweep import SweepSpec, sweep, trial_runs
@@ -41,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from env_throughput import command_line, machine_line, sweep_benchmark_parser  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
+EPISODES = 200  # deterministic trials per evaluation and analysis
 
 
 class Task(NamedTuple):
@@ -154,6 +156,7 @@ MEASURES = {
 }
 SUCCESS_TARGET = {
     "motorgym/MuscleCenterOut-v1": 0.90,
+    "motorgym/MuscleCenterOut-v2": 0.90,
     "motorgym/CenterOut-v1": 0.95,
     "motorgym/CenterOut-v2": 0.95,
 }
@@ -167,7 +170,9 @@ def spec(tasks: list[str]) -> SweepSpec:
         {"env_id": TASKS[name].env_id, "minutes": TASKS[name].minutes, "total_steps": 0, **TASKS[name].ppo_settings}
         for name in tasks
     ]
-    return SweepSpec.from_dict({"algo": "lstm-ppo", "conditions": conditions, "seeds": SEEDS, "evaluate_episodes": 200})
+    return SweepSpec.from_dict(
+        {"algo": "lstm-ppo", "conditions": conditions, "seeds": SEEDS, "evaluate_episodes": EPISODES}
+    )
 
 
 def runs(root: Path, tasks: list[str]) -> dict[str, list[tuple[int, Path]]]:
@@ -197,10 +202,14 @@ def columns(root: Path | None, tasks: list[str], extra: list[list[str]]) -> list
 
 
 def analyze_runs(table: list[Column]) -> None:
+    """Evaluate (200 deterministic trials) and analyse each run that has not been yet."""
     for _, _, column_runs in table:
         for _, path in column_runs:
+            done = path / EVALUATION
+            if not done.exists() or json.loads(done.read_text())["episodes"] != EPISODES:
+                evaluate(path, episodes=EPISODES)
             if not (path / ANALYSIS / "analysis.json").exists():
-                analyze(path, path / ANALYSIS, episodes=200)
+                analyze(path, path / ANALYSIS, episodes=EPISODES)
 
 
 def measures_of(path: Path) -> dict[str, float]:
