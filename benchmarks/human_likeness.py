@@ -201,19 +201,23 @@ def columns(root: Path | None, tasks: list[str], extra: list[list[str]]) -> list
     return result
 
 
+def evaluation_of(path: Path) -> dict[str, Any]:
+    """The run's evaluation.json (``motorgym evaluate``)."""
+    return json.loads((path / EVALUATION).read_text())
+
+
 def analyze_runs(table: list[Column]) -> None:
-    """Evaluate (200 deterministic trials) and analyse each run that has not been yet."""
+    """Evaluate (EPISODES deterministic trials) and analyse each run that has not been yet."""
     for _, _, column_runs in table:
         for _, path in column_runs:
-            done = path / EVALUATION
-            if not done.exists() or json.loads(done.read_text())["episodes"] != EPISODES:
+            if not (path / EVALUATION).exists() or evaluation_of(path)["episodes"] != EPISODES:
                 evaluate(path, episodes=EPISODES)
             if not (path / ANALYSIS / "analysis.json").exists():
                 analyze(path, path / ANALYSIS, episodes=EPISODES)
 
 
 def measures_of(path: Path) -> dict[str, float]:
-    evaluation = json.loads((path / EVALUATION).read_text())["overall"]
+    evaluation = evaluation_of(path)["overall"]
     analysis = json.loads((path / ANALYSIS / "analysis.json").read_text())
     values = {
         "jpca_ratio": analysis.get("jpca_ratio"),
@@ -310,7 +314,7 @@ def plot(table: list[Column], out: Path) -> None:
         time_ms = aligned["time_ms"]
         for speed in mean_speed:
             speed_axis.plot(time_ms, speed * 100, color="tab:blue", lw=0.8, alpha=0.6)
-        movement_time_s = json.loads((path / EVALUATION).read_text())["overall"]["movement_time_ms"] / 1000
+        movement_time_s = evaluation_of(path)["overall"]["movement_time_ms"] / 1000
         duration_s = _minimum_jerk_duration_s(movement_time_s, task_config.target_radius_m, 0.10)
         reference = _minimum_jerk_speed(time_ms / 1000, duration_s, 0.10)
         speed_axis.plot(
