@@ -19,10 +19,11 @@ measured number); its observation normaliser stays at the trained statistics, an
 ``learn: false`` only act. The actions are sampled, as in training.
 
 **Learning rule** ``learned-arm`` (:mod:`motorgym.train.learned_arm_rule`): learning from errors, as
-MotorNet's networks learn: the network acts deterministically, a learned arm is fitted on the first
-block's trials and refitted as the trials go on, and every ``trials_per_update`` trials of a
-learning block the gradient of their cost through the learned arm, along the real trials, takes one
-Adam step at the protocol's learning rate.
+MotorNet's networks learn (its source may also be a model-based pretraining, ``motorgym
+pretrain-policy``, which has no trained critic for PPO): the network acts deterministically, a
+learned arm is fitted on the first block's trials and refitted as the trials go on, and every
+``trials_per_update`` trials of a learning block the gradient of their cost through the learned
+arm, along the real trials, takes one Adam step at the protocol's learning rate.
 
 **Two-rate learning** (either rule; ``slow_learning_rate``, ``fast_retention`` and
 ``slow_retention`` in the protocol's ``learning``; :mod:`motorgym.train.two_rate`): every step of
@@ -76,7 +77,7 @@ from motorgym.train import run_dir as layout
 from motorgym.train.adapt_report import MEASURED, TRIAL_COLUMNS, read_paths, read_rows, write_report
 from motorgym.train.analysis import adaptation as measures
 from motorgym.train.analysis.kinematics import movement_onset, speed_profile
-from motorgym.train.configs import AdaptConfig, PPOConfig
+from motorgym.train.configs import AdaptConfig, ModelBasedConfig, PPOConfig
 from motorgym.train.learned_arm_rule import LearnedArmRule, RealTrial
 from motorgym.train.progress import EpisodeStats, MetricsLog
 from motorgym.train.protocol import (
@@ -281,7 +282,7 @@ def adapt(
         protocol=protocol,
         protocol_spec=protocol_as_dict(protocol_spec),
     )
-    policy_tensors, source = _source_policy(Path(source_run), config.device)
+    policy_tensors, source = _source_policy(Path(source_run), config.device, protocol_spec.learning.rule)
     with layout.new_run_dir(out):
         session = _start_session(config, protocol_spec, source, policy_tensors, first_trial=0, rows={}, paths={})
         try:
@@ -318,13 +319,34 @@ def resume(run_dir: str | Path, progress: bool = True) -> Path:
     return _run(session, run_dir, progress)
 
 
-def _source_policy(source_run: Path, device: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The trained PPO run's policy and reward scale, and its config (a clear error for other runs)."""
+def _source_policy(source_run: Path, device: str, rule: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The trained run's policy (and PPO's reward scale), and the PPOConfig fields of its network and
+    task: a PPO run for either rule, a model-based pretraining for the learned-arm rule (a clear
+    error for other runs)."""
     kind = kinds.kind_of(source_run)
-    if kind.config_cls is not PPOConfig:
-        raise ValueError(f"source run must be an lstm-ppo or gru-ppo run; {source_run} is a {kind.name} run")
-    tensors, meta = load_checkpoint(source_run / layout.PPO_CHECKPOINT, device=device)
-    return {"policy": tensors["policy"], "reward_scale": tensors["reward_scale"]}, meta["config"]
+    if kind.config_cls is PPOConfig:
+        tensors, meta = load_checkpoint(source_run / layout.PPO_CHECKPOINT, device=device)
+        return {"policy": tensors["policy"], "reward_scale": tensors["reward_scale"]}, meta["config"]
+    if kind.config_cls is not ModelBasedConfig:
+        raise ValueError(
+            f"source run must be an lstm-ppo, gru-ppo or model-based run; {source_run} is a {kind.name} run"
+        )
+    if rule != "learned-arm":
+        raise ValueError(
+            f"the {rule!r} rule goes on with PPO and needs a PPO run's trained critic; {source_run} is a "
+            "model-based run: use a learned-arm protocol (e.g. curl-field-learned-arm)"
+        )
+    policy, meta = kinds.load_policy_file(source_run / layout.PRETRAINED_POLICY, device)
+    trained = meta["config"]
+    network = {
+        "env_id": meta["env_id"],
+        "env_kwargs": dict(meta["env_kwargs"]),
+        "cell": policy.spec.cell,
+        "hidden_size": policy.spec.hidden_size,
+        "bounded_action_mean": policy.spec.bounded_mean,
+        **{name: trained[name] for name in ("activity_l2", "activity_change_l2", "command_change_l2")},
+    }
+    return {"policy": policy.state_dict()}, network
 
 
 def _start_session(
@@ -355,7 +377,8 @@ def _start_session(
     learner = ppo.build_learner(ppo_config, config.torch_device())
     learner.policy.load_state_dict(tensors["policy"])
     learner.policy.obs_normalizer.frozen = True  # the trained input scaling; adaptation is in the weights
-    learner.reward_scale.load_state_dict(tensors["reward_scale"])
+    if "reward_scale" in tensors:  # a PPO source's (the learned-arm rule does not use it)
+        learner.reward_scale.load_state_dict(tensors["reward_scale"])
     trials = plan_trials(protocol, config.seed)
     schedule = Schedule(trials, first_trial, learning.num_envs)
     session = Session(config, protocol, learner, trials, schedule, rows, paths)

@@ -217,7 +217,12 @@ def _sweep_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def _adapt_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("run_dir", type=Path, nargs="?", help="the trained run (lstm-ppo or gru-ppo)")
+    parser.add_argument(
+        "run_dir",
+        type=Path,
+        nargs="?",
+        help="the trained run (lstm-ppo or gru-ppo; model-based for learned-arm protocols)",
+    )
     shipped = ", ".join(adapt_module.shipped_protocols())
     parser.add_argument(
         "--protocol", default="curl-field", help=f"{shipped}, or a protocol YAML file (default: curl-field)"

@@ -378,7 +378,8 @@ class AdaptConfig(RunConfig):
     """An adapt run (motorgym adapt): a motor-learning protocol on a trained policy."""
 
     source_run: str = ""
-    """The trained run (lstm-ppo or gru-ppo) whose policy adapts."""
+    """The trained run whose policy adapts: lstm-ppo or gru-ppo, or (for the learned-arm rule) a
+    model-based pretraining (motorgym pretrain-policy)."""
     protocol: str = "curl-field"
     """A shipped protocol's name (``motorgym.train.protocol.shipped_protocols``: curl-field, ...) or
     a protocol YAML file."""

@@ -9,10 +9,12 @@ is, and this rule uses it the same way on the trials the network has just made:
 1. **The trials are real.** The network acts deterministically (its mean action; the env's motor
    noise remains) in MuJoCo with the protocol's perturbation, and every trial's observations,
    commands and sensed arm states (``info["arm_state"]``) are kept.
-2. **The learned arm** is fitted on the trials of the protocol's first block (``learn: false``,
-   ``arm_iterations`` Adam steps, as the pretraining fits it: ``arm_metrics.csv`` in the run
-   directory), then refitted before each policy update (``arm_refit_iterations`` steps) on the
-   latest ``arm_buffer_trials`` trials, so that it learns what the field does to the arm.
+2. **The learned arm** (``arm_model``: by default ``affine``, the activations by MuJoCo's law and
+   the mechanics affine in them, as the pretraining's; ``mlp`` on an arm without activation states)
+   is fitted on the trials of the protocol's first block (``learn: false``, ``arm_iterations``
+   Adam steps, as the pretraining fits it: ``arm_metrics.csv`` in the run directory), then
+   refitted before each policy update (``arm_refit_iterations`` steps) on the latest
+   ``arm_buffer_trials`` trials, so that it learns what the field does to the arm.
 3. **The gradient** of a trial's cost (the env's differentiable cost terms:
    :func:`~motorgym.train.model_based.step_cost`) with respect to the network's weights is taken
    along the real trial: every quantity keeps its recorded value, and derivatives flow through the
@@ -132,6 +134,8 @@ class LearnedArmRule:
         self.proprio_obs = slice(len(core.obs_names) - len(core.arm.proprioception_names), len(core.obs_names))
         self.activations = slice(self.proprio.stop, None)
         self.state_dim = len(core.arm.sensed_state_names)
+        self.action_dim = len(core.action_low)
+        self.dynamics = core.arm.actuator_dynamics()
         self.arm: LearnedArm | None = None
         self.arm_optimizer: torch.optim.Optimizer | None = None
         self.buffer: deque[RealTrial] = deque(maxlen=learning.arm_buffer_trials)
@@ -166,9 +170,10 @@ class LearnedArmRule:
             arm_unroll_steps=ARM_UNROLL_STEPS,
             arm_iterations=self.learning.arm_iterations,
             arm_batch_windows=ARM_BATCH_WINDOWS,
+            arm_model=self.learning.arm_model,
         )
         data = as_dataset(self.fit_trials, self.config.control_step_ms)
-        self.arm, errors = fit_learned_arm(data, config, run_dir, progress=progress)
+        self.arm, errors = fit_learned_arm(data, config, run_dir, self.dynamics, progress)
         self._start_refits()
         self.fit_trials = []
         return errors
@@ -273,16 +278,16 @@ class LearnedArmRule:
         trials = {"buffer": list(self.buffer), "fit_trials": self.fit_trials, "pending": self.pending}
         return {
             "arm": None if self.arm is None else self.arm.state_dict(),
+            "arm_model": None if self.arm is None else self.arm.structure,
             "arm_optimizer": None if self.arm_optimizer is None else self.arm_optimizer.state_dict(),
             **{name: [_trial_tensors(t) for t in kept] for name, kept in trials.items()},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["arm"] is not None:
-            arm = state["arm"]
-            self.arm = LearnedArm(
-                self.state_dim, arm["net.0.weight"].shape[1] - self.state_dim, arm["net.0.bias"].shape[0]
-            )
+            arm, structure = state["arm"], state.get("arm_model", "mlp")  # mlp: runs before arm_model
+            dynamics = None if structure == "mlp" else self.dynamics
+            self.arm = LearnedArm(self.state_dim, self.action_dim, arm["net.0.bias"].shape[0], dynamics, structure)
             self.arm.load_state_dict(arm)
             self.arm.to(self.device)
             self._start_refits()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from motorgym.agents.learned_arm import ARM_MODELS
 from motorgym.envs.perturbations import PERTURBATION_ARGUMENTS, force_field_matrix
 
 PROTOCOLS_DIR = Path(__file__).resolve().parent / "protocols"
@@ -61,6 +62,9 @@ class Learning:
     """learned-arm: Adam steps refitting the learned arm before each policy update, on the latest trials."""
     arm_buffer_trials: int = 256
     """learned-arm: the latest trials (force-channel trials left out) the learned arm is refitted on."""
+    arm_model: str = "affine"
+    """learned-arm: the learned arm's structure (``motorgym.agents.learned_arm.ARM_MODELS``, as the
+    pretraining's ``arm_model``); an arm without activation states (the torque arm) always gets ``mlp``."""
     slow_learning_rate: float = 0.0
     """Two-rate learning (Smith, Ghazizadeh & Shadmehr 2006; :mod:`motorgym.train.two_rate`): the
     learning rate of a slow process beside the fast one (``learning_rate``); 0: no slow process."""
@@ -145,6 +149,10 @@ def protocol_from_dict(data: Any, where: str) -> Protocol:
     for name in ("fast_retention", "slow_retention"):
         value = getattr(learning, name)
         _check(_is_number(value) and 0 < value <= 1, f"{where}: learning.{name} must be in (0, 1] (got {value!r})")
+    _check(
+        learning.arm_model in ARM_MODELS,
+        f"{where}: learning.arm_model must be one of {list(ARM_MODELS)} (got {learning.arm_model!r})",
+    )
     refit = learning.arm_refit_iterations
     _check(isinstance(refit, int) and refit >= 0, f"{where}: learning.arm_refit_iterations must be an int >= 0")
     protocol = Protocol(

@@ -86,6 +86,7 @@ def test_the_benchmark_protocols_are_the_shipped_ones_with_a_long_washout() -> N
         ({"measured_field": {"force_field": "spiral"}}, "force_field must be one of"),
         ({"learning": {"rule": "sgd"}}, r"learning.rule must be one of \['ppo', 'learned-arm'\]"),
         ({"channel_fraction": 2}, r"channel_fraction must be in \[0, 1\]"),
+        ({"learning": {"arm_model": "linear"}}, r"learning.arm_model must be one of \['mlp', 'known-activation'"),
     ],
 )
 def test_a_bad_protocol_is_named(tmp_path: Path, change: dict, message: str) -> None:

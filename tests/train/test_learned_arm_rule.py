@@ -17,8 +17,12 @@ from motorgym.envs.batched import ArmTaskCore
 from motorgym.envs.registration import check_env_arguments, env_class
 from motorgym.train import adapt, learned_arm_rule
 from motorgym.train import protocol as protocols
+from motorgym.train.collect import collect, save_dataset
+from motorgym.train.configs import AdaptConfig, ModelBasedConfig
 from motorgym.train.learned_arm_rule import LearnedArmRule, RealTrial
-from motorgym.train.model_based import step_cost
+from motorgym.train.model_based import pretrain_policy, step_cost
+from motorgym.train.run_dir import read_config
+from tests.conftest import QUIET
 from tests.train.conftest import FAST_TASK
 from tests.train.test_adapt import read_trials, write_protocol
 
@@ -221,6 +225,52 @@ def test_a_learned_arm_run_fits_its_arm_learns_in_exposure_and_resumes(
     # 12 reaching trials in exposure (4 channel trials teach nothing): 3 updates of 4, at least 2 before
     # the interruption's resume point re-ran some of them.
     assert summary["updates"] >= 3
+
+
+def test_a_model_based_muscle_run_adapts_through_an_affine_arm_and_resumes_it(tmp_path: Path) -> None:
+    """A pretrain-policy run is a source of the learned-arm rule (not of PPO, which needs a trained
+    critic); on the muscle arm the rule's arm knows the activations' law (``affine``), and a resume
+    rebuilds that arm exactly."""
+    data = tmp_path / "muscle.npz"
+    muscle_task = {**QUIET, **FAST_TASK}
+    save_dataset(collect("motorgym/MuscleCenterOut-v2", 8, seed=1, env_kwargs=muscle_task), data)
+    source = tmp_path / "pretrained"
+    tiny = dict(hidden_size=8, arm_hidden_size=16, arm_iterations=5, arm_batch_windows=16, batch_trials=4)
+    pretrain_policy(
+        ModelBasedConfig(data=str(data), policy_iterations=1, eval_every=1, eval_episodes=2, **tiny),
+        source,
+        progress=False,
+    )
+    with pytest.raises(ValueError, match="needs a PPO run's trained critic.*learned-arm protocol"):
+        adapt.adapt(source, "curl-field", tmp_path / "refused", progress=False)
+    assert not (tmp_path / "refused").exists()
+
+    protocol = write_protocol(tmp_path / "tiny.yaml", LEARNED_ARM_PROTOCOL)
+    out = adapt.adapt(source, str(protocol), tmp_path / "adapt", progress=False)
+    saved, meta = load_checkpoint(out / "adapt.pt")
+    assert saved["rule"]["arm_model"] == "affine" and meta["source"]["env_id"] == "motorgym/MuscleCenterOut-v2"
+    pretrained = load_checkpoint(source / "policy.pt")[0]["policy"]
+    assert any(not torch.equal(saved["policy"][k], pretrained[k]) for k in pretrained)  # it learned
+    assert len(read_trials(out)) == 48
+
+    session = adapt._start_session(
+        AdaptConfig(**{k: v for k, v in read_config(out).items() if k != "algo"}),
+        protocols.protocol_from_dict(LEARNED_ARM_PROTOCOL, "tiny"),
+        meta["source"],
+        saved,
+        first_trial=48,
+        rows={},
+        paths={},
+    )
+    try:
+        assert session.rule is not None
+        session.rule.load_state_dict(saved["rule"])
+        arm = session.rule.arm
+        assert arm is not None and arm.structure == "affine"
+        for name, value in saved["rule"]["arm"].items():
+            torch.testing.assert_close(arm.state_dict()[name], value)
+    finally:
+        session.learner.envs.close()
 
 
 @pytest.mark.parametrize("name", ["curl-field", "visuomotor-rotation"])
