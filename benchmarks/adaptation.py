@@ -15,7 +15,12 @@ learnt by the learned-arm rule: the gradient of each trial's cost through a lear
 start, without learning). Writes ``results/adaptation.md``: per protocol and task the median
 [min, max] over runs of each measure beside its target and people's findings (with a warning
 where the baseline is not steady enough for the exposure to measure adaptation), and the
-learning curve and hand paths of the first run as figures.
+learning curve and hand paths of the first run as figures. ``--protocols`` runs some of them
+only: a model-based pretraining (``motorgym pretrain-policy``, no trained critic) takes the
+learned-arm ones, e.g. the muscle arm's human-like networks:
+
+    python benchmarks/adaptation.py --runs runs/mco_v2_s0 runs/mco_v2_s1 runs/mco_v2_s2 --root runs/adaptation \
+        --protocols curl-field-learned-arm visuomotor-rotation-learned-arm --out benchmarks/results/adaptation_muscle.md
 """
 
 from __future__ import annotations
@@ -270,13 +275,26 @@ def report(protocol: str, done: dict[str, list[Path]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=Path, nargs="+", required=True, help="trained lstm-ppo/gru-ppo runs")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="trained lstm-ppo/gru-ppo runs (model-based: see --protocols)",
+    )
     parser.add_argument("--root", type=Path, required=True, help="where the adapt runs go")
+    parser.add_argument(
+        "--protocols",
+        nargs="+",
+        choices=list(PROTOCOLS),
+        default=list(PROTOCOLS),
+        help="the protocols to run (default: all; model-based runs take only the learned-arm ones)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "adaptation.md")
     args = parser.parse_args(argv)
     command = command_line("adaptation.py", argv)
     sections = ["# Adaptation (issue 15)", "", f"Command: `{command}`  ", f"Machine: {machine_line()}", ""]
-    for protocol in PROTOCOLS:
+    for protocol in args.protocols:
         done = run_all(args.runs, args.root, protocol)
         sections.append(report(protocol, done))
         first = next(iter(done.values()))[0]

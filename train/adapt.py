@@ -384,7 +384,7 @@ def _start_session(
     session = Session(config, protocol, learner, trials, schedule, rows, paths)
     if learning.rule == "learned-arm":
         session.rule = LearnedArmRule(
-            learner.policy, learner.optimizer, learning, learner.envs.unwrapped.core, config.seed
+            learner.policy, learner.optimizer, learning, learner.envs.unwrapped.core, config.seed, ppo_config
         )
     if learning.two_rate:
         session.two_rate = TwoRateWeights(

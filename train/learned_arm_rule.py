@@ -15,8 +15,11 @@ is, and this rule uses it the same way on the trials the network has just made:
    Adam steps, as the pretraining fits it: ``arm_metrics.csv`` in the run directory), then
    refitted before each policy update (``arm_refit_iterations`` steps) on the latest
    ``arm_buffer_trials`` trials, so that it learns what the field does to the arm.
-3. **The gradient** of a trial's cost (the env's differentiable cost terms:
-   :func:`~motorgym.train.model_based.step_cost`) with respect to the network's weights is taken
+3. **The gradient** of a trial's cost (the loss the model-based pretraining trains on: the env's
+   differentiable cost terms, :func:`~motorgym.train.model_based.step_cost`, its false-start cost
+   with the smooth gradient of :func:`~motorgym.train.model_based.false_start_cost`, without which
+   the network learns to anticipate the go cue, and the source run's activity regularisation,
+   ``activity_l2``, ``activity_change_l2`` and ``command_change_l2``) with respect to the network's weights is taken
    along the real trial: every quantity keeps its recorded value, and derivatives flow through the
    network (re-run on the recorded observations), the observations' dependence on the arm's state
    (delays included), and the learned arm's derivatives for how a command and a state change the
@@ -46,8 +49,16 @@ from motorgym.envs.batched import ArmTaskCore
 from motorgym.envs.perturbations import rotation_matrix
 from motorgym.envs.task import NEVER
 from motorgym.train.collect import TrajectoryDataset
-from motorgym.train.configs import ModelBasedConfig
-from motorgym.train.model_based import arm_errors, arm_fit_step, fit_learned_arm, step_cost, validation_windows
+from motorgym.train.configs import ActorConfig, ModelBasedConfig
+from motorgym.train.model_based import (
+    activity_terms,
+    arm_errors,
+    arm_fit_step,
+    false_start_cost,
+    fit_learned_arm,
+    step_cost,
+    validation_windows,
+)
 from motorgym.train.protocol import Learning
 
 #: Columns of the vision part of an observation: the seen hand (x, y), then target and go cue.
@@ -115,6 +126,7 @@ class LearnedArmRule:
         learning: the protocol's learning settings.
         core: the env's batched core (delays, observation layout, costs).
         seed: seeds the arm's fit windows.
+        regularisation: the source run's activity and command-change weights (None: none).
     """
 
     def __init__(
@@ -124,9 +136,12 @@ class LearnedArmRule:
         learning: Learning,
         core: ArmTaskCore,
         seed: int,
+        regularisation: ActorConfig | None = None,
     ) -> None:
         self.policy, self.optimizer, self.learning = policy, optimizer, learning
+        self.regularisation = regularisation
         self.config = core.config
+        self.start_radius_m = float(getattr(core.config, "start_radius_m", np.inf))  # inf: no start zone
         self.device = next(policy.parameters()).device
         self.visual_delay_steps, self.proprio_delay_steps = core.visual_delay_steps, core.proprio_delay_steps
         self.cue_latency_steps = core.task.cue_latency_steps
@@ -215,8 +230,8 @@ class LearnedArmRule:
         return self.last
 
     def trial_cost(self, trials: list[RealTrial]) -> torch.Tensor:
-        """The mean per-step cost of real ``trials``, differentiable in the policy's weights along
-        the recorded trajectories (see the module docstring)."""
+        """The mean per-step cost of real ``trials`` plus the regularisation, differentiable in the
+        policy's weights along the recorded trajectories (see the module docstring)."""
         assert self.arm is not None
         arm = self.arm.requires_grad_(False)
         policy, device, config = self.policy, self.device, self.config
@@ -228,6 +243,9 @@ class LearnedArmRule:
         steps = obs.shape[0]
         in_trial = tensor(np.arange(steps)[:, None] < data.lengths[None])
         goal_on = tensor(np.stack([self._cue_processed(t, steps) for t in trials], axis=1))  # (T + 1, B)
+        before_go = torch.as_tensor(np.stack([self._before_go(t, steps) for t in trials], axis=1), device=device)
+        start_radius_m = torch.full((len(trials),), self.start_radius_m, dtype=dtype, device=device)
+        false_started = torch.zeros(len(trials), dtype=torch.bool, device=device)
         start = states[0, :, :2]
         target = tensor(np.stack([t.target_pos for t in trials]))
         rotation = tensor(np.stack([rotation_matrix(t.rotation_deg) for t in trials]))
@@ -239,7 +257,7 @@ class LearnedArmRule:
         seen_hand: list[torch.Tensor] = []
         felt: list[torch.Tensor] = []
         previous_activation = state[:, self.activations]
-        costs = []
+        costs, hiddens, means = [], [], []
         for t in range(steps):
             cursor = start + torch.einsum("bij,bj->bi", rotation, state[:, :2] - start)
             seen_hand.append(cursor)
@@ -251,7 +269,9 @@ class LearnedArmRule:
             now[:, SEEN_HAND] = now[:, SEEN_HAND] + vision - vision.detach()
             now[:, self.proprio_obs] = now[:, self.proprio_obs] + proprio - proprio.detach()
             hidden, recurrent = policy.unroll(policy.obs_normalizer.normalize(now)[None], recurrent, no_starts)
-            mean = policy.clip_action(policy.distribution(hidden[0]).mean)
+            hiddens.append(hidden[0])
+            means.append(policy.distribution(hidden[0]).mean)
+            mean = policy.clip_action(means[-1])
             action = actions[t] + mean - mean.detach()
             predicted = arm(state, action)
             next_state = states[t + 1] + predicted - predicted.detach()
@@ -261,9 +281,25 @@ class LearnedArmRule:
             activation = next_state[:, self.activations]
             waiting = 1.0 - goal_on[t + 1]
             cost = step_cost(config, next_cursor, goal, hand_vel, action, activation, previous_activation, waiting)
+            start_cost, false_started = false_start_cost(
+                next_cursor, start, start_radius_m, before_go[t + 1], false_started
+            )
+            cost = cost + config.false_start_weight * start_cost
             costs.append(cost * in_trial[t])
             state, previous_activation = next_state, activation
-        return torch.stack(costs).sum() / in_trial.sum()
+        loss = torch.stack(costs).sum() / in_trial.sum()
+        regularisation = self.regularisation
+        if regularisation is None:
+            return loss
+        terms = activity_terms(torch.stack(hiddens), torch.stack(means), in_trial)
+        weights = (regularisation.activity_l2, regularisation.activity_change_l2, regularisation.command_change_l2)
+        return loss + sum(w * term for w, term in zip(weights, terms.values(), strict=True) if w)
+
+    @staticmethod
+    def _before_go(trial: RealTrial, steps: int) -> np.ndarray:
+        """(steps + 1,) whether the go cue had not yet been given (as the task counts a false start)."""
+        given = np.flatnonzero(trial.go_cue)
+        return np.arange(steps + 1) < (int(given[0]) if len(given) else NEVER)
 
     def _cue_processed(self, trial: RealTrial, steps: int) -> np.ndarray:
         """(steps + 1,) whether the go cue had been processed (when the distance cost's goal moves to

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from motorgym.envs.registration import check_env_arguments, env_class
 from motorgym.train import adapt, learned_arm_rule
 from motorgym.train import protocol as protocols
 from motorgym.train.collect import collect, save_dataset
-from motorgym.train.configs import AdaptConfig, ModelBasedConfig
+from motorgym.train.configs import ActorConfig, AdaptConfig, ModelBasedConfig
 from motorgym.train.learned_arm_rule import LearnedArmRule, RealTrial
-from motorgym.train.model_based import pretrain_policy, step_cost
+from motorgym.train.model_based import activity_terms, false_start_cost, pretrain_policy, step_cost
 from motorgym.train.run_dir import read_config
 from tests.conftest import QUIET
 from tests.train.conftest import FAST_TASK
@@ -47,6 +48,10 @@ LEARNED_ARM_PROTOCOL = {
 }
 
 
+#: The source run's regularisation, every term on (the gradient test covers each).
+REGULARISATION = ActorConfig(activity_l2=0.1, activity_change_l2=1.0, command_change_l2=0.5)
+
+
 def make_rule(seed: int = 0) -> tuple[LearnedArmRule, ArmTaskCore]:
     torch.manual_seed(seed)
     # Every differentiable cost term on, so that the gradient test covers each.
@@ -55,6 +60,7 @@ def make_rule(seed: int = 0) -> tuple[LearnedArmRule, ArmTaskCore]:
         "activation_weight": 1.0,
         "activation_change_weight": 1.0,
         "delay_speed_weight": 1.0,
+        "false_start_weight": 1.0,
     }
     config = check_env_arguments(ENV_ID, {**FAST_TASK, **weights})
     cls = env_class(ENV_ID)
@@ -68,7 +74,8 @@ def make_rule(seed: int = 0) -> tuple[LearnedArmRule, ArmTaskCore]:
     policy = RecurrentActorCritic(spec)
     policy.obs_normalizer.frozen = True
     protocol = protocols.protocol_from_dict(LEARNED_ARM_PROTOCOL, "tiny")
-    rule = LearnedArmRule(policy, torch.optim.Adam(policy.parameters(), lr=1e-3), protocol.learning, core, seed)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    rule = LearnedArmRule(policy, optimizer, protocol.learning, core, seed, REGULARISATION)
     state_dim = len(core.arm.sensed_state_names)
     rule.arm = LearnedArm(state_dim, len(core.action_names), 16)
     return rule, core
@@ -78,12 +85,13 @@ def make_rule(seed: int = 0) -> tuple[LearnedArmRule, ArmTaskCore]:
 def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time(rotation_deg: float) -> None:
     """Trials made by the learned arm itself (noiseless): the rule's gradient along the recorded
     trials equals the gradient of the cost of the same closed loop run in torch with the arm (the
-    seen hand, and so the distance cost, rotated about the start in a visuomotor rotation)."""
+    seen hand, and so the distance cost, rotated about the start in a visuomotor rotation), its
+    false-start cost (the smooth gradient before the go cue) and the activity regularisation."""
     rule, core = make_rule()
     policy, arm, config = rule.policy, rule.arm, core.config
     assert arm is not None
     steps, go_step, latency = 40, 5, core.task.cue_latency_steps
-    assert 5 + latency < steps  # both goals occur
+    assert go_step + latency < steps  # both goals occur
     core.reset(np.array([0]), [np.random.default_rng(1)])
     start_state = torch.as_tensor(core.arm.sensed_state()[0:1], dtype=torch.float32)
     target = torch.tensor([[0.05, 0.45]])
@@ -99,14 +107,17 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time(rotation_d
 
     def closed_loop() -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
         state, recurrent, costs = start_state, policy.initial_state(1), []
-        states, observations, actions = [state], [], []
+        states, observations, actions, hiddens, means = [state], [], [], [], []
+        false_started, radius_m = torch.zeros(1, dtype=torch.bool), torch.tensor([config.start_radius_m])
         previous_activation = state[:, proprio.stop :]
         for t in range(steps):
             seen, felt = states[max(0, t - rule.visual_delay_steps)], states[max(0, t - rule.proprio_delay_steps)]
             cue = torch.tensor([[float(go_cue[max(0, t - rule.visual_delay_steps)])]])
             obs = torch.cat([seen_hand(seen), target, cue, felt[:, proprio]], dim=1)
             hidden, recurrent = policy.unroll(policy.obs_normalizer.normalize(obs)[None], recurrent, torch.zeros(1, 1))
-            action = policy.clip_action(policy.distribution(hidden[0]).mean)
+            hiddens.append(hidden[0])
+            means.append(policy.distribution(hidden[0]).mean)
+            action = policy.clip_action(means[-1])
             following = arm(state, action)
             goal = target if t + 1 >= go_step + latency else start
             hand_vel = (following[:, :2] - state[:, :2]) / (config.control_step_ms / 1000)
@@ -122,12 +133,20 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time(rotation_d
                     torch.tensor([0.0 if t + 1 >= go_step + latency else 1.0]),
                 )
             )
+            before_go = torch.tensor([t + 1 < go_step])
+            start_cost, false_started = false_start_cost(
+                seen_hand(following), start, radius_m, before_go, false_started
+            )
+            costs[-1] = costs[-1] + config.false_start_weight * start_cost
             previous_activation = following[:, proprio.stop :]
             state = following
             states.append(state)
             observations.append(obs)
             actions.append(action)
-        return torch.stack(costs).mean(), states, observations, actions
+        terms = activity_terms(torch.stack(hiddens), torch.stack(means), torch.ones(steps, 1))
+        weights = (REGULARISATION.activity_l2, REGULARISATION.activity_change_l2, REGULARISATION.command_change_l2)
+        regularisation = sum(w * term for w, term in zip(weights, terms.values(), strict=True))
+        return torch.stack(costs).mean() + regularisation, states, observations, actions
 
     direct, states, observations, actions = closed_loop()
     expected = torch.autograd.grad(direct, list(policy.parameters()), allow_unused=True)
@@ -146,6 +165,33 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time(rotation_d
     assert len(used) >= 4 and any(e.abs().sum() > 0 for e, _ in used)
     for e, f in used:
         torch.testing.assert_close(f, e, rtol=1e-4, atol=1e-7)
+
+
+def test_leaving_the_start_zone_before_the_go_cue_costs_once_with_a_gradient() -> None:
+    """A recorded hand drifting out of the start zone before the go cue: the env's false-start cost
+    is charged once (its step's value), and the smooth step's gradient reaches the network."""
+    rule, core = make_rule()
+    steps, go_step = 40, 30
+    core.reset(np.array([0]), [np.random.default_rng(1)])
+    states = np.repeat(core.arm.sensed_state()[:1], steps + 1, axis=0).astype(np.float32)
+    states[:, 0] += 0.001 * np.arange(steps + 1)  # 1 mm per step: out of the 20 mm zone at step 21
+    trial = RealTrial(
+        obs=np.zeros((steps, len(core.obs_names)), np.float32),
+        actions=np.zeros((steps, len(core.action_low)), np.float32),
+        states=states,
+        go_cue=np.arange(steps + 1) >= go_step,
+        target_pos=np.array([0.05, 0.45]),
+        rotation_deg=0.0,
+    )
+    assert core.config.start_radius_m == 0.02
+    costs, gradients = [], []
+    for weight in (1.0, 0.0):
+        rule.config = dataclasses.replace(core.config, false_start_weight=weight)
+        cost = rule.trial_cost([trial])
+        costs.append(cost.item())
+        gradients.append(torch.autograd.grad(cost, list(rule.policy.parameters()), allow_unused=True))
+    assert costs[0] - costs[1] == pytest.approx(1.0 / steps, rel=1e-4)
+    assert any(not torch.allclose(a, b) for a, b in zip(*gradients, strict=True) if a is not None)
 
 
 def test_the_cue_reaches_the_cost_after_the_latency() -> None:
