@@ -34,6 +34,7 @@ Force-channel trials act but feed neither the arm nor the gradient (an error cla
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,7 +216,8 @@ class LearnedArmRule:
     # ----------------------------------------------------------------------------- the policy
     def update(self) -> dict[str, float]:
         """Refit the arm, then one policy step on the cost of the next ``trials_per_update`` pending
-        trials; return the statistics."""
+        trials; return the statistics. A non-finite gradient (a trial far outside what the learned
+        arm knows) takes no step (``skipped`` 1): clipping cannot make it a direction."""
         arm_error_mm = self.refit_arm()
         batch, self.pending = (
             self.pending[: self.learning.trials_per_update],
@@ -225,8 +227,16 @@ class LearnedArmRule:
         self.optimizer.zero_grad()
         loss.backward()
         grad_norm = float(nn.utils.clip_grad_norm_(self.policy.parameters(), MAX_GRAD_NORM))
-        self.optimizer.step()
-        self.last = {"trial_cost": loss.item(), "arm_hand_error_mm": arm_error_mm, "grad_norm": grad_norm}
+        skipped = not math.isfinite(grad_norm)
+        if not skipped:
+            self.optimizer.step()
+        self.optimizer.zero_grad()
+        self.last = {
+            "trial_cost": loss.item(),
+            "arm_hand_error_mm": arm_error_mm,
+            "grad_norm": grad_norm,
+            "skipped": float(skipped),
+        }
         return self.last
 
     def trial_cost(self, trials: list[RealTrial]) -> torch.Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,21 @@ def test_leaving_the_start_zone_before_the_go_cue_costs_once_with_a_gradient() -
         gradients.append(torch.autograd.grad(cost, list(rule.policy.parameters()), allow_unused=True))
     assert costs[0] - costs[1] == pytest.approx(1.0 / steps, rel=1e-4)
     assert any(not torch.allclose(a, b) for a, b in zip(*gradients, strict=True) if a is not None)
+
+
+def test_a_non_finite_gradient_takes_no_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gradient clipping cannot turn into a direction leaves the network as it was, and says so."""
+    rule, _ = make_rule()
+    before = {k: v.clone() for k, v in rule.policy.state_dict().items()}
+    monkeypatch.setattr(rule, "refit_arm", lambda: 1.0)
+    weights = lambda: sum(p.sum() for p in rule.policy.parameters())  # noqa: E731
+    for scale, skipped in ((math.inf, 1.0), (1.0, 0.0)):
+        monkeypatch.setattr(rule, "trial_cost", lambda trials, scale=scale: scale * weights())
+        rule.pending = [None] * rule.learning.trials_per_update  # type: ignore[list-item]
+        stats = rule.update()
+        assert stats["skipped"] == skipped and not rule.pending
+        unchanged = all(torch.equal(before[k], v) for k, v in rule.policy.state_dict().items())
+        assert unchanged == (skipped == 1.0)
 
 
 def test_the_cue_reaches_the_cost_after_the_latency() -> None:
