@@ -72,6 +72,13 @@ ARM_BATCH_WINDOWS = 128
 ARM_REFIT_LEARNING_RATE = 1e-4
 #: Gradient-norm clip of the arm's refits and the policy's steps (as the pretraining's default).
 MAX_GRAD_NORM = 1.0
+#: A policy step is skipped when its gradient's norm is this many times the median norm of the
+#: steps taken so far (or not finite): the gradient has exploded through the learned arm's
+#: derivatives somewhere its fit cannot be trusted, and clipping would make the explosion the step's
+#: direction (on the muscle arm such norms, 1e5-1e7 against a median near 1, broke the network).
+EXPLODED_GRADIENT_FACTOR = 100.0
+#: The latest steps' gradient norms that median is taken over.
+GRAD_NORM_HISTORY = 64
 
 
 @dataclass
@@ -160,6 +167,8 @@ class LearnedArmRule:
         self.rng = np.random.default_rng(seed)
         self.seed = seed
         self.last: dict[str, float] = {}
+        self.grad_norms: deque[float] = deque(maxlen=GRAD_NORM_HISTORY)
+        """The gradient norms of the latest steps taken (EXPLODED_GRADIENT_FACTOR)."""
 
     # ----------------------------------------------------------------------------- trials in
     def add(self, trial: RealTrial, learn: bool, channel: bool) -> None:
@@ -216,8 +225,8 @@ class LearnedArmRule:
     # ----------------------------------------------------------------------------- the policy
     def update(self) -> dict[str, float]:
         """Refit the arm, then one policy step on the cost of the next ``trials_per_update`` pending
-        trials; return the statistics. A non-finite gradient (a trial far outside what the learned
-        arm knows) takes no step (``skipped`` 1): clipping cannot make it a direction."""
+        trials; return the statistics. An exploded gradient (EXPLODED_GRADIENT_FACTOR) takes no
+        step (``skipped`` 1)."""
         arm_error_mm = self.refit_arm()
         batch, self.pending = (
             self.pending[: self.learning.trials_per_update],
@@ -227,9 +236,11 @@ class LearnedArmRule:
         self.optimizer.zero_grad()
         loss.backward()
         grad_norm = float(nn.utils.clip_grad_norm_(self.policy.parameters(), MAX_GRAD_NORM))
-        skipped = not math.isfinite(grad_norm)
+        typical = float(np.median(self.grad_norms)) if self.grad_norms else math.inf
+        skipped = not math.isfinite(grad_norm) or grad_norm > EXPLODED_GRADIENT_FACTOR * typical
         if not skipped:
             self.optimizer.step()
+            self.grad_norms.append(grad_norm)
         self.optimizer.zero_grad()
         self.last = {
             "trial_cost": loss.item(),
@@ -326,6 +337,7 @@ class LearnedArmRule:
             "arm": None if self.arm is None else self.arm.state_dict(),
             "arm_model": None if self.arm is None else self.arm.structure,
             "arm_optimizer": None if self.arm_optimizer is None else self.arm_optimizer.state_dict(),
+            "grad_norms": list(self.grad_norms),
             **{name: [_trial_tensors(t) for t in kept] for name, kept in trials.items()},
         }
 
@@ -342,6 +354,7 @@ class LearnedArmRule:
         self.buffer.extend(_trial_from(t) for t in state["buffer"])
         self.fit_trials = [_trial_from(t) for t in state["fit_trials"]]
         self.pending = [_trial_from(t) for t in state["pending"]]
+        self.grad_norms.extend(state.get("grad_norms", []))  # absent from runs before the exploded-step skip
 
 
 def _trial_tensors(trial: RealTrial) -> dict[str, Any]:

@@ -195,19 +195,29 @@ def test_leaving_the_start_zone_before_the_go_cue_costs_once_with_a_gradient() -
     assert any(not torch.allclose(a, b) for a, b in zip(*gradients, strict=True) if a is not None)
 
 
-def test_a_non_finite_gradient_takes_no_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A gradient clipping cannot turn into a direction leaves the network as it was, and says so."""
+def test_an_exploded_gradient_takes_no_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gradient far above the steps' so far (or not finite) leaves the network as it was, and says
+    so: clipping would have made the explosion the step's direction."""
     rule, _ = make_rule()
-    before = {k: v.clone() for k, v in rule.policy.state_dict().items()}
     monkeypatch.setattr(rule, "refit_arm", lambda: 1.0)
     weights = lambda: sum(p.sum() for p in rule.policy.parameters())  # noqa: E731
-    for scale, skipped in ((math.inf, 1.0), (1.0, 0.0)):
+    parameters = sum(p.numel() for p in rule.policy.parameters())
+    typical = 0.5 / math.sqrt(parameters)  # a gradient of norm 0.5
+    factor = learned_arm_rule.EXPLODED_GRADIENT_FACTOR
+    for scale, skipped in (
+        (typical, 0.0),
+        (math.inf, 1.0),
+        (1.01 * factor * typical, 1.0),
+        (0.99 * factor * typical, 0.0),
+    ):
+        before = {k: v.clone() for k, v in rule.policy.state_dict().items()}
         monkeypatch.setattr(rule, "trial_cost", lambda trials, scale=scale: scale * weights())
         rule.pending = [None] * rule.learning.trials_per_update  # type: ignore[list-item]
         stats = rule.update()
         assert stats["skipped"] == skipped and not rule.pending
         unchanged = all(torch.equal(before[k], v) for k, v in rule.policy.state_dict().items())
         assert unchanged == (skipped == 1.0)
+    assert list(rule.grad_norms) == pytest.approx([0.5, 0.99 * factor * 0.5])
 
 
 def test_the_cue_reaches_the_cost_after_the_latency() -> None:
