@@ -345,9 +345,17 @@ def test_a_model_based_muscle_run_adapts_through_an_affine_arm_and_resumes_it(tm
         session.learner.envs.close()
 
 
-@pytest.mark.parametrize("name", ["curl-field", "visuomotor-rotation"])
-def test_the_shipped_learned_arm_protocols_are_the_ppo_ones_learnt_otherwise(name: str) -> None:
-    protocol, ppo_protocol = protocols.load_protocol(f"{name}-learned-arm"), protocols.load_protocol(name)
+@pytest.mark.parametrize(
+    ("name", "learned"),
+    [
+        ("curl-field", "curl-field-learned-arm"),
+        ("visuomotor-rotation", "visuomotor-rotation-learned-arm"),
+        ("curl-field", "curl-field-learned-arm-muscle"),
+        ("visuomotor-rotation", "visuomotor-rotation-learned-arm-muscle"),
+    ],
+)
+def test_the_shipped_learned_arm_protocols_are_the_ppo_ones_learnt_otherwise(name: str, learned: str) -> None:
+    protocol, ppo_protocol = protocols.load_protocol(learned), protocols.load_protocol(name)
     assert protocol.learning.rule == "learned-arm" and ppo_protocol.learning.rule == "ppo"
     assert protocol.blocks == ppo_protocol.blocks and protocol.measured_field == ppo_protocol.measured_field
     assert learned_arm_rule.ARM_UNROLL_STEPS < 100
