@@ -75,7 +75,7 @@ MAX_GRAD_NORM = 1.0
 #: A policy step is skipped when its gradient's norm is this many times the median norm of the
 #: steps taken so far (or not finite): the gradient has exploded through the learned arm's
 #: derivatives somewhere its fit cannot be trusted, and clipping would make the explosion the step's
-#: direction (on the muscle arm such norms, 1e5-1e7 against a median near 1, broke the network).
+#: direction (on the muscle arm such norms, 1e5 and more against a median near 1, broke networks).
 EXPLODED_GRADIENT_FACTOR = 100.0
 #: The latest steps' gradient norms that median is taken over.
 GRAD_NORM_HISTORY = 64
