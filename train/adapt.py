@@ -249,6 +249,8 @@ class Session:
     schedule: Schedule
     rows: dict[int, dict[str, Any]]
     paths: dict[int, tuple[np.ndarray, np.ndarray]]
+    source_kind: str
+    """The source run's kind (``kinds.KINDS``)."""
     rule: LearnedArmRule | None = None
     """The learned-arm rule's state (None for ppo)."""
     two_rate: TwoRateWeights | None = None
@@ -282,9 +284,11 @@ def adapt(
         protocol=protocol,
         protocol_spec=protocol_as_dict(protocol_spec),
     )
-    policy_tensors, source = _source_policy(Path(source_run), config.device, protocol_spec.learning.rule)
+    policy_tensors, source, source_kind = _source_policy(Path(source_run), config.device, protocol_spec.learning.rule)
     with layout.new_run_dir(out):
-        session = _start_session(config, protocol_spec, source, policy_tensors, first_trial=0, rows={}, paths={})
+        session = _start_session(
+            config, protocol_spec, source, policy_tensors, first_trial=0, rows={}, paths={}, source_kind=source_kind
+        )
         try:
             kinds.write_config(out, config)
             _open_log(session, out, rows=[])
@@ -305,7 +309,14 @@ def resume(run_dir: str | Path, progress: bool = True) -> Path:
     rows = [row for row in read_rows(run_dir) if int(row["trial"]) < first]
     paths = read_paths(run_dir, first)
     session = _start_session(
-        config, protocol, meta["source"], tensors, first, {int(r["trial"]): r for r in rows}, paths
+        config,
+        protocol,
+        meta["source"],
+        tensors,
+        first,
+        {int(r["trial"]): r for r in rows},
+        paths,
+        meta.get("source_kind", "lstm-ppo"),  # runs before model-based sources had PPO ones
     )
     session.learner.optimizer.load_state_dict(tensors["optimizer"])
     session.written = set(paths)
@@ -319,14 +330,14 @@ def resume(run_dir: str | Path, progress: bool = True) -> Path:
     return _run(session, run_dir, progress)
 
 
-def _source_policy(source_run: Path, device: str, rule: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The trained run's policy (and PPO's reward scale), and the PPOConfig fields of its network and
-    task: a PPO run for either rule, a model-based pretraining for the learned-arm rule (a clear
-    error for other runs)."""
+def _source_policy(source_run: Path, device: str, rule: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The trained run's policy (and PPO's reward scale), the PPOConfig fields of its network and
+    task, and its kind's name: a PPO run for either rule, a model-based pretraining for the
+    learned-arm rule (a clear error for other runs)."""
     kind = kinds.kind_of(source_run)
     if kind.config_cls is PPOConfig:
         tensors, meta = load_checkpoint(source_run / layout.PPO_CHECKPOINT, device=device)
-        return {"policy": tensors["policy"], "reward_scale": tensors["reward_scale"]}, meta["config"]
+        return {"policy": tensors["policy"], "reward_scale": tensors["reward_scale"]}, meta["config"], kind.name
     if kind.config_cls is not ModelBasedConfig:
         raise ValueError(
             f"source run must be an lstm-ppo, gru-ppo or model-based run; {source_run} is a {kind.name} run"
@@ -346,7 +357,7 @@ def _source_policy(source_run: Path, device: str, rule: str) -> tuple[dict[str, 
         "bounded_action_mean": policy.spec.bounded_mean,
         **{name: trained[name] for name in ("activity_l2", "activity_change_l2", "command_change_l2")},
     }
-    return {"policy": policy.state_dict()}, network
+    return {"policy": policy.state_dict()}, network, kind.name
 
 
 def _start_session(
@@ -357,7 +368,10 @@ def _start_session(
     first_trial: int,
     rows: dict[int, dict[str, Any]],
     paths: dict[int, tuple[np.ndarray, np.ndarray]],
+    source_kind: str,
 ) -> Session:
+    """The learner, schedule and rule of an adapt run; ``source_kind`` names the source run's kind
+    (the learned-arm rule learns by the loss the source was trained on)."""
     learning = protocol.learning
     ppo_config = PPOConfig(
         **{
@@ -381,10 +395,16 @@ def _start_session(
         learner.reward_scale.load_state_dict(tensors["reward_scale"])
     trials = plan_trials(protocol, config.seed)
     schedule = Schedule(trials, first_trial, learning.num_envs)
-    session = Session(config, protocol, learner, trials, schedule, rows, paths)
+    session = Session(config, protocol, learner, trials, schedule, rows, paths, source_kind)
     if learning.rule == "learned-arm":
         session.rule = LearnedArmRule(
-            learner.policy, learner.optimizer, learning, learner.envs.unwrapped.core, config.seed, ppo_config
+            learner.policy,
+            learner.optimizer,
+            learning,
+            learner.envs.unwrapped.core,
+            config.seed,
+            ppo_config,
+            smooth_false_start=kinds.KINDS[source_kind].config_cls is ModelBasedConfig,
         )
     if learning.two_rate:
         session.two_rate = TwoRateWeights(
@@ -568,6 +588,7 @@ def _save(session: Session, run_dir: Path) -> None:
             "resume_from": resume_from,
             "updates": session.updates,
             "source": {k: v for k, v in asdict(learner.config).items()},
+            "source_kind": session.source_kind,
         },
     )
     new = {k: v for k, v in session.paths.items() if k < resume_from and k not in session.written}

@@ -15,11 +15,13 @@ is, and this rule uses it the same way on the trials the network has just made:
    Adam steps, as the pretraining fits it: ``arm_metrics.csv`` in the run directory), then
    refitted before each policy update (``arm_refit_iterations`` steps) on the latest
    ``arm_buffer_trials`` trials, so that it learns what the field does to the arm.
-3. **The gradient** of a trial's cost (the loss the model-based pretraining trains on: the env's
-   differentiable cost terms, :func:`~motorgym.train.model_based.step_cost`, its false-start cost
-   with the smooth gradient of :func:`~motorgym.train.model_based.false_start_cost`, without which
-   the network learns to anticipate the go cue, and the source run's activity regularisation,
-   ``activity_l2``, ``activity_change_l2`` and ``command_change_l2``) with respect to the network's weights is taken
+3. **The gradient** of a trial's cost (the loss the source network was trained on: the env's
+   differentiable cost terms, :func:`~motorgym.train.model_based.step_cost`, and the source run's
+   activity regularisation, ``activity_l2``, ``activity_change_l2`` and ``command_change_l2``;
+   for a network pretrained through a learned arm, also the false start's smooth gradient of
+   :func:`~motorgym.train.model_based.false_start_cost`, without which it learns to anticipate the
+   go cue; a PPO network learnt the false start as the env's step, without a gradient, and its
+   surrogate pulls such a network off its hold) with respect to the network's weights is taken
    along the real trial: every quantity keeps its recorded value, and derivatives flow through the
    network (re-run on the recorded observations), the observations' dependence on the arm's state
    (delays included), and the learned arm's derivatives for how a command and a state change the
@@ -135,6 +137,8 @@ class LearnedArmRule:
         core: the env's batched core (delays, observation layout, costs).
         seed: seeds the arm's fit windows.
         regularisation: the source run's activity and command-change weights (None: none).
+        smooth_false_start: give the false start's cost its smooth gradient (a network pretrained
+            through a learned arm, which learnt with it); else its value alone (the env's step).
     """
 
     def __init__(
@@ -145,9 +149,10 @@ class LearnedArmRule:
         core: ArmTaskCore,
         seed: int,
         regularisation: ActorConfig | None = None,
+        smooth_false_start: bool = True,
     ) -> None:
         self.policy, self.optimizer, self.learning = policy, optimizer, learning
-        self.regularisation = regularisation
+        self.regularisation, self.smooth_false_start = regularisation, smooth_false_start
         self.config = core.config
         self.start_radius_m = float(getattr(core.config, "start_radius_m", np.inf))  # inf: no start zone
         self.device = next(policy.parameters()).device
@@ -305,6 +310,8 @@ class LearnedArmRule:
             start_cost, false_started = false_start_cost(
                 next_cursor, start, start_radius_m, before_go[t + 1], false_started
             )
+            if not self.smooth_false_start:
+                start_cost = start_cost.detach()
             cost = cost + config.false_start_weight * start_cost
             costs.append(cost * in_trial[t])
             state, previous_activation = next_state, activation

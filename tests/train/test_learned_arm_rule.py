@@ -193,6 +193,14 @@ def test_leaving_the_start_zone_before_the_go_cue_costs_once_with_a_gradient() -
         gradients.append(torch.autograd.grad(cost, list(rule.policy.parameters()), allow_unused=True))
     assert costs[0] - costs[1] == pytest.approx(1.0 / steps, rel=1e-4)
     assert any(not torch.allclose(a, b) for a, b in zip(*gradients, strict=True) if a is not None)
+    # A PPO network learnt the false start as the env's step: its value, no gradient.
+    rule.smooth_false_start = False
+    rule.config = dataclasses.replace(core.config, false_start_weight=1.0)
+    cost = rule.trial_cost([trial])
+    assert cost.item() == pytest.approx(costs[0], rel=1e-6)
+    stepped = torch.autograd.grad(cost, list(rule.policy.parameters()), allow_unused=True)
+    for a, b in zip(stepped, gradients[1], strict=True):
+        assert (a is None and b is None) or torch.allclose(a, b)
 
 
 def test_an_exploded_gradient_takes_no_step(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -280,8 +288,9 @@ def test_a_learned_arm_run_fits_its_arm_learns_in_exposure_and_resumes(
         adapt.adapt(source_run, str(protocol), out, progress=False)
     # The arm was fitted on the baseline's reaching trials (arm_metrics.csv) before the first update.
     assert (out / "arm_metrics.csv").read_text().count("\n") >= 2
-    saved = load_checkpoint(out / "adapt.pt")[0]
+    saved, meta = load_checkpoint(out / "adapt.pt")
     assert saved["rule"]["arm"] is not None and saved["rule"]["arm_optimizer"] is not None
+    assert meta["source_kind"] == "lstm-ppo"  # its rule gives the false start no gradient
     trained = load_checkpoint(source_run / "checkpoint.pt")[0]["policy"]
     assert any(not torch.equal(saved["policy"][k], trained[k]) for k in trained)  # the first update
     monkeypatch.setattr(LearnedArmRule, "update", original)
@@ -321,6 +330,7 @@ def test_a_model_based_muscle_run_adapts_through_an_affine_arm_and_resumes_it(tm
     out = adapt.adapt(source, str(protocol), tmp_path / "adapt", progress=False)
     saved, meta = load_checkpoint(out / "adapt.pt")
     assert saved["rule"]["arm_model"] == "affine" and meta["source"]["env_id"] == "motorgym/MuscleCenterOut-v2"
+    assert meta["source_kind"] == "model-based"
     pretrained = load_checkpoint(source / "policy.pt")[0]["policy"]
     assert any(not torch.equal(saved["policy"][k], pretrained[k]) for k in pretrained)  # it learned
     assert len(read_trials(out)) == 48
@@ -333,12 +343,13 @@ def test_a_model_based_muscle_run_adapts_through_an_affine_arm_and_resumes_it(tm
         first_trial=48,
         rows={},
         paths={},
+        source_kind=meta["source_kind"],
     )
     try:
         assert session.rule is not None
         session.rule.load_state_dict(saved["rule"])
         arm = session.rule.arm
-        assert arm is not None and arm.structure == "affine"
+        assert arm is not None and arm.structure == "affine" and session.rule.smooth_false_start
         for name, value in saved["rule"]["arm"].items():
             torch.testing.assert_close(arm.state_dict()[name], value)
     finally:
