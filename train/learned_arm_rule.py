@@ -54,6 +54,7 @@ from motorgym.envs.task import NEVER
 from motorgym.train.collect import TrajectoryDataset
 from motorgym.train.configs import ActorConfig, ModelBasedConfig
 from motorgym.train.model_based import (
+    activity_penalty,
     activity_terms,
     arm_errors,
     arm_fit_step,
@@ -319,22 +320,24 @@ class LearnedArmRule:
         regularisation = self.regularisation
         if regularisation is None:
             return loss
-        terms = activity_terms(torch.stack(hiddens), torch.stack(means), in_trial)
-        weights = (regularisation.activity_l2, regularisation.activity_change_l2, regularisation.command_change_l2)
-        return loss + sum(w * term for w, term in zip(weights, terms.values(), strict=True) if w)
+        return loss + activity_penalty(
+            regularisation, activity_terms(torch.stack(hiddens), torch.stack(means), in_trial)
+        )
 
     @staticmethod
-    def _before_go(trial: RealTrial, steps: int) -> np.ndarray:
-        """(steps + 1,) whether the go cue had not yet been given (as the task counts a false start)."""
+    def _go_step(trial: RealTrial) -> int:
+        """The step of the trial's go cue (NEVER in a catch trial)."""
         given = np.flatnonzero(trial.go_cue)
-        return np.arange(steps + 1) < (int(given[0]) if len(given) else NEVER)
+        return int(given[0]) if len(given) else NEVER
+
+    def _before_go(self, trial: RealTrial, steps: int) -> np.ndarray:
+        """(steps + 1,) whether the go cue had not yet been given (as the task counts a false start)."""
+        return np.arange(steps + 1) < self._go_step(trial)
 
     def _cue_processed(self, trial: RealTrial, steps: int) -> np.ndarray:
         """(steps + 1,) whether the go cue had been processed (when the distance cost's goal moves to
         the target): as the task and the imagined trials count it, ``step - latency >= go_step``."""
-        given = np.flatnonzero(trial.go_cue)
-        go_step = int(given[0]) if len(given) else NEVER
-        return np.arange(steps + 1) - self.cue_latency_steps >= go_step
+        return np.arange(steps + 1) - self.cue_latency_steps >= self._go_step(trial)
 
     # ----------------------------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:
