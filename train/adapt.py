@@ -355,7 +355,8 @@ def _source_policy(source_run: Path, device: str, rule: str) -> tuple[dict[str, 
         "cell": policy.spec.cell,
         "hidden_size": policy.spec.hidden_size,
         "bounded_action_mean": policy.spec.bounded_mean,
-        **{name: trained[name] for name in ("activity_l2", "activity_change_l2", "command_change_l2")},
+        # 0 where absent: runs from before the regularisation had none
+        **{name: trained.get(name, 0.0) for name in ("activity_l2", "activity_change_l2", "command_change_l2")},
     }
     return {"policy": policy.state_dict()}, network, kind.name
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from motorgym.train import kinds
+from motorgym.train import adapt, kinds
 from motorgym.train.cli import main
 
 OLD_RUNS = Path(__file__).parents[1] / "fixtures" / "old_runs"
@@ -72,6 +72,13 @@ def test_init_from_an_old_pretraining_run(pretrained: str, tmp_path: Path) -> No
     small = ["--num-envs", "2", "--rollout-steps", "32", "--num-minibatches", "1", "--no-progress"]
     assert main([*argv, "--init-from", str(OLD_RUNS / pretrained), *small]) == 0
     assert json.loads((out / "config.json").read_text())["init_from"] == str(OLD_RUNS / pretrained)
+
+
+def test_an_old_pretraining_run_is_an_adapt_source() -> None:
+    """A model-based run from before activity regularisation adapts without it (weights 0)."""
+    tensors, network, kind = adapt._source_policy(OLD_RUNS / "model-based", "cpu", "learned-arm")
+    assert kind == "model-based" and "policy" in tensors
+    assert [network[k] for k in ("activity_l2", "activity_change_l2", "command_change_l2")] == [0.0, 0.0, 0.0]
 
 
 def test_fixtures_hold_no_absolute_paths() -> None:
