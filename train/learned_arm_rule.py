@@ -21,7 +21,9 @@ is, and this rule uses it the same way on the trials the network has just made:
    for a network pretrained through a learned arm, also the false start's smooth gradient of
    :func:`~motorgym.train.model_based.false_start_cost`, without which it learns to anticipate the
    go cue; a PPO network learnt the false start as the env's step, without a gradient, and its
-   surrogate pulls such a network off its hold) with respect to the network's weights is taken
+   surrogate pulls such a network off its hold; and, with ``path_error_weight``, the squared
+   sideways error of the seen hand from the straight start-target line, the kinematic error people
+   adapt from) with respect to the network's weights is taken
    along the real trial: every quantity keeps its recorded value, and derivatives flow through the
    network (re-run on the recorded observations), the observations' dependence on the arm's state
    (delays included), and the learned arm's derivatives for how a command and a state change the
@@ -314,6 +316,9 @@ class LearnedArmRule:
             if not self.smooth_false_start:
                 start_cost = start_cost.detach()
             cost = cost + config.false_start_weight * start_cost
+            if self.learning.path_error_weight > 0:
+                sideways_m = sideways_error_m(next_cursor, start, target) * goal_on[t + 1]
+                cost = cost + self.learning.path_error_weight * sideways_m**2
             costs.append(cost * in_trial[t])
             state, previous_activation = next_state, activation
         loss = torch.stack(costs).sum() / in_trial.sum()
@@ -365,6 +370,15 @@ class LearnedArmRule:
         self.fit_trials = [_trial_from(t) for t in state["fit_trials"]]
         self.pending = [_trial_from(t) for t in state["pending"]]
         self.grad_norms.extend(state.get("grad_norms", []))  # absent from runs before the exploded-step skip
+
+
+def sideways_error_m(cursor: torch.Tensor, start: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B,) the signed distance (m) of each (B, 2) cursor from its trial's start-target line
+    (differentiable; :func:`motorgym.train.analysis.adaptation.perpendicular_deviation_m` measures
+    the same on recorded paths)."""
+    direction = target - start
+    normal = torch.stack([-direction[:, 1], direction[:, 0]], dim=-1) / direction.norm(dim=-1, keepdim=True)
+    return ((cursor - start) * normal).sum(-1)
 
 
 def _trial_tensors(trial: RealTrial) -> dict[str, Any]:

@@ -7,6 +7,7 @@ A protocol is a small YAML file; those of :func:`shipped_protocols` ship in
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,11 @@ class Learning:
     arm_model: str = "affine"
     """learned-arm: the learned arm's structure (``motorgym.agents.learned_arm.ARM_MODELS``, as the
     pretraining's ``arm_model``); an arm without activation states (the torque arm) always gets ``mlp``."""
+    path_error_weight: float = 0.0
+    """learned-arm: weight of the squared sideways error (m^2), per step once the go cue is processed:
+    the seen hand's distance from the straight line from the start to the target, the kinematic error
+    people adapt from (a gradient proportional to the error, as in the state-space models of
+    Thoroughman & Shadmehr 2000); 0: the source's loss alone."""
     slow_learning_rate: float = 0.0
     """Two-rate learning (Smith, Ghazizadeh & Shadmehr 2006; :mod:`motorgym.train.two_rate`): the
     learning rate of a slow process beside the fast one (``learning_rate``); 0: no slow process."""
@@ -141,6 +147,11 @@ def protocol_from_dict(data: Any, where: str) -> Protocol:
     for name in ("rollout_steps", "update_epochs", "trials_per_update", "arm_iterations", "arm_buffer_trials"):
         value = getattr(learning, name)
         _check(isinstance(value, int) and value >= 1, f"{where}: learning.{name} must be an int >= 1 (got {value!r})")
+    path = learning.path_error_weight
+    _check(
+        _is_number(path) and math.isfinite(path) and path >= 0,
+        f"{where}: learning.path_error_weight must be a finite number >= 0 (0: the source's loss alone; got {path!r})",
+    )
     slow = learning.slow_learning_rate
     _check(
         _is_number(slow) and slow >= 0,

@@ -203,6 +203,59 @@ def test_leaving_the_start_zone_before_the_go_cue_costs_once_with_a_gradient() -
         assert (a is None and b is None) or torch.allclose(a, b)
 
 
+@pytest.mark.parametrize("rotation_deg", [0.0, 90.0])
+def test_the_sideways_error_costs_its_square_once_the_cue_is_processed(rotation_deg: float) -> None:
+    """path_error_weight x the squared distance (m) of the seen hand from the start-target line, per
+    step once the go cue is processed, with its gradient: a hand moving straight at the target
+    costs nothing; one moving sideways 1 mm per step costs the known sum (under a 90 degree
+    rotation the seen hand of a straight reach is what moves sideways)."""
+    rule, core = make_rule()
+    steps, go_step = 30, 5
+    processed = go_step + rule.cue_latency_steps
+    core.reset(np.array([0]), [np.random.default_rng(1)])
+    states = np.repeat(core.arm.sensed_state()[:1], steps + 1, axis=0).astype(np.float32)
+    start = states[0, :2].astype(float)
+    target = start + np.array([0.0, 0.1])
+    # Sideways (x) for the unrotated trial; along the line (y) when the cursor is turned 90 degrees.
+    axis = 0 if rotation_deg == 0 else 1
+    moved = np.clip(np.arange(steps + 1) - processed, 0, None) * 0.001
+    states[:, axis] += moved.astype(np.float32)
+    trial = RealTrial(
+        obs=np.zeros((steps, len(core.obs_names)), np.float32),
+        actions=np.zeros((steps, len(core.action_low)), np.float32),
+        states=states,
+        go_cue=np.arange(steps + 1) >= go_step,
+        target_pos=target,
+        rotation_deg=rotation_deg,
+    )
+    costs, gradients = [], []
+    for weight in (0.0, 50.0):
+        rule.learning = dataclasses.replace(rule.learning, path_error_weight=weight)
+        cost = rule.trial_cost([trial])
+        costs.append(cost.item())
+        gradients.append(torch.autograd.grad(cost, list(rule.policy.parameters()), allow_unused=True))
+    expected = 50.0 * (moved[1:] ** 2).sum() / steps
+    assert costs[1] - costs[0] == pytest.approx(expected, rel=1e-3)
+    assert any(not torch.allclose(a, b) for a, b in zip(*gradients, strict=True) if a is not None)
+    # Straight at the target: no sideways error, nothing to pay.
+    straight = dataclasses.replace(trial, states=states.copy())
+    straight.states[:, :2] = states[:1, :2]
+    straight.states[:, 1] += moved.astype(np.float32)
+    straight = dataclasses.replace(straight, rotation_deg=0.0)
+    rule.learning = dataclasses.replace(rule.learning, path_error_weight=0.0)
+    base = rule.trial_cost([straight]).item()
+    rule.learning = dataclasses.replace(rule.learning, path_error_weight=50.0)
+    assert rule.trial_cost([straight]).item() == pytest.approx(base, rel=1e-6)
+
+
+def test_sideways_error_is_the_signed_distance_from_the_line() -> None:
+    start = torch.tensor([[0.0, 0.4], [0.1, 0.4]])
+    target = torch.tensor([[0.1, 0.4], [0.1, 0.5]])
+    cursor = torch.tensor([[0.05, 0.43], [0.12, 0.45]])
+    # Positive to the left of the start-to-target direction (as perpendicular_deviation_m).
+    assert learned_arm_rule.sideways_error_m(cursor, start, target).tolist() == pytest.approx([0.03, -0.02])
+
+
 def test_an_exploded_gradient_takes_no_step(monkeypatch: pytest.MonkeyPatch) -> None:
     """A gradient far above the steps' so far (or not finite) leaves the network as it was, and says
     so: clipping would have made the explosion the step's direction."""
