@@ -152,6 +152,11 @@ def protocol_from_dict(data: Any, where: str) -> Protocol:
         _is_number(path) and math.isfinite(path) and path >= 0,
         f"{where}: learning.path_error_weight must be a finite number >= 0 (0: the source's loss alone; got {path!r})",
     )
+    _check(
+        path == 0 or learning.rule == "learned-arm",
+        f"{where}: learning.path_error_weight is a cost term of the learned-arm rule (rule {learning.rule!r} "
+        "learns from the env's reward): leave it out or set rule: learned-arm",
+    )
     slow = learning.slow_learning_rate
     _check(
         _is_number(slow) and slow >= 0,

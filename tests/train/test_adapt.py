@@ -89,6 +89,7 @@ def test_the_benchmark_protocols_are_the_shipped_ones_with_a_long_washout() -> N
         ({"learning": {"arm_model": "linear"}}, r"learning.arm_model must be one of \['mlp', 'known-activation'"),
         ({"learning": {"path_error_weight": -1.0}}, r"learning.path_error_weight must be a finite number >= 0"),
         ({"learning": {"path_error_weight": float("nan")}}, r"learning.path_error_weight must be a finite number >= 0"),
+        ({"learning": {"path_error_weight": 100.0}}, r"path_error_weight is a cost term of the learned-arm rule"),
     ],
 )
 def test_a_bad_protocol_is_named(tmp_path: Path, change: dict, message: str) -> None:
