@@ -20,7 +20,7 @@ only: a model-based pretraining (``motorgym pretrain-policy``, no trained critic
 learned-arm ones, e.g. the muscle arm's human-like networks:
 
     python benchmarks/adaptation.py --runs runs/mco_v2_s0 runs/mco_v2_s1 runs/mco_v2_s2 --root runs/adaptation \
-        --protocols curl-field-learned-arm-muscle visuomotor-rotation-learned-arm-muscle \
+        --protocols curl-field-learned-arm-muscle-sideways-error visuomotor-rotation-learned-arm-muscle-sideways-error \
         --out benchmarks/results/adaptation_muscle.md
 """
 
@@ -182,10 +182,12 @@ PROTOCOLS = {
     "curl-field": CURL_MEASURES,
     "curl-field-learned-arm": CURL_MEASURES,
     "curl-field-learned-arm-muscle": CURL_MEASURES,
+    "curl-field-learned-arm-muscle-sideways-error": CURL_MEASURES,
     "curl-field-two-rate": CURL_MEASURES,
     "visuomotor-rotation": ROTATION_MEASURES,
     "visuomotor-rotation-learned-arm": ROTATION_MEASURES,
     "visuomotor-rotation-learned-arm-muscle": ROTATION_MEASURES,
+    "visuomotor-rotation-learned-arm-muscle-sideways-error": ROTATION_MEASURES,
     "load-pulse": PULSE_MEASURES,
 }
 

@@ -4,7 +4,9 @@
 
 A **protocol** is a small YAML file (``curl-field``, ``visuomotor-rotation`` and ``load-pulse``
 ship in ``motorgym/train/protocols``, the first two also learnt by the learned-arm rule:
-``curl-field-learned-arm``, ``visuomotor-rotation-learned-arm``; any other file path works too):
+``curl-field-learned-arm``, ``visuomotor-rotation-learned-arm``, and for the muscle arm's networks
+``curl-field-learned-arm-muscle-sideways-error``, ``visuomotor-rotation-learned-arm-muscle-sideways-error``;
+any other file path works too):
 blocks of trials, each with the perturbation of its trials (the reset options of
 :mod:`motorgym.envs.perturbations`), whether the network learns during it, and the fraction of
 force-channel trials mixed in. Every trial is one episode of the trained run's task; the vector
@@ -23,7 +25,9 @@ MotorNet's networks learn (its source may also be a model-based pretraining, ``m
 pretrain-policy``, which has no trained critic for PPO): the network acts deterministically, a
 learned arm is fitted on the first block's trials and refitted as the trials go on, and every
 ``trials_per_update`` trials of a learning block the gradient of their cost through the learned
-arm, along the real trials, takes one Adam step at the protocol's learning rate.
+arm, along the real trials, takes one Adam step at the protocol's learning rate. The cost is the
+loss the network was trained on, plus, with ``path_error_weight``, the seen hand's squared
+sideways error from the straight start-target line (the error people adapt from).
 
 **Two-rate learning** (either rule; ``slow_learning_rate``, ``fast_retention`` and
 ``slow_retention`` in the protocol's ``learning``; :mod:`motorgym.train.two_rate`): every step of

@@ -416,6 +416,8 @@ def test_a_model_based_muscle_run_adapts_through_an_affine_arm_and_resumes_it(tm
         ("visuomotor-rotation", "visuomotor-rotation-learned-arm"),
         ("curl-field", "curl-field-learned-arm-muscle"),
         ("visuomotor-rotation", "visuomotor-rotation-learned-arm-muscle"),
+        ("curl-field", "curl-field-learned-arm-muscle-sideways-error"),
+        ("visuomotor-rotation", "visuomotor-rotation-learned-arm-muscle-sideways-error"),
     ],
 )
 def test_the_shipped_learned_arm_protocols_are_the_ppo_ones_learnt_otherwise(name: str, learned: str) -> None:
