@@ -379,7 +379,9 @@ def test_a_model_based_muscle_run_adapts_through_an_affine_arm_and_resumes_it(tm
         adapt.adapt(source, "curl-field", tmp_path / "refused", progress=False)
     assert not (tmp_path / "refused").exists()
 
-    protocol = write_protocol(tmp_path / "tiny.yaml", LEARNED_ARM_PROTOCOL)
+    # With the sideways error in the cost, as the shipped muscle protocols learn.
+    sideways = {**LEARNED_ARM_PROTOCOL, "learning": {**LEARNED_ARM_PROTOCOL["learning"], "path_error_weight": 300.0}}
+    protocol = write_protocol(tmp_path / "tiny.yaml", sideways)
     out = adapt.adapt(source, str(protocol), tmp_path / "adapt", progress=False)
     saved, meta = load_checkpoint(out / "adapt.pt")
     assert saved["rule"]["arm_model"] == "affine" and meta["source"]["env_id"] == "motorgym/MuscleCenterOut-v2"
@@ -390,7 +392,7 @@ def test_a_model_based_muscle_run_adapts_through_an_affine_arm_and_resumes_it(tm
 
     session = adapt._start_session(
         AdaptConfig(**{k: v for k, v in read_config(out).items() if k != "algo"}),
-        protocols.protocol_from_dict(LEARNED_ARM_PROTOCOL, "tiny"),
+        protocols.protocol_from_dict(read_config(out)["protocol_spec"], "resumed"),
         meta["source"],
         saved,
         first_trial=48,
@@ -403,6 +405,7 @@ def test_a_model_based_muscle_run_adapts_through_an_affine_arm_and_resumes_it(tm
         session.rule.load_state_dict(saved["rule"])
         arm = session.rule.arm
         assert arm is not None and arm.structure == "affine" and session.rule.smooth_false_start
+        assert session.rule.learning.path_error_weight == 300.0
         for name, value in saved["rule"]["arm"].items():
             torch.testing.assert_close(arm.state_dict()[name], value)
     finally:
