@@ -18,7 +18,6 @@ evaluation.json are copied to ``results/runs/compare_*``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shutil
 import statistics
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from env_throughput import machine_line  # noqa: E402
 
 from motorgym.train.progress import read_metrics  # noqa: E402
-from motorgym.train.run_dir import EVALUATION, METRICS  # noqa: E402
+from motorgym.train.run_dir import EVALUATION, METRICS, read_evaluation  # noqa: E402
 from motorgym.train.sweep import SweepSpec, finished, sweep  # noqa: E402
 
 TASKS = {"center_out": "motorgym/CenterOut-v0", "muscle_center_out": "motorgym/MuscleCenterOut-v0"}
@@ -99,10 +98,7 @@ def report(root: Path, seeds: list[int], minutes: float) -> str:
                     continue
                 rows = read_metrics(path)
                 # evaluation.json holds null for a measure no trial defines (NaN in older files).
-                ev = {
-                    k: math.nan if v is None else v
-                    for k, v in json.loads((path / EVALUATION).read_text())["overall"].items()
-                }
+                ev = {k: math.nan if v is None else v for k, v in read_evaluation(path)["overall"].items()}
                 cells = [_percent(success_at(rows, m * 60)) for m in CHECKPOINTS_MIN]
                 lines.append(
                     f"| {env_id} | {name} | {seed} | {rows[-1]['steps_per_s']:,.0f} | "

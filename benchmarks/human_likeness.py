@@ -35,7 +35,7 @@ from motorgym.train.analysis.kinematics import ONSET_FRACTION
 from motorgym.train.analyze import aligned_trials, analyze, condition_average
 from motorgym.train.evaluate import evaluate
 from motorgym.train.plots import save_figure, subplots
-from motorgym.train.run_dir import EVALUATION
+from motorgym.train.run_dir import EVALUATION, read_config, read_evaluation
 from motorgym.train.sweep import SweepSpec, sweep, trial_runs
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -196,21 +196,25 @@ def columns(root: Path | None, tasks: list[str], extra: list[list[str]]) -> list
         env_ids = {kinds.load_agent(path).env_id for path in paths}
         if len(env_ids) != 1:
             raise SystemExit(f"--column {label!r}: its runs must share one env id (got {sorted(env_ids)})")
-        seeds = [json.loads((path / "config.json").read_text())["seed"] for path in paths]
+        seeds = [read_config(path)["seed"] for path in paths]
         result.append((label, env_ids.pop(), sorted(zip(seeds, paths, strict=True))))
     return result
 
 
 def evaluation_of(path: Path) -> dict[str, Any]:
-    """The run's evaluation.json (``motorgym evaluate``)."""
-    return json.loads((path / EVALUATION).read_text())
+    """The run's evaluation.json (``motorgym evaluate``), which must exist."""
+    evaluation = read_evaluation(path)
+    if evaluation is None:
+        raise FileNotFoundError(f"{path} has not been evaluated: {EVALUATION} is missing")
+    return evaluation
 
 
 def analyze_runs(table: list[Column]) -> None:
     """Evaluate (EPISODES deterministic trials) and analyse each run that has not been yet."""
     for _, _, column_runs in table:
         for _, path in column_runs:
-            if not (path / EVALUATION).exists() or evaluation_of(path)["episodes"] != EPISODES:
+            evaluation = read_evaluation(path)
+            if evaluation is None or evaluation["episodes"] != EPISODES:
                 evaluate(path, episodes=EPISODES)
             if not (path / ANALYSIS / "analysis.json").exists():
                 analyze(path, path / ANALYSIS, episodes=EPISODES)

@@ -14,13 +14,12 @@ the deterministic evaluation's success and endpoint error, and the medians over 
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 from pathlib import Path
 
 from motorgym.train.progress import first_reaching, read_metrics
-from motorgym.train.run_dir import EVALUATION
+from motorgym.train.run_dir import read_evaluation
 from motorgym.train.sweep import SweepSpec, sweep, trial_runs
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -59,7 +58,7 @@ def summarize(root: Path) -> str:
                 continue
             rows = read_metrics(path)
             hit = first_reaching(rows, target)
-            evaluation = json.loads((path / EVALUATION).read_text())["overall"]
+            evaluation = read_evaluation(path)["overall"]
             reached.append(hit["time_s"] if hit else float("inf"))
             evaluated.append(evaluation["success_rate"])
             when = f"{hit['time_s']:.0f} s ({hit['global_step'] / 1e6:.1f} M steps)" if hit else "never"

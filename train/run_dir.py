@@ -86,6 +86,22 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     return config
 
 
+def read_evaluation(run_dir: str | Path) -> dict[str, Any] | None:
+    """The ``evaluation.json`` of a run directory (``motorgym evaluate``: ``overall`` and the
+    per-condition measures, null where a measure is undefined), or None if the run has not been
+    evaluated; a clear error if it is damaged."""
+    path = Path(run_dir) / EVALUATION
+    try:
+        evaluation = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(evaluation, dict) or not isinstance(evaluation.get("overall"), dict):
+        raise ValueError(f"{path} does not hold an evaluation (a JSON object with 'overall')")
+    return evaluation
+
+
 @contextmanager
 def new_run_dir(path: str | Path) -> Iterator[Path]:
     """Create the directory of a new run for the set-up inside the block; if the block fails, the
@@ -116,5 +132,6 @@ __all__ = [
     "finite_json",
     "new_run_dir",
     "read_config",
+    "read_evaluation",
     "write_json",
 ]

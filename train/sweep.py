@@ -55,7 +55,7 @@ from motorgym.train import kinds
 from motorgym.train.evaluate import MEASURES, evaluate
 from motorgym.train.plots import save_figure, subplots
 from motorgym.train.progress import read_metrics
-from motorgym.train.run_dir import CONFIG, EVALUATION, METRICS, RunExistsError, write_json
+from motorgym.train.run_dir import CONFIG, EVALUATION, METRICS, RunExistsError, read_evaluation, write_json
 from motorgym.train.trainers import TRAINERS
 
 SPEC_KEYS = ("algo", "fixed", "vary", "conditions", "samples", "seeds", "search_seed", "evaluate_episodes")
@@ -290,9 +290,9 @@ def _best(out: Path, trials: list[Trial]) -> tuple[float, str]:
     """The best evaluation success among the trials already evaluated, and its trial."""
     best = (-1.0, "")
     for trial in trials:
-        evaluation = out / "runs" / trial.name / EVALUATION
-        if evaluation.exists():
-            success = json.loads(evaluation.read_text())["overall"]["success_rate"]
+        evaluation = read_evaluation(out / "runs" / trial.name)
+        if evaluation is not None:
+            success = evaluation["overall"]["success_rate"]
             if success is not None and success > best[0]:
                 best = (success, trial.name)
     return best
@@ -388,9 +388,7 @@ def results_rows(out: Path, trials: list[Trial], errors: Mapping[str, str]) -> l
         metrics = read_metrics(run_dir) if (run_dir / METRICS).exists() and (run_dir / CONFIG).exists() else []
         row["steps"] = int(metrics[-1]["global_step"]) if metrics else None
         row["wall_clock_s"] = round(metrics[-1]["time_s"], 1) if metrics else None
-        evaluation = (
-            json.loads((run_dir / EVALUATION).read_text())["overall"] if (run_dir / EVALUATION).exists() else {}
-        )
+        evaluation = (read_evaluation(run_dir) or {"overall": {}})["overall"]
         row.update({m: evaluation.get(m) for m in MEASURES})
         row["error"] = errors.get(trial.name, "" if evaluation else "not finished")
         rows.append(row)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from motorgym.train.analysis.kinematics import (
     speed_profile,
 )
 from motorgym.train.evaluate import format_table, summarize
-from motorgym.train.run_dir import write_json
+from motorgym.train.run_dir import read_evaluation, write_json
 
 DT = 0.001
 
@@ -132,7 +131,18 @@ def test_table_of_an_evaluation_read_back_from_disk(tmp_path: Path) -> None:
     back from the file shows it as "-", as it does in memory."""
     results = summarize([episode(0, False, error_m=0.05)], dt_s=0.01, target_radius_m=0.015)
     assert math.isnan(results["overall"]["movement_time_ms"])
-    path = write_json(tmp_path / "evaluation.json", results)
-    from_disk = json.loads(path.read_text())
-    assert from_disk["overall"]["movement_time_ms"] is None
+    write_json(tmp_path / "evaluation.json", results)
+    from_disk = read_evaluation(tmp_path)
+    assert from_disk is not None and from_disk["overall"]["movement_time_ms"] is None
     assert format_table(from_disk) == format_table(results)
+
+
+def test_reading_an_evaluation_says_what_is_there(tmp_path: Path) -> None:
+    """None for a run not yet evaluated; a damaged file is named, not a KeyError later."""
+    assert read_evaluation(tmp_path) is None
+    (tmp_path / "evaluation.json").write_text('{"overall": {"success_rate": 0.5')
+    with pytest.raises(ValueError, match="evaluation.json is not valid JSON"):
+        read_evaluation(tmp_path)
+    (tmp_path / "evaluation.json").write_text('{"success_rate": 0.5}')
+    with pytest.raises(ValueError, match="does not hold an evaluation"):
+        read_evaluation(tmp_path)
