@@ -9,6 +9,9 @@ whose output exists is skipped, so the same command resumes.
     python benchmarks/calibration/data_aggregation.py --root /work/runs/agg_s0 --seed 0 \\
       --env motorgym/MuscleCenterOut-v1 --env-kwargs '{"effort_weight": 1, "speed_weight": 0.35}' \\
       --data data/m_s0.npz --rounds 4
+    python benchmarks/calibration/data_aggregation.py --root /work/runs/agg2_s0 --seed 0 \\
+      --env motorgym/MuscleCenterOut-v2 --data data/m2_s0.npz --command-bias-std 0.01 \\
+      --activity-l2 0.1 --activity-change-l2 30      # the learner's activity regularisation, every round
 
 Round 0 is the pretraining on ``--data`` alone (or ``--init-from``, an existing one). Round 1 trains
 its policy from scratch (``--first-policy-iterations``) on the data and round 0's episodes: round 0's
@@ -79,6 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--arm-iterations", type=int, default=4000)
     parser.add_argument("--arm-model", default="affine", help="pretrain-policy --arm-model")
     parser.add_argument("--command-bias-std", type=float, default=0.0, help="pretrain-policy --command-bias-std")
+    parser.add_argument("--activity-l2", type=float, default=0.0, help="pretrain-policy --activity-l2")
+    parser.add_argument("--activity-change-l2", type=float, default=0.0, help="pretrain-policy --activity-change-l2")
     args = parser.parse_args(argv)
     json.loads(args.env_kwargs)  # fail early on bad JSON
     return args
@@ -89,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     args.root.mkdir(parents=True, exist_ok=True)
     common = ["--bounded-action-mean", "--seed", str(args.seed), "--no-progress"]
     common += ["--command-bias-std", str(args.command_bias_std)]
+    common += ["--activity-l2", str(args.activity_l2), "--activity-change-l2", str(args.activity_change_l2)]
     arm = ["--arm-iterations", str(args.arm_iterations), "--arm-model", args.arm_model]
     first_iterations = ["--policy-iterations", str(args.first_policy_iterations)]
     best = args.init_from or args.root / "round0"
