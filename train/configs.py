@@ -117,6 +117,24 @@ class ActorConfig(RunConfig):
         regularisers = ("activity_l2", "activity_change_l2", "command_change_l2")
         return {**super().field_checks(), **{name: (getattr(self, name) >= 0, ">= 0") for name in regularisers}}
 
+    def activity_cost(
+        self, hidden_activity: torch.Tensor, hidden_change: torch.Tensor, command_change: torch.Tensor
+    ) -> torch.Tensor | float:
+        """The learner's regularisation of the policy (PPO's loss, the imagined trials', the
+        learned-arm rule's): each term times its weight, ``activity_l2``, ``activity_change_l2`` and
+        ``command_change_l2``. A term of weight 0 is left out (0.0 when all are), so that a run
+        without regularisation computes exactly the loss it would without these terms."""
+        weighted = (
+            (self.activity_l2, hidden_activity),
+            (self.activity_change_l2, hidden_change),
+            (self.command_change_l2, command_change),
+        )
+        cost: torch.Tensor | float = 0.0
+        for weight, term in weighted:
+            if weight:
+                cost = cost + weight * term
+        return cost
+
 
 @dataclass
 class EnvRunConfig(RunConfig):

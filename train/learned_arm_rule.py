@@ -56,7 +56,6 @@ from motorgym.envs.task import NEVER
 from motorgym.train.collect import TrajectoryDataset
 from motorgym.train.configs import ActorConfig, ModelBasedConfig
 from motorgym.train.model_based import (
-    activity_penalty,
     activity_terms,
     arm_errors,
     arm_fit_step,
@@ -325,9 +324,7 @@ class LearnedArmRule:
         regularisation = self.regularisation
         if regularisation is None:
             return loss
-        return loss + activity_penalty(
-            regularisation, activity_terms(torch.stack(hiddens), torch.stack(means), in_trial)
-        )
+        return loss + regularisation.activity_cost(**activity_terms(torch.stack(hiddens), torch.stack(means), in_trial))
 
     @staticmethod
     def _go_step(trial: RealTrial) -> int:

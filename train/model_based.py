@@ -420,15 +420,8 @@ def imagine(
     if regularisation is None:
         return loss, stats
     terms = activity_terms(torch.stack(hiddens), torch.stack(means), trials.in_trial)
-    loss = loss + activity_penalty(regularisation, terms)
+    loss = loss + regularisation.activity_cost(**terms)
     return loss, {**stats, **{name: term.item() for name, term in terms.items()}}
-
-
-def activity_penalty(regularisation: ActorConfig, terms: dict[str, torch.Tensor]) -> torch.Tensor | float:
-    """The weighted sum of :func:`activity_terms` by ``regularisation``'s activity_l2,
-    activity_change_l2 and command_change_l2 (0 where all are 0)."""
-    weights = (regularisation.activity_l2, regularisation.activity_change_l2, regularisation.command_change_l2)
-    return sum((w * term for w, term in zip(weights, terms.values(), strict=True) if w), 0.0)
 
 
 def activity_terms(hidden: torch.Tensor, mean: torch.Tensor, in_trial: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -359,14 +359,7 @@ def minibatch_loss(
     activity, activity_change = (hidden**2).mean(), mean_square_change(hidden, starts)
     command_change = mean_square_change(dist.mean, starts)
     loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
-    if config.activity_l2 or config.activity_change_l2 or config.command_change_l2:
-        # (no-op terms left out: the default run is unchanged)
-        loss = (
-            loss
-            + config.activity_l2 * activity
-            + config.activity_change_l2 * activity_change
-            + config.command_change_l2 * command_change
-        )
+    loss = loss + config.activity_cost(activity, activity_change, command_change)
     with torch.no_grad():
         return loss, {
             "policy_loss": policy_loss.item(),

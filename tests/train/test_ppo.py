@@ -171,3 +171,12 @@ def test_activity_regularisation_changes_the_gradient_of_the_core_only(one_threa
         assert torch.allclose(command[name], grad, rtol=1e-4, atol=1e-8) != shapes_command, name
     with pytest.raises(ValueError, match=r"activity_l2 must be >= 0 \(got -1.0\)"):
         PPOConfig(activity_l2=-1.0)
+
+
+def test_the_activity_cost_weights_each_term_and_leaves_weight_zero_out() -> None:
+    """One weighting of the regularisation for PPO, the imagined trials and the learned-arm rule."""
+    terms = torch.tensor(2.0), torch.tensor(3.0), torch.tensor(float("inf"))
+    assert PPOConfig().activity_cost(*terms) == 0.0  # weight 0: left out (even a non-finite term)
+    cost = PPOConfig(activity_l2=0.5, activity_change_l2=0.1).activity_cost(*terms)
+    assert float(cost) == pytest.approx(0.5 * 2.0 + 0.1 * 3.0)
+    assert float(PPOConfig(command_change_l2=2.0).activity_cost(*terms)) == float("inf")
