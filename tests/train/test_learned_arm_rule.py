@@ -168,6 +168,12 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time(rotation_d
         torch.testing.assert_close(f, e, rtol=1e-4, atol=1e-7)
 
 
+def cost_and_gradient(rule: LearnedArmRule, trial: RealTrial) -> tuple[float, tuple[torch.Tensor | None, ...]]:
+    """The rule's cost of one recorded trial and its gradient in the policy's weights."""
+    cost = rule.trial_cost([trial])
+    return cost.item(), torch.autograd.grad(cost, list(rule.policy.parameters()), allow_unused=True)
+
+
 def test_leaving_the_start_zone_before_the_go_cue_costs_once_with_a_gradient() -> None:
     """A recorded hand drifting out of the start zone before the go cue: the env's false-start cost
     is charged once (its step's value), and the smooth step's gradient reaches the network."""
@@ -188,17 +194,16 @@ def test_leaving_the_start_zone_before_the_go_cue_costs_once_with_a_gradient() -
     costs, gradients = [], []
     for weight in (1.0, 0.0):
         rule.config = dataclasses.replace(core.config, false_start_weight=weight)
-        cost = rule.trial_cost([trial])
-        costs.append(cost.item())
-        gradients.append(torch.autograd.grad(cost, list(rule.policy.parameters()), allow_unused=True))
+        cost, gradient = cost_and_gradient(rule, trial)
+        costs.append(cost)
+        gradients.append(gradient)
     assert costs[0] - costs[1] == pytest.approx(1.0 / steps, rel=1e-4)
     assert any(not torch.allclose(a, b) for a, b in zip(*gradients, strict=True) if a is not None)
     # A PPO network learnt the false start as the env's step: its value, no gradient.
     rule.smooth_false_start = False
     rule.config = dataclasses.replace(core.config, false_start_weight=1.0)
-    cost = rule.trial_cost([trial])
-    assert cost.item() == pytest.approx(costs[0], rel=1e-6)
-    stepped = torch.autograd.grad(cost, list(rule.policy.parameters()), allow_unused=True)
+    cost, stepped = cost_and_gradient(rule, trial)
+    assert cost == pytest.approx(costs[0], rel=1e-6)
     for a, b in zip(stepped, gradients[1], strict=True):
         assert (a is None and b is None) or torch.allclose(a, b)
 
@@ -231,9 +236,9 @@ def test_the_sideways_error_costs_its_square_once_the_cue_is_processed(rotation_
     costs, gradients = [], []
     for weight in (0.0, 50.0):
         rule.learning = dataclasses.replace(rule.learning, path_error_weight=weight)
-        cost = rule.trial_cost([trial])
-        costs.append(cost.item())
-        gradients.append(torch.autograd.grad(cost, list(rule.policy.parameters()), allow_unused=True))
+        cost, gradient = cost_and_gradient(rule, trial)
+        costs.append(cost)
+        gradients.append(gradient)
     expected = 50.0 * (moved[1:] ** 2).sum() / steps
     assert costs[1] - costs[0] == pytest.approx(expected, rel=1e-3)
     assert any(not torch.allclose(a, b) for a, b in zip(*gradients, strict=True) if a is not None)
