@@ -72,15 +72,21 @@ def write_json(path: Path, value: Any) -> Path:
     return atomic_write(path, lambda file: file.write(text.encode()))
 
 
+def _read_json(path: Path) -> Any:
+    """A JSON file's value; a ValueError naming the file if it is damaged (FileNotFoundError as is)."""
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+
+
 def read_config(run_dir: str | Path) -> dict[str, Any]:
     """The ``config.json`` of a run directory, as written (a clear error if missing or damaged)."""
     path = Path(run_dir) / CONFIG
     try:
-        config = json.loads(path.read_text())
+        config = _read_json(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"{run_dir} is not a run directory: {CONFIG} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(config, dict):
         raise ValueError(f"{path} does not hold a run's config (a JSON object)")
     return config
@@ -92,11 +98,9 @@ def read_evaluation(run_dir: str | Path) -> dict[str, Any] | None:
     evaluated; a clear error if it is damaged."""
     path = Path(run_dir) / EVALUATION
     try:
-        evaluation = json.loads(path.read_text())
+        evaluation = _read_json(path)
     except FileNotFoundError:
         return None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(evaluation, dict) or not isinstance(evaluation.get("overall"), dict):
         raise ValueError(f"{path} does not hold an evaluation (a JSON object with 'overall')")
     return evaluation
