@@ -33,6 +33,10 @@ def is_finite_pair(value: Any) -> bool:
     return isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_number(v) for v in value)
 
 
+#: The cost arguments that time its terms rather than weigh them.
+COST_TIMING = ("distance_onset_ms",)
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """Arguments shared by every motorgym task."""
@@ -78,6 +82,13 @@ class EnvConfig:
     time_weight: float = 0.0
     """Cost of each step from the go cue until the hand is in the target: a cost of time, against
     which the effort costs set the movement's vigour."""
+    distance_onset_ms: float = 0.0
+    """When the distance cost starts, ms after the go cue is processed (until then, from the processed
+    cue on, no distance is charged); a multiple of the step. 0 charges it from the processed cue on.
+    A movement time set by the modeller, at whose end the hand must be on the target while effort is
+    charged throughout: the finite-horizon formulation of optimal reaching (Harris & Wolpert 1998;
+    Todorov & Jordan 2002), whose optimum is a symmetric bell of speed; a distance charged from the
+    cue on asks for a fast start and a long deceleration instead."""
     false_start_weight: float = 0.0
     """Cost of a false start, charged once, on the step the hand leaves the start zone before the go
     cue: without it, leaving early costs nothing in the reward and networks learn to anticipate the
@@ -140,6 +151,7 @@ class EnvConfig:
             "activation_weight",
             "activation_change_weight",
             "time_weight",
+            "distance_onset_ms",
             "false_start_weight",
             "hold_ms",
             "hold_max_speed_m_s",
@@ -181,10 +193,11 @@ class EnvConfig:
         return dataclasses.replace(self, **changes) if changes else self
 
     @classmethod
-    def cost_weight_names(cls) -> list[str]:
-        """The arguments that only weigh the per-step cost's terms (every ``*_weight``): they change
-        the reward, never the arm's motion, sensing or the trials (a test holds them to that)."""
-        return [f.name for f in dataclasses.fields(cls) if f.name.endswith("_weight")]
+    def cost_argument_names(cls) -> list[str]:
+        """The arguments that only shape the per-step cost (every ``*_weight``, and
+        ``distance_onset_ms``): they change the reward, never the arm's motion, sensing or the trials
+        (a test holds them to that)."""
+        return [f.name for f in dataclasses.fields(cls) if f.name.endswith("_weight") or f.name in COST_TIMING]
 
     @classmethod
     def from_kwargs(cls: type[ConfigT], env_name: str, kwargs: dict[str, Any]) -> ConfigT:
@@ -231,3 +244,22 @@ class HumanLikeV2Config(HumanLikeConfig):
     speed_weight: float = 0.35
     """Weight of the squared hand speed: with the larger effort cost, v1's 0.5 gives reaches just
     slower than people's (peak 0.25 m/s); 0.35 gives 0.28 m/s and a 370 ms movement time."""
+
+
+@dataclass(frozen=True)
+class HumanLikeV3Config(HumanLikeV2Config):
+    """The defaults of the v3 ids (muscle arm): v2's, with a movement time instead of a speed cost
+    (the calibration is in docs/environments.md; ``benchmarks/results/human_likeness_calibration.md``,
+    ``muscle8``).
+
+    Under v2's costs, a distance charged from the processed go cue on, the best possible reach of the
+    muscle arm rushes its first steps and decelerates slowly (peak/mean speed 1.70 for the point mass,
+    1.80-1.87 in trained networks; people 1.57). With the distance charged only from a set time after
+    the cue (a finite-horizon cost: accuracy at the movement's end, effort throughout) the optimum is
+    a symmetric bell (1.45-1.49)."""
+
+    distance_onset_ms: float = 450.0
+    """The distance cost starts 450 ms after the go cue is processed (400 ms after the network sees
+    it): a reach of about 400 ms, as people choose for 10 cm (Shadmehr & Mussa-Ivaldi 1994: 500 +- 50 ms)."""
+    speed_weight: float = 0.0
+    """No hand-speed cost: the movement time sets the vigour (a speed cost would flatten the bell)."""

@@ -55,7 +55,7 @@ MUSCLE_ACTIONS = """\
 REWARDS = """\
 | term | value per step |
 |---|---|
-| reward_distance | -distance_weight x distance (m) from the hand to the goal: the start position until the go cue is processed (go_cue_latency_ms after it; and in catch trials), the target after |
+| reward_distance | -distance_weight x distance (m) from the hand to the goal: the start position until the go cue is processed (go_cue_latency_ms after it; and in catch trials), the target from distance_onset_ms after that (0 before) |
 | reward_effort | -effort_weight x sum of squared commands (the action after clipping, before motor noise) |
 | reward_speed | -speed_weight x squared hand speed, (m/s)^2 |
 | reward_activation | -activation_weight x sum of squared activations (muscles, or a torque arm's filtered commands; 0 for an unfiltered torque arm) |
@@ -83,6 +83,8 @@ COMMON_ARGUMENTS = {
     "activation_weight": "weight of the activation term (muscles, or a filtered torque arm's torques)",
     "activation_change_weight": "weight of the activation-change term",
     "time_weight": "cost per step from the go cue until the hand is in the target",
+    "distance_onset_ms": "the distance term starts this long after the go cue is processed (a set movement "
+    "time: no distance is charged before it), a multiple of control_step_ms; 0 is at once",
     "false_start_weight": "cost of a false start, charged once on the step it happens",
     "target_radius_m": "radius of the target zone, m",
     "hold_ms": "time the hand must stay in the target, ms",
@@ -126,6 +128,9 @@ VERSION_NOTES = {
     "latency, costs of hand speed and of false starts; see docs/environments.md).",
     "v2": "Version v2 (torque arm): the v1 task with the effort cost of ``motorgym.envs.HumanLikeV2Config``, under "
     "which the speed profile is a person's (see docs/environments.md).",
+    "v3": "Version v3 (muscle arm): the v2 task with the movement time of ``motorgym.envs.HumanLikeV3Config``: the "
+    "distance cost starts distance_onset_ms after the processed go cue and there is no speed cost, under which "
+    "the muscle arm's speed profile is a person's bell (see docs/environments.md).",
 }
 
 

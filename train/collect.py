@@ -306,14 +306,14 @@ SAME_TASK = (
 
 def load_datasets(paths: list[str | Path], env_id: str | None = None) -> TrajectoryDataset:
     """Several trajectory files of the same task pooled into one dataset (the episodes of each, in
-    order). Their env kwargs may differ in the cost weights only (the motion does not depend on
+    order). Their env kwargs may differ in the cost arguments only (the motion does not depend on
     them); the pooled data carries the first file's. The metadata is the first file's, with the
     total episode count and ``sources``: each file's path, seed, episodes and commands."""
     datasets = [load_dataset(path, env_id) for path in paths]
     if len(datasets) == 1:
         return datasets[0]
     first = datasets[0].metadata
-    costs = set(env_class(first["env_id"]).config_cls.cost_weight_names())
+    costs = set(env_class(first["env_id"]).config_cls.cost_argument_names())
     same_task = lambda meta: {  # noqa: E731
         **{key: meta[key] for key in SAME_TASK},
         "env_kwargs": {k: v for k, v in meta["env_kwargs"].items() if k not in costs},
@@ -325,7 +325,7 @@ def load_datasets(paths: list[str | Path], env_id: str | None = None) -> Traject
                 raise DatasetError(
                     f"{path} cannot be pooled with {paths[0]}: its {key} is {theirs[key]!r}, "
                     f"not {ours[key]!r} (pooled files must be data of the same task; only the "
-                    "cost weights, *_weight, may differ)"
+                    "cost arguments, *_weight and distance_onset_ms, may differ)"
                 )
     pool = lambda name: np.concatenate([getattr(data, name) for data in datasets])  # noqa: E731
     sources = [

@@ -25,6 +25,7 @@ import torch
 from motorgym.agents.learned_arm import ARM_MODELS
 from motorgym.agents.recurrent import CELL_TYPES
 from motorgym.agents.sb3 import SB3_ALGORITHMS
+from motorgym.envs.config import EnvConfig
 from motorgym.envs.registration import check_env_arguments
 
 Checks = dict[str, tuple[bool, str]]
@@ -365,7 +366,8 @@ class ModelBasedConfig(DataConfig, ActorConfig):
     eval_episodes: int = 64
     """Episodes of each evaluation in MuJoCo."""
     costs: dict[str, float] = field(default_factory=dict)
-    """Cost weights of the imagined trials (the env's *_weight arguments, e.g. {"speed_weight": 0.7}),
+    """Cost arguments of the imagined trials (the env's *_weight arguments and distance_onset_ms, e.g.
+    {"speed_weight": 0.7}),
     replacing the data's: the learned arm is the arm's, not the task's, so one data set serves any
     costs. The policy's env kwargs are the data's with these; a JSON object on the command line."""
 
@@ -380,12 +382,13 @@ class ModelBasedConfig(DataConfig, ActorConfig):
             "eval_every",
             "eval_episodes",
         )
-        costs_ok = all(k.endswith("_weight") and isinstance(v, int | float) for k, v in self.costs.items())
+        cost_names = EnvConfig.cost_argument_names()
+        costs_ok = all(k in cost_names and isinstance(v, int | float) for k, v in self.costs.items())
         bias_ok = math.isfinite(self.command_bias_std) and self.command_bias_std >= 0
         return {
             **super().field_checks(),
             **{name: (getattr(self, name) >= 1, ">= 1") for name in positive},
-            "costs": (costs_ok, "an object of the env's cost weights (*_weight) and numbers"),
+            "costs": (costs_ok, f"an object of the env's cost arguments ({', '.join(cost_names)}) and numbers"),
             "arm_model": (self.arm_model in ARM_MODELS, f"one of {', '.join(ARM_MODELS)}"),
             "command_bias_std": (bias_ok, "a finite number >= 0"),
         }

@@ -5,7 +5,8 @@ like: whether the per-step cost of the env (``ReachingTask.reward``) asks for a 
 at all, or whether a trained network's profile differs from it because of learning. This script
 solves the open-loop, noise-free problem for a 10 cm reach along one line:
 
-    minimise  sum_k gamma^k [ distance_weight |D - x_k| + effort_weight u_k^2 + speed_weight v_k^2
+    minimise  sum_k gamma^k [ distance_weight |D - x_k| [t_k >= distance_onset_ms] + effort_weight u_k^2
+                              + speed_weight v_k^2
                               + activation_weight a_k^2 ] + jerk_weight sum_k (u_k - u_{k-1})^2
 
 over the commands u_k of 10 ms steps from the processed go cue, for a point mass whose
@@ -47,6 +48,8 @@ class Costs:
     effort_weight: float = V1.effort_weight
     speed_weight: float = V1.speed_weight
     activation_weight: float = V1.activation_weight
+    distance_onset_ms: float = V1.distance_onset_ms
+    """The distance is charged from this long after the processed go cue (the env's argument)."""
     jerk_weight: float = 0.0
     """Weight of the squared change of the command from step to step (no env argument: the
     learner's ``command_change_l2`` is the nearest)."""
@@ -59,16 +62,22 @@ def optimal_speed(
     gamma: float = 1.0,
     distance_m: float = 0.1,
     steps: int = 120,
+    sensing_delay_ms: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The optimal hand position (m) and speed (m/s) at the end of each step."""
+    """The optimal hand position (m) and speed (m/s) at the end of each step; the commands of the
+    first ``sensing_delay_ms`` are 0 (a network sees the processed cue a visual delay later)."""
     command = torch.zeros(steps, dtype=torch.float64, requires_grad=True)
+    step_ms = CONTROL_STEP_S * 1000
+    elapsed_ms = torch.arange(steps, dtype=torch.float64) * step_ms
+    free = (elapsed_ms >= sensing_delay_ms).double()  # the steps whose command may be nonzero
+    distance_on = (elapsed_ms >= costs.distance_onset_ms).double()
     alpha = 1.0 - np.exp(-CONTROL_STEP_S / (tau_ms / 1000.0)) if tau_ms > 0 else 1.0
     discount = gamma ** torch.arange(steps, dtype=torch.float64)
 
     def trajectory() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         filtered, outputs = torch.zeros((), dtype=torch.float64), []
         for k in range(steps):
-            filtered = filtered + alpha * (command[k] - filtered)
+            filtered = filtered + alpha * (free[k] * command[k] - filtered)
             outputs.append(filtered)
         activation = torch.stack(outputs)
         speed = torch.cumsum(activation * accel_per_command * CONTROL_STEP_S, 0)
@@ -83,8 +92,8 @@ def optimal_speed(
         activation, speed, position = trajectory()
         distance = torch.sqrt((distance_m - position) ** 2 + 1e-8)  # |.|, smoothed at 0.1 mm
         per_step = (
-            costs.distance_weight * distance
-            + costs.effort_weight * command**2
+            costs.distance_weight * distance * distance_on
+            + costs.effort_weight * (free * command) ** 2
             + costs.speed_weight * speed**2
             + costs.activation_weight * activation**2
         )
@@ -156,6 +165,9 @@ def main() -> None:
     parser.add_argument("--tau-ms", type=float, default=0.0, help="the torque filter's time constant, ms")
     parser.add_argument("--gamma", type=float, default=1.0, help="discount per step")
     parser.add_argument(
+        "--sensing-delay-ms", type=float, default=0.0, help="commands are 0 for this long after the processed cue"
+    )
+    parser.add_argument(
         "--arm-gains", metavar="ENV_ID", help="print the hand acceleration per unit command of ENV_ID's arm and stop"
     )
     args = parser.parse_args()
@@ -165,7 +177,10 @@ def main() -> None:
         print(f"singular values (m/s^2): {np.round(singular, 1).tolist()}")
         return
     costs = Costs(**{name: getattr(args, name) for name in vars(Costs())})
-    measures = profile_measures(*optimal_speed(costs, args.accel_per_command, args.tau_ms, args.gamma))
+    trajectory = optimal_speed(
+        costs, args.accel_per_command, args.tau_ms, args.gamma, sensing_delay_ms=args.sensing_delay_ms
+    )
+    measures = profile_measures(*trajectory)
     print(
         ", ".join(
             f"{k} {v:.3f}" if isinstance(v, float) and k.startswith("peak") else f"{k} {v:.0f}"

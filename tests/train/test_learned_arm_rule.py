@@ -62,6 +62,7 @@ def make_rule(seed: int = 0) -> tuple[LearnedArmRule, ArmTaskCore]:
         "activation_change_weight": 1.0,
         "delay_speed_weight": 1.0,
         "false_start_weight": 1.0,
+        "distance_onset_ms": 50.0,
     }
     config = check_env_arguments(ENV_ID, {**FAST_TASK, **weights})
     cls = env_class(ENV_ID)
@@ -86,13 +87,15 @@ def make_rule(seed: int = 0) -> tuple[LearnedArmRule, ArmTaskCore]:
 def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time(rotation_deg: float) -> None:
     """Trials made by the learned arm itself (noiseless): the rule's gradient along the recorded
     trials equals the gradient of the cost of the same closed loop run in torch with the arm (the
-    seen hand, and so the distance cost, rotated about the start in a visuomotor rotation), its
-    false-start cost (the smooth gradient before the go cue) and the activity regularisation."""
+    seen hand, and so the distance cost, rotated about the start in a visuomotor rotation; no
+    distance charged over distance_onset_ms after the processed cue), its false-start cost (the
+    smooth gradient before the go cue) and the activity regularisation."""
     rule, core = make_rule()
     policy, arm, config = rule.policy, rule.arm, core.config
     assert arm is not None
     steps, go_step, latency = 40, 5, core.task.cue_latency_steps
-    assert go_step + latency < steps  # both goals occur
+    processed, onset = go_step + latency, core.task.distance_onset_steps
+    assert 0 < onset and processed + onset < steps  # both goals, and the window without distance, occur
     core.reset(np.array([0]), [np.random.default_rng(1)])
     start_state = torch.as_tensor(core.arm.sensed_state()[0:1], dtype=torch.float32)
     target = torch.tensor([[0.05, 0.45]])
@@ -120,7 +123,7 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time(rotation_d
             means.append(policy.distribution(hidden[0]).mean)
             action = policy.clip_action(means[-1])
             following = arm(state, action)
-            goal = target if t + 1 >= go_step + latency else start
+            goal = target if t + 1 >= processed else start
             hand_vel = (following[:, :2] - state[:, :2]) / (config.control_step_ms / 1000)
             costs.append(
                 step_cost(
@@ -131,7 +134,8 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time(rotation_d
                     action,
                     following[:, proprio.stop :],
                     previous_activation,
-                    torch.tensor([0.0 if t + 1 >= go_step + latency else 1.0]),
+                    torch.tensor([0.0 if t + 1 >= processed else 1.0]),
+                    torch.tensor([0.0 if processed <= t + 1 < processed + onset else 1.0]),
                 )
             )
             before_go = torch.tensor([t + 1 < go_step])

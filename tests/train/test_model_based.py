@@ -88,6 +88,8 @@ COSTS = {"activation_weight": 2.0, "activation_change_weight": 50.0, "time_weigh
         ("motorgym/MuscleCenterOut-v0", {}),
         ("motorgym/CenterOut-v0", {"go_cue_latency_ms": 200.0, "time_weight": 0.3}),
         ("motorgym/MuscleCenterOut-v0", COSTS),
+        ("motorgym/CenterOut-v0", {"go_cue_latency_ms": 100.0, "distance_onset_ms": 200.0}),
+        ("motorgym/MuscleCenterOut-v3", {}),
     ],
 )
 def test_imagined_trials_see_and_cost_what_the_env_does(env_id: str, extra: dict) -> None:
@@ -304,7 +306,7 @@ def test_collect_with_the_pretrained_policy_and_pretrain_again_on_the_pooled_dat
     assert kinds.load_agent(again).env_kwargs == {**QUIET, "speed_weight": 0.7}
     with pytest.raises(SystemExit):
         main([*argv, *small, "--costs", '{"motor_noise_coef": 0}', "--out", str(tmp_path / "bad")])
-    assert "costs must be an object of the env's cost weights (*_weight)" in capsys.readouterr().err
+    assert "costs must be an object of the env's cost arguments (distance_weight" in capsys.readouterr().err
     assert len(load_datasets([data_file, onp])) == len(load_dataset(data_file)) + 3
     continued, _ = load_policy_file(again / PRETRAINED_POLICY)
     for name, tensor in continued.state_dict().items():
