@@ -29,7 +29,7 @@ import torch
 
 from motorgym.agents.rollout import rollout
 from motorgym.agents.scripted import minimum_jerk
-from motorgym.envs.registration import check_env_arguments
+from motorgym.envs.registration import check_env_arguments, env_class
 from motorgym.train import kinds
 from motorgym.train.analysis.kinematics import ONSET_FRACTION
 from motorgym.train.analyze import aligned_trials, analyze, condition_average
@@ -154,12 +154,8 @@ MEASURES = {
         "Georgopoulos et al. 1982",
     ),
 }
-SUCCESS_TARGET = {
-    "motorgym/MuscleCenterOut-v1": 0.90,
-    "motorgym/MuscleCenterOut-v2": 0.90,
-    "motorgym/CenterOut-v1": 0.95,
-    "motorgym/CenterOut-v2": 0.95,
-}
+#: The success target of each arm (issue 14): every version of its tasks.
+SUCCESS_TARGET = {"muscle": 0.90, "torque": 0.95}
 #: A column of the report: its heading, its runs' env id and the runs (seed, run directory).
 Column = tuple[str, str, list[tuple[int, Path]]]
 
@@ -269,7 +265,7 @@ def report(table: list[Column], tasks: list[str], columns_only: bool = False) ->
     for name, (label, _, fmt, low, high, people, source) in MEASURES.items():
         cells = []
         for (_, env_id, _), column_values in zip(table, values, strict=True):
-            target_low = SUCCESS_TARGET[env_id] if name == "success_rate" else low
+            target_low = SUCCESS_TARGET[env_class(env_id).arm_kind] if name == "success_rate" else low
             seen = [v[name] for v in column_values if not np.isnan(v[name])]
             if not seen:
                 cells.append("not run" if not column_values else "-")

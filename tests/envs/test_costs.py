@@ -135,10 +135,8 @@ def test_no_distance_is_charged_from_the_processed_cue_until_the_distance_onset(
     env.close()
 
 
-def test_the_v3_ids_charge_the_distance_after_their_movement_time() -> None:
-    env = gym.make("motorgym/MuscleCenterOut-v3")
-    config = env.unwrapped.config
-    assert (config.distance_onset_ms, config.speed_weight, config.effort_weight) == (450.0, 0.0, 1.0)
+def test_a_distance_onset_leaves_the_distance_out_of_the_reward_in_a_trial() -> None:
+    env = gym.make("motorgym/MuscleCenterOut-v2", distance_onset_ms=450.0)
     env.reset(seed=0, options={"catch_trial": False, "delay_ms": 300.0})
     task, infos = env.unwrapped.task, []
     for _ in range(100):
