@@ -34,7 +34,7 @@ def is_finite_pair(value: Any) -> bool:
 
 
 #: The cost arguments that time its terms rather than weigh them.
-COST_TIMING = ("distance_onset_ms",)
+COST_TIMING = ("state_cost_onset_ms",)
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,14 @@ class EnvConfig:
     time_weight: float = 0.0
     """Cost of each step from the go cue until the hand is in the target: a cost of time, against
     which the effort costs set the movement's vigour."""
-    distance_onset_ms: float = 0.0
-    """When the distance cost starts, ms after the go cue is processed (until then, from the processed
-    cue on, no distance is charged); a multiple of the step. 0 charges it from the processed cue on.
-    A movement time set by the modeller, at whose end the hand must be on the target while effort is
-    charged throughout: the finite-horizon formulation of optimal reaching (Harris & Wolpert 1998;
-    Todorov & Jordan 2002), whose optimum is a symmetric bell of speed; a distance charged from the
-    cue on asks for a fast start and a long deceleration instead."""
+    state_cost_onset_ms: float = 0.0
+    """When the costs of the hand's state (distance to the goal and hand speed) resume, ms after the
+    go cue is processed: from the processed cue until then only the other terms (effort, ...) are
+    charged; a multiple of the step. 0 charges them all along. A movement time set by the modeller,
+    at whose end the hand must be on the target and still: the finite-horizon formulation of optimal
+    reaching (Harris & Wolpert 1998; Todorov & Jordan 2002, whose terminal cost is on position and
+    velocity), whose optimum is a symmetric bell of speed; a distance charged from the cue on asks
+    for a fast start and a long deceleration instead."""
     false_start_weight: float = 0.0
     """Cost of a false start, charged once, on the step the hand leaves the start zone before the go
     cue: without it, leaving early costs nothing in the reward and networks learn to anticipate the
@@ -151,7 +152,7 @@ class EnvConfig:
             "activation_weight",
             "activation_change_weight",
             "time_weight",
-            "distance_onset_ms",
+            "state_cost_onset_ms",
             "false_start_weight",
             "hold_ms",
             "hold_max_speed_m_s",
@@ -195,7 +196,7 @@ class EnvConfig:
     @classmethod
     def cost_argument_names(cls) -> list[str]:
         """The arguments that only shape the per-step cost (every ``*_weight``, and
-        ``distance_onset_ms``): they change the reward, never the arm's motion, sensing or the trials
+        ``state_cost_onset_ms``): they change the reward, never the arm's motion, sensing or the trials
         (a test holds them to that)."""
         return [f.name for f in dataclasses.fields(cls) if f.name.endswith("_weight") or f.name in COST_TIMING]
 

@@ -55,9 +55,9 @@ MUSCLE_ACTIONS = """\
 REWARDS = """\
 | term | value per step |
 |---|---|
-| reward_distance | -distance_weight x distance (m) from the hand to the goal: the start position until the go cue is processed (go_cue_latency_ms after it; and in catch trials), the target from distance_onset_ms after that (0 before) |
+| reward_distance | -distance_weight x distance (m) from the hand to the goal: the start position until the go cue is processed (go_cue_latency_ms after it; and in catch trials), the target after that; 0 from the processed cue until state_cost_onset_ms after it |
 | reward_effort | -effort_weight x sum of squared commands (the action after clipping, before motor noise) |
-| reward_speed | -speed_weight x squared hand speed, (m/s)^2 |
+| reward_speed | -speed_weight x squared hand speed, (m/s)^2; 0 where reward_distance is (state_cost_onset_ms) |
 | reward_activation | -activation_weight x sum of squared activations (muscles, or a torque arm's filtered commands; 0 for an unfiltered torque arm) |
 | reward_activation_change | -activation_change_weight x sum of squared changes of the activations over the step |
 | reward_time | -time_weight on each step from the processed go cue until the hand is in the target (a cost of time) |
@@ -83,8 +83,8 @@ COMMON_ARGUMENTS = {
     "activation_weight": "weight of the activation term (muscles, or a filtered torque arm's torques)",
     "activation_change_weight": "weight of the activation-change term",
     "time_weight": "cost per step from the go cue until the hand is in the target",
-    "distance_onset_ms": "the distance term starts this long after the go cue is processed (a set movement "
-    "time: no distance is charged before it), a multiple of control_step_ms; 0 is at once",
+    "state_cost_onset_ms": "the distance and speed terms resume this long after the go cue is processed (a "
+    "set movement time: neither is charged before it), a multiple of control_step_ms; 0 is at once",
     "false_start_weight": "cost of a false start, charged once on the step it happens",
     "target_radius_m": "radius of the target zone, m",
     "hold_ms": "time the hand must stay in the target, ms",

@@ -60,7 +60,7 @@ class ReachingTask(ABC, Generic[ConfigT]):
         self.num_envs = num_envs
         self.step_ms = config.control_step_ms
         self.cue_latency_steps = delay_in_steps(config.go_cue_latency_ms, self.step_ms, "go_cue_latency_ms")
-        self.distance_onset_steps = delay_in_steps(config.distance_onset_ms, self.step_ms, "distance_onset_ms")
+        self.state_cost_onset_steps = delay_in_steps(config.state_cost_onset_ms, self.step_ms, "state_cost_onset_ms")
         self.hold_steps = max(1, math.ceil(config.hold_ms / self.step_ms - 1e-9))
         self.start_pos = np.zeros((num_envs, 2))
         self.target_pos = np.zeros((num_envs, 2))
@@ -176,30 +176,33 @@ class ReachingTask(ABC, Generic[ConfigT]):
         # steps - latency >= go_step, not steps >= go_step + latency: go_step is NEVER in catch trials.
         return self.steps[ids] - self.cue_latency_steps >= self.go_step[ids]
 
-    def distance_charged(self) -> np.ndarray:
-        """Whether the distance cost is charged on this step: while the hand must hold the start
-        (until the go cue is processed) and from ``distance_onset_ms`` after the cue is processed."""
-        onset_passed = self.steps - self.cue_latency_steps - self.distance_onset_steps >= self.go_step
+    def state_cost_charged(self) -> np.ndarray:
+        """Whether the hand's state (distance and speed) is charged on this step: while the hand must
+        hold the start (until the go cue is processed) and from ``state_cost_onset_ms`` after the cue
+        is processed."""
+        onset_passed = self.steps - self.cue_latency_steps - self.state_cost_onset_steps >= self.go_step
         return ~self.cue_processed() | onset_passed
 
     def reward(self, command: np.ndarray, hand_vel: np.ndarray, activation: np.ndarray) -> dict[str, np.ndarray]:
         """Per-step reward terms after :meth:`advance` (each ``-weight x cost``; see the env docstring's
         reward table): distance from the hand to the goal (the start until the go cue is processed,
-        the target from ``distance_onset_ms`` after that), effort (sum u^2 of the commands), hand
-        speed^2, sum of squared activations and of their change over the step, the time from the
-        processed go cue until the hand is in the target, a false start (once, on the step the hand
-        leaves the start zone early), and hand speed^2 while the hand must wait at the start (until
-        the go cue is processed). (With no cue latency, the processed cue is the go cue.)"""
+        the target after that; with ``state_cost_onset_ms``, only from that long after it), effort
+        (sum u^2 of the commands), hand speed^2 (not charged where the distance is not), sum of
+        squared activations and of their change over the step, the time from the processed go cue
+        until the hand is in the target, a false start (once, on the step the hand leaves the start
+        zone early), and hand speed^2 while the hand must wait at the start (until the go cue is
+        processed). (With no cue latency, the processed cue is the go cue.)"""
         config = self.config
         goal_on = self.go_cue if not self.cue_latency_steps else self.cue_processed()
         distance_to_goal = np.where(goal_on, self.distance_m, self.start_distance_m)
         change = activation - self.previous_activation
         self.previous_activation = activation.copy()
         squared_speed = np.einsum("ij,ij->i", hand_vel, hand_vel)
+        state_charged = self.state_cost_charged()
         terms = {
-            "distance": -config.distance_weight * distance_to_goal * self.distance_charged(),
+            "distance": -config.distance_weight * distance_to_goal * state_charged,
             "effort": -config.effort_weight * np.einsum("ij,ij->i", command, command),
-            "speed": -config.speed_weight * squared_speed,
+            "speed": -config.speed_weight * squared_speed * state_charged,
             "activation": -config.activation_weight * np.einsum("ij,ij->i", activation, activation),
             "activation_change": -config.activation_change_weight * np.einsum("ij,ij->i", change, change),
             "time": -config.time_weight * (goal_on & ~self.in_target),

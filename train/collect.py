@@ -325,7 +325,7 @@ def load_datasets(paths: list[str | Path], env_id: str | None = None) -> Traject
                 raise DatasetError(
                     f"{path} cannot be pooled with {paths[0]}: its {key} is {theirs[key]!r}, "
                     f"not {ours[key]!r} (pooled files must be data of the same task; only the "
-                    "cost arguments, *_weight and distance_onset_ms, may differ)"
+                    "cost arguments, *_weight and state_cost_onset_ms, may differ)"
                 )
     pool = lambda name: np.concatenate([getattr(data, name) for data in datasets])  # noqa: E731
     sources = [

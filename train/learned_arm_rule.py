@@ -59,9 +59,9 @@ from motorgym.train.model_based import (
     activity_terms,
     arm_errors,
     arm_fit_step,
-    distance_charged,
     false_start_cost,
     fit_learned_arm,
+    state_cost_charged,
     step_cost,
     validation_windows,
 )
@@ -161,7 +161,7 @@ class LearnedArmRule:
         self.device = next(policy.parameters()).device
         self.visual_delay_steps, self.proprio_delay_steps = core.visual_delay_steps, core.proprio_delay_steps
         self.cue_latency_steps = core.task.cue_latency_steps
-        self.distance_onset_steps = core.task.distance_onset_steps
+        self.state_cost_onset_steps = core.task.state_cost_onset_steps
         self.proprio = slice(2, 2 + len(core.arm.proprioception_names))
         self.proprio_obs = slice(len(core.obs_names) - len(core.arm.proprioception_names), len(core.obs_names))
         self.activations = slice(self.proprio.stop, None)
@@ -273,7 +273,7 @@ class LearnedArmRule:
         steps = obs.shape[0]
         in_trial = tensor(np.arange(steps)[:, None] < data.lengths[None])
         goal_on = tensor(np.stack([self._cue_processed(t, steps) for t in trials], axis=1))  # (T + 1, B)
-        distance_on = distance_charged(goal_on, self.distance_onset_steps)
+        state_on = state_cost_charged(goal_on, self.state_cost_onset_steps)
         before_go = torch.as_tensor(np.stack([self._before_go(t, steps) for t in trials], axis=1), device=device)
         start_radius_m = torch.full((len(trials),), self.start_radius_m, dtype=dtype, device=device)
         false_started = torch.zeros(len(trials), dtype=torch.bool, device=device)
@@ -320,7 +320,7 @@ class LearnedArmRule:
                 activation,
                 previous_activation,
                 waiting,
-                distance_on[t + 1],
+                state_on[t + 1],
             )
             start_cost, false_started = false_start_cost(
                 next_cursor, start, start_radius_m, before_go[t + 1], false_started

@@ -24,7 +24,7 @@ differentiable arm. Here the differentiable arm is learned from rollouts, then s
    bounds. Its mean action, with the env's signal-dependent motor noise, drives the learned arm.
    The loss is the env's per-step cost, the negative of its reward (:meth:`ReachingTask.reward`):
    distance_weight x the distance from the hand to the goal (the start before the go cue, the
-   target from distance_onset_ms after it) + effort_weight x sum(u^2) + the hand-speed, activation, activation-change,
+   target from state_cost_onset_ms after it) + effort_weight x sum(u^2) + the hand-speed, activation, activation-change,
    time and false-start costs, averaged over the trials' steps. The learned arm predicts the hand's
    position, not its velocity: the speed cost takes the hand's displacement over each control step
    divided by the step (the mean velocity over the step, where the env takes the velocity at its
@@ -304,12 +304,12 @@ def step_cost(
     activation: torch.Tensor,
     previous_activation: torch.Tensor,
     waiting: torch.Tensor,
-    distance_on: torch.Tensor,
+    state_on: torch.Tensor,
 ) -> torch.Tensor:
     """The env's per-step cost (the negative of :meth:`ReachingTask.reward`) as a differentiable
-    function of one step, per trial (B,): distance_weight x |hand - goal| x ``distance_on`` (1.0
-    where the env charges the distance: :func:`distance_charged`) + effort_weight x sum(u^2)
-    + speed_weight x |hand_vel|^2 + activation_weight x sum(a^2) + activation_change_weight x
+    function of one step, per trial (B,): (distance_weight x |hand - goal| + speed_weight x
+    |hand_vel|^2) x ``state_on`` (1.0 where the env charges the hand's state:
+    :func:`state_cost_charged`) + effort_weight x sum(u^2) + activation_weight x sum(a^2) + activation_change_weight x
     sum((a - a_previous)^2) + delay_speed_weight x |hand_vel|^2 while ``waiting`` (1.0 until the go
     cue is processed, else 0.0). The step-function costs (time, false start) are the caller's
     (:func:`imagine`)."""
@@ -317,19 +317,19 @@ def step_cost(
     distance_m = (((hand - goal) ** 2).sum(-1) + 1e-12).sqrt()
     change = activation - previous_activation
     return (
-        config.distance_weight * distance_m * distance_on
+        config.distance_weight * distance_m * state_on
         + config.effort_weight * (action**2).sum(-1)
-        + config.speed_weight * (hand_vel**2).sum(-1)
+        + config.speed_weight * (hand_vel**2).sum(-1) * state_on
         + config.activation_weight * (activation**2).sum(-1)
         + config.activation_change_weight * (change**2).sum(-1)
         + config.delay_speed_weight * waiting * (hand_vel**2).sum(-1)
     )
 
 
-def distance_charged(cue_processed: torch.Tensor, onset_steps: int) -> torch.Tensor:
-    """Where the env charges the distance cost (:meth:`ReachingTask.distance_charged`), from a trial's
+def state_cost_charged(cue_processed: torch.Tensor, onset_steps: int) -> torch.Tensor:
+    """Where the env charges the hand's state (:meth:`ReachingTask.state_cost_charged`), from a trial's
     (T, B) 0/1 ``cue_processed`` over its steps (from the trial's start): 1.0 until the go cue is
-    processed and from ``onset_steps`` (``distance_onset_ms`` in steps) after it, else 0.0."""
+    processed and from ``onset_steps`` (``state_cost_onset_ms`` in steps) after it, else 0.0."""
     steps_since_processed = torch.cumsum(cue_processed, 0) - 1
     return ((cue_processed == 0) | (steps_since_processed >= onset_steps)).float()
 
@@ -384,7 +384,7 @@ def imagine(
     previous_activation = state[:, activations]
     step_s = config.control_step_ms / 1000
     false_start = torch.zeros(len(state), dtype=torch.bool, device=source.device)
-    distance_on = distance_charged(trials.cue_processed, source.core.task.distance_onset_steps)
+    state_on = state_cost_charged(trials.cue_processed, source.core.task.state_cost_onset_steps)
     hiddens, means = [], []
     for t in range(trials.in_trial.shape[0]):
         # What the sensors send now, and what reaches the policy: the sample from the delay ago
@@ -417,7 +417,7 @@ def imagine(
             state[:, activations],
             previous_activation,
             waiting,
-            distance_on[t + 1],
+            state_on[t + 1],
         )
         previous_activation = state[:, activations]
         # The costs of time (from the processed go cue until the hand is in the target) and of a false

@@ -5,8 +5,8 @@ like: whether the per-step cost of the env (``ReachingTask.reward``) asks for a 
 at all, or whether a trained network's profile differs from it because of learning. This script
 solves the open-loop, noise-free problem for a 10 cm reach along one line:
 
-    minimise  sum_k gamma^k [ distance_weight |D - x_k| [t_k >= distance_onset_ms] + effort_weight u_k^2
-                              + speed_weight v_k^2
+    minimise  sum_k gamma^k [ (distance_weight |D - x_k| + speed_weight v_k^2) [t_k >= state_cost_onset_ms]
+                              + effort_weight u_k^2
                               + activation_weight a_k^2 ] + jerk_weight sum_k (u_k - u_{k-1})^2
 
 over the commands u_k of 10 ms steps from the processed go cue, for a point mass whose
@@ -48,7 +48,7 @@ class Costs:
     effort_weight: float = V1.effort_weight
     speed_weight: float = V1.speed_weight
     activation_weight: float = V1.activation_weight
-    distance_onset_ms: float = V1.distance_onset_ms
+    state_cost_onset_ms: float = V1.state_cost_onset_ms
     """The distance is charged from this long after the processed go cue (the env's argument)."""
     jerk_weight: float = 0.0
     """Weight of the squared change of the command from step to step (no env argument: the
@@ -70,7 +70,7 @@ def optimal_speed(
     step_ms = CONTROL_STEP_S * 1000
     elapsed_ms = torch.arange(steps, dtype=torch.float64) * step_ms
     free = (elapsed_ms >= sensing_delay_ms).double()  # the steps whose command may be nonzero
-    distance_on = (elapsed_ms >= costs.distance_onset_ms).double()
+    state_on = (elapsed_ms >= costs.state_cost_onset_ms).double()
     alpha = 1.0 - np.exp(-CONTROL_STEP_S / (tau_ms / 1000.0)) if tau_ms > 0 else 1.0
     discount = gamma ** torch.arange(steps, dtype=torch.float64)
 
@@ -92,9 +92,9 @@ def optimal_speed(
         activation, speed, position = trajectory()
         distance = torch.sqrt((distance_m - position) ** 2 + 1e-8)  # |.|, smoothed at 0.1 mm
         per_step = (
-            costs.distance_weight * distance * distance_on
+            costs.distance_weight * distance * state_on
             + costs.effort_weight * (free * command) ** 2
-            + costs.speed_weight * speed**2
+            + costs.speed_weight * speed**2 * state_on
             + costs.activation_weight * activation**2
         )
         cost = (discount * per_step).sum() + costs.jerk_weight * ((command[1:] - command[:-1]) ** 2).sum()

@@ -95,10 +95,10 @@ def test_the_default_weights_leave_the_new_terms_at_zero() -> None:
     assert all(info[f"reward_{t}"] == 0 for t in REWARD_TERMS[2:])
     with pytest.raises(ValueError, match=r"time_weight must be >= 0 \(got -1\)"):
         gym.make("motorgym/CenterOut-v0", time_weight=-1)
-    with pytest.raises(ValueError, match=r"distance_onset_ms must be >= 0 \(got -10\)"):
-        gym.make("motorgym/CenterOut-v0", distance_onset_ms=-10)
-    with pytest.raises(ValueError, match=r"distance_onset_ms must be a whole multiple of control_step_ms=10"):
-        gym.make("motorgym/CenterOut-v0", distance_onset_ms=15)
+    with pytest.raises(ValueError, match=r"state_cost_onset_ms must be >= 0 \(got -10\)"):
+        gym.make("motorgym/CenterOut-v0", state_cost_onset_ms=-10)
+    with pytest.raises(ValueError, match=r"state_cost_onset_ms must be a whole multiple of control_step_ms=10"):
+        gym.make("motorgym/CenterOut-v0", state_cost_onset_ms=15)
     env.close()
 
 
@@ -116,18 +116,20 @@ def test_with_a_cue_latency_the_goal_moves_when_the_cue_is_processed() -> None:
     env.close()
 
 
-def test_no_distance_is_charged_from_the_processed_cue_until_the_distance_onset() -> None:
-    env = gym.make("motorgym/CenterOut-v0", go_cue_latency_ms=100.0, distance_onset_ms=200.0, **WEIGHTS)
+def test_no_distance_or_speed_is_charged_from_the_processed_cue_until_the_state_cost_onset() -> None:
+    env = gym.make("motorgym/CenterOut-v0", go_cue_latency_ms=100.0, state_cost_onset_ms=200.0, **WEIGHTS)
     task = env.unwrapped.task
     task.go_cue, task.in_target = np.array([True]), np.array([False])
     task.distance_m, task.start_distance_m = np.array([0.08]), np.array([0.02])
     task.go_step = np.array([40])
     none = np.zeros((1, 0))
-    # Processed at go + 10 steps (step 50); the distance to the target counts from 20 steps later.
-    for steps, distance in ((49, 0.02), (50, 0.0), (69, 0.0), (70, 0.08), (95, 0.08)):
+    hand_vel = np.array([[0.3, -0.4]])  # 0.5 m/s
+    # Processed at go + 10 steps (step 50); the hand's state counts again from 20 steps later.
+    for steps, distance, charged in ((49, 0.02, 1), (50, 0.0, 0), (69, 0.0, 0), (70, 0.08, 1), (95, 0.08, 1)):
         task.steps = np.array([steps])
-        terms = task.reward(np.zeros((1, 2)), np.zeros((1, 2)), none)
+        terms = task.reward(np.zeros((1, 2)), hand_vel, none)
         assert terms["distance"][0] == pytest.approx(-1.5 * distance)
+        assert terms["speed"][0] == pytest.approx(-2.0 * 0.25 * charged)
         assert terms["time"][0] == pytest.approx(-0.7 if steps >= 50 else 0.0)  # the time cost is unchanged
     task.go_step = np.array([NEVER])  # a catch trial: the start is the goal all trial long
     task.steps = np.array([60])
@@ -135,8 +137,8 @@ def test_no_distance_is_charged_from_the_processed_cue_until_the_distance_onset(
     env.close()
 
 
-def test_a_distance_onset_leaves_the_distance_out_of_the_reward_in_a_trial() -> None:
-    env = gym.make("motorgym/MuscleCenterOut-v2", distance_onset_ms=450.0)
+def test_a_state_cost_onset_leaves_the_distance_out_of_the_reward_in_a_trial() -> None:
+    env = gym.make("motorgym/MuscleCenterOut-v2", state_cost_onset_ms=450.0)
     env.reset(seed=0, options={"catch_trial": False, "delay_ms": 300.0})
     task, infos = env.unwrapped.task, []
     for _ in range(100):
@@ -153,10 +155,10 @@ def test_a_distance_onset_leaves_the_distance_out_of_the_reward_in_a_trial() -> 
 @pytest.mark.parametrize("env_id", ["motorgym/CenterOut-v1", "motorgym/MuscleCenterOut-v1"])
 def test_cost_weights_change_the_reward_only(env_id: str) -> None:
     """What EnvConfig.cost_argument_names promises (and pooled training data relies on): the
-    cost arguments (the *_weight ones and distance_onset_ms) never change the motion, the
+    cost arguments (the *_weight ones and state_cost_onset_ms) never change the motion, the
     observations or the episode's end."""
     names = gym.make(env_id).unwrapped.config.cost_argument_names()
-    assert {"effort_weight", "false_start_weight", "distance_onset_ms"} <= set(names)
+    assert {"effort_weight", "false_start_weight", "state_cost_onset_ms"} <= set(names)
     assert "target_radius_m" not in names
     runs = []
     for weights in ({}, {name: 300.0 if name.endswith("_ms") else 0.37 for name in names}):

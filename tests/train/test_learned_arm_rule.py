@@ -62,7 +62,7 @@ def make_rule(seed: int = 0) -> tuple[LearnedArmRule, ArmTaskCore]:
         "activation_change_weight": 1.0,
         "delay_speed_weight": 1.0,
         "false_start_weight": 1.0,
-        "distance_onset_ms": 50.0,
+        "state_cost_onset_ms": 50.0,
     }
     config = check_env_arguments(ENV_ID, {**FAST_TASK, **weights})
     cls = env_class(ENV_ID)
@@ -88,13 +88,13 @@ def test_on_an_exact_arm_the_gradient_is_backpropagation_through_time(rotation_d
     """Trials made by the learned arm itself (noiseless): the rule's gradient along the recorded
     trials equals the gradient of the cost of the same closed loop run in torch with the arm (the
     seen hand, and so the distance cost, rotated about the start in a visuomotor rotation; no
-    distance charged over distance_onset_ms after the processed cue), its false-start cost (the
+    distance charged over state_cost_onset_ms after the processed cue), its false-start cost (the
     smooth gradient before the go cue) and the activity regularisation."""
     rule, core = make_rule()
     policy, arm, config = rule.policy, rule.arm, core.config
     assert arm is not None
     steps, go_step, latency = 40, 5, core.task.cue_latency_steps
-    processed, onset = go_step + latency, core.task.distance_onset_steps
+    processed, onset = go_step + latency, core.task.state_cost_onset_steps
     assert 0 < onset and processed + onset < steps  # both goals, and the window without distance, occur
     core.reset(np.array([0]), [np.random.default_rng(1)])
     start_state = torch.as_tensor(core.arm.sensed_state()[0:1], dtype=torch.float32)

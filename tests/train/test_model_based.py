@@ -88,8 +88,8 @@ COSTS = {"activation_weight": 2.0, "activation_change_weight": 50.0, "time_weigh
         ("motorgym/MuscleCenterOut-v0", {}),
         ("motorgym/CenterOut-v0", {"go_cue_latency_ms": 200.0, "time_weight": 0.3}),
         ("motorgym/MuscleCenterOut-v0", COSTS),
-        ("motorgym/CenterOut-v0", {"go_cue_latency_ms": 100.0, "distance_onset_ms": 200.0}),
-        ("motorgym/MuscleCenterOut-v2", {"distance_onset_ms": 450.0, "speed_weight": 0.0}),
+        ("motorgym/CenterOut-v0", {"go_cue_latency_ms": 100.0, "state_cost_onset_ms": 200.0}),
+        ("motorgym/MuscleCenterOut-v2", {"state_cost_onset_ms": 450.0, "speed_weight": 0.0}),
     ],
 )
 def test_imagined_trials_see_and_cost_what_the_env_does(env_id: str, extra: dict) -> None:
@@ -146,11 +146,19 @@ def test_learned_arm_predicts_far_better_than_a_still_arm(pretrained, data_file)
     assert arm_errors(arm, windows)["arm_hand_rmse_mm"] == pytest.approx(errors["arm_hand_rmse_mm"], rel=1e-4)
 
 
-@pytest.mark.parametrize("env_id", ["motorgym/CenterOut-v0", "motorgym/MuscleCenterOut-v0"])
-def test_imagined_speed_cost_is_close_to_the_envs(env_id: str) -> None:
+@pytest.mark.parametrize(
+    "env_id, extra",
+    [
+        ("motorgym/CenterOut-v0", {}),
+        ("motorgym/MuscleCenterOut-v0", {}),
+        ("motorgym/MuscleCenterOut-v0", {"go_cue_latency_ms": 100.0, "state_cost_onset_ms": 300.0}),
+    ],
+)
+def test_imagined_speed_cost_is_close_to_the_envs(env_id: str, extra: dict) -> None:
     """The imagined hand speed is the displacement over a step (the learned arm has no velocity); on
-    MuJoCo's arm its cost is within a few percent of the env's, which takes the velocity at the step's end."""
-    kwargs = {**QUIET, "distance_weight": 0.0, "effort_weight": 0.0, "speed_weight": 1.0}
+    MuJoCo's arm its cost is within a few percent of the env's, which takes the velocity at the step's
+    end (and, with state_cost_onset_ms, leaves out the same steps)."""
+    kwargs = {**QUIET, "distance_weight": 0.0, "effort_weight": 0.0, "speed_weight": 1.0, **extra}
     source = TrialSource(env_id, kwargs, 1, torch.device("cpu"))
     trials = source.draw(np.random.default_rng(2))
     task = source.core.task

@@ -119,7 +119,7 @@ def test_pooled_files_hold_every_episode_of_each(data_file, tmp_path) -> None:
     with pytest.raises(
         DatasetError,
         match=r"noisy.npz cannot be pooled with .*: its env_kwargs is \{\}, not .* \(pooled files must be data of the "
-        r"same task; only the cost arguments, \*_weight and distance_onset_ms, may differ\)",
+        r"same task; only the cost arguments, \*_weight and state_cost_onset_ms, may differ\)",
     ):
         load_datasets([data_file, tmp_path / "noisy.npz"])
     # Data under other cost weights can: the motion does not depend on them.
