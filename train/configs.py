@@ -366,10 +366,10 @@ class ModelBasedConfig(DataConfig, ActorConfig):
     eval_episodes: int = 64
     """Episodes of each evaluation in MuJoCo."""
     costs: dict[str, float] = field(default_factory=dict)
-    """Cost arguments of the imagined trials (the env's *_weight arguments and state_cost_onset_ms, e.g.
-    {"speed_weight": 0.7}),
-    replacing the data's: the learned arm is the arm's, not the task's, so one data set serves any
-    costs. The policy's env kwargs are the data's with these; a JSON object on the command line."""
+    """Cost arguments of the imagined trials (the env's *_weight arguments and state_cost_onset_ms,
+    e.g. {"speed_weight": 0.7}), replacing the data's: the learned arm is the arm's, not the task's,
+    so one data set serves any costs. The policy's env kwargs are the data's with these; a JSON
+    object on the command line."""
 
     def field_checks(self) -> Checks:
         positive = (
