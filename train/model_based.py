@@ -24,11 +24,13 @@ differentiable arm. Here the differentiable arm is learned from rollouts, then s
    bounds. Its mean action, with the env's signal-dependent motor noise, drives the learned arm.
    The loss is the env's per-step cost, the negative of its reward (:meth:`ReachingTask.reward`):
    distance_weight x the distance from the hand to the goal (the start before the go cue, the
-   target from state_cost_onset_ms after it) + effort_weight x sum(u^2) + the hand-speed, activation, activation-change,
-   time and false-start costs, averaged over the trials' steps. The learned arm predicts the hand's
-   position, not its velocity: the speed cost takes the hand's displacement over each control step
-   divided by the step (the mean velocity over the step, where the env takes the velocity at its
-   end). A trial runs to its end step (the env ends it at success; here holding on simply goes on costing the distance).
+   target after it) + effort_weight x sum(u^2) + the hand-speed, activation, activation-change,
+   time and false-start costs (distance and speed left out from the processed cue until
+   state_cost_onset_ms after it, as the env leaves them), averaged over the trials' steps. The
+   learned arm predicts the hand's position, not its velocity: the speed cost takes the hand's
+   displacement over each control step divided by the step (the mean velocity over the step,
+   where the env takes the velocity at its end). A trial runs to its end step (the env ends it at
+   success; here holding on simply goes on costing the distance).
    The time cost is a step function with no gradient; the false start's step gets the gradient of
    a smooth step (:func:`false_start_cost`), so that the policy learns to wait for the go cue.
    The cost arguments are the data's env kwargs, or ``costs`` where given (the learned arm does not

@@ -49,7 +49,7 @@ class Costs:
     speed_weight: float = V1.speed_weight
     activation_weight: float = V1.activation_weight
     state_cost_onset_ms: float = V1.state_cost_onset_ms
-    """The distance is charged from this long after the processed go cue (the env's argument)."""
+    """The distance and speed are charged from this long after the processed go cue (the env's argument)."""
     jerk_weight: float = 0.0
     """Weight of the squared change of the command from step to step (no env argument: the
     learner's ``command_change_l2`` is the nearest)."""
