@@ -4,7 +4,7 @@ from motorgym.envs.gl import select_headless_gl
 
 select_headless_gl()  # before anything imports mujoco
 
-from motorgym.envs.config import EnvConfig, HumanLikeConfig, HumanLikeV2Config  # noqa: E402
+from motorgym.envs.config import EnvConfig, HumanLikeConfig, HumanLikeV2Config, HumanLikeV3Config  # noqa: E402
 from motorgym.envs.registration import ENV_IDS, register_envs  # noqa: E402
 from motorgym.envs.task import Phase  # noqa: E402
 from motorgym.envs.tasks.center_out import (  # noqa: E402
@@ -41,6 +41,7 @@ __all__ = [
     "EnvConfig",
     "HumanLikeConfig",
     "HumanLikeV2Config",
+    "HumanLikeV3Config",
     "MuscleCenterOutEnv",
     "MuscleCenterOutV1Env",
     "MuscleCenterOutV2Env",

@@ -128,6 +128,9 @@ VERSION_NOTES = {
     "latency, costs of hand speed and of false starts; see docs/environments.md).",
     "v2": "Version v2 (torque arm): the v1 task with the effort cost of ``motorgym.envs.HumanLikeV2Config``, under "
     "which the speed profile is a person's (see docs/environments.md).",
+    "v3": "Version v3 (muscle arm): the v2 task with the set movement time of ``motorgym.envs.HumanLikeV3Config``: "
+    "distance and speed are charged from state_cost_onset_ms after the processed go cue, under which the muscle "
+    "arm's speed profile is a person's bell (see docs/environments.md).",
 }
 
 

@@ -36,6 +36,8 @@ _ROWS: tuple[tuple[type[ArmTaskEnv], type, int], ...] = (
     (center_out.CenterOutV2Env, center_out.CenterOutV2VectorEnv, center_out.MAX_EPISODE_STEPS),
     (reach.MuscleReachV2Env, reach.MuscleReachV2VectorEnv, reach.MAX_EPISODE_STEPS_V1),
     (center_out.MuscleCenterOutV2Env, center_out.MuscleCenterOutV2VectorEnv, center_out.MAX_EPISODE_STEPS),
+    (reach.MuscleReachV3Env, reach.MuscleReachV3VectorEnv, reach.MAX_EPISODE_STEPS_V1),
+    (center_out.MuscleCenterOutV3Env, center_out.MuscleCenterOutV3VectorEnv, center_out.MAX_EPISODE_STEPS),
 )
 ENV_IDS: dict[str, Registration] = {
     env.env_name: Registration(_entry(env), _entry(vector), steps) for env, vector, steps in _ROWS

@@ -22,7 +22,14 @@ import numpy as np
 
 from motorgym.envs import doc_tables
 from motorgym.envs.arm import Arm
-from motorgym.envs.config import EnvConfig, HumanLikeConfig, HumanLikeV2Config, is_finite_pair, require
+from motorgym.envs.config import (
+    EnvConfig,
+    HumanLikeConfig,
+    HumanLikeV2Config,
+    HumanLikeV3Config,
+    is_finite_pair,
+    require,
+)
 from motorgym.envs.single import ArmTaskEnv
 from motorgym.envs.task import NEVER, ReachingTask
 from motorgym.envs.vector import ArmTaskVectorEnv
@@ -96,6 +103,11 @@ class CenterOutV1Config(HumanLikeConfig, CenterOutConfig):
 @dataclass(frozen=True)
 class CenterOutV2Config(HumanLikeV2Config, CenterOutV1Config):
     """Arguments of CenterOut-v2: v1's, with the v2 costs."""
+
+
+@dataclass(frozen=True)
+class CenterOutV3Config(HumanLikeV3Config, CenterOutV2Config):
+    """Arguments of MuscleCenterOut-v3: v2's, with the v3 movement time."""
 
 
 class CenterOutTask(ReachingTask[CenterOutConfig]):
@@ -225,6 +237,11 @@ class MuscleCenterOutV2Env(MuscleCenterOutEnv):
     config_cls = CenterOutV2Config
 
 
+class MuscleCenterOutV3Env(MuscleCenterOutEnv):
+    env_name = "motorgym/MuscleCenterOut-v3"
+    config_cls = CenterOutV3Config
+
+
 _INFO_NOTE = "``target_index`` is the cued target (0 is to the right, counter-clockwise)."
 for _env in (
     CenterOutEnv,
@@ -233,6 +250,7 @@ for _env in (
     MuscleCenterOutV1Env,
     CenterOutV2Env,
     MuscleCenterOutV2Env,
+    MuscleCenterOutV3Env,
 ):
     _env.__doc__ = doc_tables.env_docstring(_env, _SUMMARY, _EPISODE_END, _TASK_ARGUMENTS, _INFO_NOTE)
 
@@ -281,3 +299,10 @@ class MuscleCenterOutV2VectorEnv(ArmTaskVectorEnv):
     stepped together."""
 
     env_cls = MuscleCenterOutV2Env
+
+
+class MuscleCenterOutV3VectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/MuscleCenterOut-v3", num_envs=N)``: N environments of :class:`MuscleCenterOutV3Env`
+    stepped together."""
+
+    env_cls = MuscleCenterOutV3Env

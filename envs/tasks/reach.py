@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from motorgym.envs import doc_tables
-from motorgym.envs.config import EnvConfig, HumanLikeConfig, HumanLikeV2Config, require
+from motorgym.envs.config import EnvConfig, HumanLikeConfig, HumanLikeV2Config, HumanLikeV3Config, require
 from motorgym.envs.single import ArmTaskEnv
 from motorgym.envs.task import NEVER, ReachingTask
 from motorgym.envs.vector import ArmTaskVectorEnv
@@ -48,6 +48,11 @@ class ReachV1Config(HumanLikeConfig, ReachConfig):
 @dataclass(frozen=True)
 class ReachV2Config(HumanLikeV2Config, ReachV1Config):
     """Arguments of Reach-v2: v1's, with the v2 costs."""
+
+
+@dataclass(frozen=True)
+class ReachV3Config(HumanLikeV3Config, ReachV2Config):
+    """Arguments of MuscleReach-v3: v2's, with the v3 movement time."""
 
 
 class ReachTask(ReachingTask[ReachConfig]):
@@ -132,6 +137,11 @@ class MuscleReachV2Env(MuscleReachEnv):
     config_cls = ReachV2Config
 
 
+class MuscleReachV3Env(MuscleReachEnv):
+    env_name = "motorgym/MuscleReach-v3"
+    config_cls = ReachV3Config
+
+
 _INFO_NOTE = "In this task ``target_index`` is -1, ``catch_trial`` and ``false_start`` are always False."
 for _env, _steps in (
     (ReachEnv, MAX_EPISODE_STEPS),
@@ -140,6 +150,7 @@ for _env, _steps in (
     (MuscleReachV1Env, MAX_EPISODE_STEPS_V1),
     (ReachV2Env, MAX_EPISODE_STEPS_V1),
     (MuscleReachV2Env, MAX_EPISODE_STEPS_V1),
+    (MuscleReachV3Env, MAX_EPISODE_STEPS_V1),
 ):
     _env.__doc__ = doc_tables.env_docstring(_env, _SUMMARY, _episode_end(_steps), _TASK_ARGUMENTS, _INFO_NOTE)
 
@@ -188,3 +199,10 @@ class MuscleReachV2VectorEnv(ArmTaskVectorEnv):
     together."""
 
     env_cls = MuscleReachV2Env
+
+
+class MuscleReachV3VectorEnv(ArmTaskVectorEnv):
+    """``gym.make_vec("motorgym/MuscleReach-v3", num_envs=N)``: N environments of :class:`MuscleReachV3Env` stepped
+    together."""
+
+    env_cls = MuscleReachV3Env

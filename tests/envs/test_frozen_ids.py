@@ -1,7 +1,7 @@
 """A registered id's behaviour is frozen: each id reproduces trajectories recorded when it was
 released (new keyword arguments keep defaults that leave the older versions as they were), a
-v1 id is its v0 task with the human-like defaults and a v2 id its v1 task with the v2 defaults,
-nothing else.
+v1 id is its v0 task with the human-like defaults, a v2 id its v1 task with the v2 defaults and a
+v3 id its v2 task with the v3 defaults, nothing else.
 
 To record a new version's file: ``python -m tests.envs.test_frozen_ids v2`` (once, at its release);
 run again after a new id of that version is released, it adds that id's record and keeps the others.
@@ -18,13 +18,17 @@ import numpy as np
 import pytest
 
 import motorgym  # noqa: F401
-from motorgym.envs.config import EnvConfig, HumanLikeConfig, HumanLikeV2Config
+from motorgym.envs.config import EnvConfig, HumanLikeConfig, HumanLikeV2Config, HumanLikeV3Config
 from motorgym.envs.registration import ENV_IDS
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-VERSIONS = ("v0", "v1", "v2")
+VERSIONS = ("v0", "v1", "v2", "v3")
 #: Each newer version: the version before it and the config classes whose defaults tell them apart.
-NEWER = {"v1": ("v0", EnvConfig, HumanLikeConfig), "v2": ("v1", HumanLikeConfig, HumanLikeV2Config)}
+NEWER = {
+    "v1": ("v0", EnvConfig, HumanLikeConfig),
+    "v2": ("v1", HumanLikeConfig, HumanLikeV2Config),
+    "v3": ("v2", HumanLikeV2Config, HumanLikeV3Config),
+}
 
 
 def recorded_file(version: str) -> Path:
@@ -53,8 +57,8 @@ def trajectory(env_id: str) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("env_id", sorted(ENV_IDS))
 def test_each_id_reproduces_its_recorded_trajectory(env_id: str) -> None:
-    """v0 was recorded at commit 'PPO activity costs' (before the cost terms of issue 14), v1 and v2
-    at their release."""
+    """v0 was recorded at commit 'PPO activity costs' (before the cost terms of issue 14), v1, v2
+    and v3 at their release."""
     key, version = env_id.split("/")[1], env_id.rsplit("-", 1)[1]
     assert version in VERSIONS, f"record {env_id}: python -m tests.envs.test_frozen_ids {version}"
     with np.load(recorded_file(version)) as recorded:

@@ -89,7 +89,7 @@ COSTS = {"activation_weight": 2.0, "activation_change_weight": 50.0, "time_weigh
         ("motorgym/CenterOut-v0", {"go_cue_latency_ms": 200.0, "time_weight": 0.3}),
         ("motorgym/MuscleCenterOut-v0", COSTS),
         ("motorgym/CenterOut-v0", {"go_cue_latency_ms": 100.0, "state_cost_onset_ms": 200.0}),
-        ("motorgym/MuscleCenterOut-v2", {"state_cost_onset_ms": 450.0, "speed_weight": 0.0}),
+        ("motorgym/MuscleCenterOut-v3", {"speed_weight": 0.0}),  # speed: its own test
     ],
 )
 def test_imagined_trials_see_and_cost_what_the_env_does(env_id: str, extra: dict) -> None:
