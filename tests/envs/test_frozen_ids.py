@@ -22,6 +22,8 @@ from motorgym.envs.config import EnvConfig, HumanLikeConfig, HumanLikeV2Config, 
 from motorgym.envs.registration import ENV_IDS
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
+#: Long enough for the go cue and a set movement time after it (v3) to pass.
+STEPS = 150
 VERSIONS = ("v0", "v1", "v2", "v3")
 #: Each newer version: the version before it and the config classes whose defaults tell them apart.
 NEWER = {
@@ -85,17 +87,20 @@ def test_a_newer_version_is_the_one_before_with_its_new_defaults(env_id: str) ->
     assert changed and set(changed) == new_defaults | task_own
     # The same class behind both: the older id given the new defaults walks the newer one's trajectory.
     steps = gym.spec(env_id).max_episode_steps
-    np.testing.assert_array_equal(_observations(env_id), _observations(before_id, max_episode_steps=steps, **changed))
+    # Observations and rewards: a version may change only the costs.
+    for newer, older in zip(_steps(env_id), _steps(before_id, max_episode_steps=steps, **changed), strict=True):
+        np.testing.assert_array_equal(newer, older)
 
 
-def _observations(env_id: str, **kwargs: object) -> np.ndarray:
+def _steps(env_id: str, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
+    """Observations and rewards of ``STEPS`` steps of random actions."""
     env = gym.make(env_id, **kwargs)
     env.reset(seed=4)
     rng = np.random.default_rng(3)
     low, high = env.action_space.low, env.action_space.high
-    observations = [env.step(rng.uniform(low, high).astype(np.float32))[0] for _ in range(40)]
+    steps = [env.step(rng.uniform(low, high).astype(np.float32))[:2] for _ in range(STEPS)]
     env.close()
-    return np.array(observations)
+    return np.array([obs for obs, _ in steps]), np.array([reward for _, reward in steps])
 
 
 if __name__ == "__main__":  # record the trajectories of a version's new ids, once, at their release
