@@ -251,7 +251,7 @@ class HumanLikeV2Config(HumanLikeConfig):
 class HumanLikeV3Config(HumanLikeV2Config):
     """The defaults of the v3 ids (muscle arm): v2's, with a set movement time, at whose end the hand
     must be on the target and still (the calibration is in docs/environments.md;
-    ``benchmarks/results/human_likeness_calibration.md``, ``muscle8``).
+    ``benchmarks/results/human_likeness_calibration.md``, ``muscle8`` to ``muscle10``).
 
     Under v2's costs, the distance and speed charged from the processed go cue on, the best possible
     reach of the muscle arm rushes its first steps and decelerates slowly (peak/mean speed 1.70 for
