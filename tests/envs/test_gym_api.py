@@ -29,6 +29,8 @@ def test_import_registers_every_id() -> None:
         "motorgym/CenterOut-v2",
         "motorgym/MuscleReach-v2",
         "motorgym/MuscleCenterOut-v2",
+        "motorgym/MuscleReach-v3",
+        "motorgym/MuscleCenterOut-v3",
     }
     for env_id in ALL_IDS:
         spec = gym.spec(env_id)
