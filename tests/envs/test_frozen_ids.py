@@ -87,7 +87,7 @@ def test_a_newer_version_is_the_one_before_with_its_new_defaults(env_id: str) ->
     assert changed and set(changed) == new_defaults | task_own
     # The same class behind both: the older id given the new defaults walks the newer one's trajectory.
     steps = gym.spec(env_id).max_episode_steps
-    # Observations and rewards: a version may change only the costs.
+    # The same observations and rewards: a version whose new defaults change only costs is caught too.
     for newer, older in zip(_steps(env_id), _steps(before_id, max_episode_steps=steps, **changed), strict=True):
         np.testing.assert_array_equal(newer, older)
 
