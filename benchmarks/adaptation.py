@@ -17,11 +17,14 @@ start, without learning). Writes ``results/adaptation.md``: per protocol and tas
 where the baseline is not steady enough for the exposure to measure adaptation), and the
 learning curve and hand paths of the first run as figures. ``--protocols`` runs some of them
 only: a model-based pretraining (``motorgym pretrain-policy``, no trained critic) takes the
-learned-arm ones, e.g. the muscle arm's human-like networks:
+learned-arm ones, e.g. the muscle arm's human-like networks (``adaptation_muscle.md`` for the
+MuscleCenterOut-v2 ones, ``adaptation_muscle_v3.md`` for v3's):
 
-    python benchmarks/adaptation.py --runs runs/mco_v2_s0 runs/mco_v2_s1 runs/mco_v2_s2 --root runs/adaptation \
+    python benchmarks/adaptation.py --runs runs/mco_v3_s0 runs/mco_v3_s1 runs/mco_v3_s2 --root runs/adaptation \
         --protocols curl-field-learned-arm-muscle-sideways-error visuomotor-rotation-learned-arm-muscle-sideways-error \
-        --out benchmarks/results/adaptation_muscle.md
+        --out benchmarks/results/adaptation_muscle_v3.md
+
+A column is a task: the run's env id, with the arguments it was made with where it has any.
 """
 
 from __future__ import annotations
@@ -192,11 +195,20 @@ PROTOCOLS = {
 }
 
 
+def task_label(env_id: str, env_kwargs: dict[str, Any]) -> str:
+    """The task a run was trained on: its id, and the arguments it was made with if any (a run made
+    with a newer version's defaults on an older id is that task, and says so)."""
+    if not env_kwargs:
+        return env_id
+    return f"{env_id} with " + ", ".join(f"{name}={value}" for name, value in sorted(env_kwargs.items()))
+
+
 def run_all(runs: list[Path], root: Path, protocol: str) -> dict[str, list[Path]]:
     """Adapt every trained run under ``protocol`` (unless done) and return the adapt runs by task."""
     done: dict[str, list[Path]] = {}
     for run in runs:
-        env_id = kinds.load_agent(run).env_id
+        agent = kinds.load_agent(run)
+        env_id = agent.env_id
         out = root / protocol / env_id.split("/")[1] / run.name
         if not (out / ADAPT_SUMMARY).exists():
             if out.exists():
@@ -205,7 +217,7 @@ def run_all(runs: list[Path], root: Path, protocol: str) -> dict[str, list[Path]
             adapt(run, protocol, out, progress=False)
         else:
             report_adapt_run(out, out)  # the summary and figures as this version draws them
-        done.setdefault(env_id, []).append(out)
+        done.setdefault(task_label(env_id, agent.env_kwargs), []).append(out)
     return done
 
 
@@ -224,13 +236,13 @@ STEADY_SUCCESS, STEADY_INDEX = 0.8, 0.5
 def _unsteady_baselines(done: dict[str, list[Path]]) -> list[str]:
     """A warning per task whose baseline (median over runs) is not steady."""
     warnings = []
-    for env_id, adapt_runs in done.items():
+    for task, adapt_runs in done.items():
         baselines = [json.loads((r / ADAPT_SUMMARY).read_text())["blocks"]["baseline"] for r in adapt_runs]
         success = statistics.median(b["success"] for b in baselines)
         index = statistics.median(b["last_adaptation_index"] for b in baselines)
         if success < STEADY_SUCCESS or abs(index) > STEADY_INDEX:
             warnings.append(
-                f"**{env_id}: the baseline is not steady** (success {success:.0%}, channel-trial index "
+                f"**{task}: the baseline is not steady** (success {success:.0%}, channel-trial index "
                 f"{index:.2f} without a field): its exposure measures, and their *met*, do not measure adaptation."
             )
     return warnings
@@ -243,7 +255,7 @@ def report(protocol: str, done: dict[str, list[Path]]) -> str:
         "",
         f"`motorgym/train/protocols/{protocol.replace('-', '_')}.yaml`; median [min, max] over the runs.",
         "",
-        "| measure | target | people | " + " | ".join(f"{env_id} ({len(r)} runs)" for env_id, r in done.items()) + " |",
+        "| measure | target | people | " + " | ".join(f"{task} ({len(r)} runs)" for task, r in done.items()) + " |",
         "|---|---|---|" + "---|" * len(done),
     ]
     for _, (label, read, fmt, target, met, people) in PROTOCOLS[protocol].items():
@@ -260,7 +272,7 @@ def report(protocol: str, done: dict[str, list[Path]]) -> str:
         return "\n".join([*lines, ""])
     lines += ["", *_unsteady_baselines(done)]
     savings = []
-    for env_id, adapt_runs in done.items():
+    for task, adapt_runs in done.items():
         pairs = [json.loads((r / ADAPT_SUMMARY).read_text())["blocks"] for r in adapt_runs]
         faster = [
             b["re-exposure"]["trials_to_half_deviation"] < b["exposure"]["trials_to_half_deviation"]
@@ -268,7 +280,7 @@ def report(protocol: str, done: dict[str, list[Path]]) -> str:
             if b["re-exposure"]["trials_to_half_deviation"] is not None
             and b["exposure"]["trials_to_half_deviation"] is not None
         ]
-        savings.append(f"{env_id}: savings in {sum(faster)} of {len(pairs)} runs")
+        savings.append(f"{task}: savings in {sum(faster)} of {len(pairs)} runs")
     lines += [
         "",
         "; ".join(savings) + ". Trials to half count reaching trials (channel and catch trials left out), "
