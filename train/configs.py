@@ -344,6 +344,10 @@ class ModelBasedConfig(DataConfig, ActorConfig):
     """Windows of arm_unroll_steps steps per minibatch of the arm fit."""
     arm_learning_rate: float = 1e-3
     """Adam learning rate of the arm fit (decayed by cosine to 0)."""
+    arm_init_from: str = ""
+    """A model-based pretraining run whose learned arm the fit goes on from (its standardisation
+    kept; arm_model and arm_hidden_size must be its), e.g. a second round of data aggregation
+    refitting on its own and the new episodes in fewer arm_iterations. Empty: fit from scratch."""
     arm_model: str = "affine"
     """The learned arm's structure (``motorgym.agents.learned_arm``): ``affine`` (the activations by
     MuJoCo's own law, the mechanics' change affine in them), ``known-activation`` (the activations by

@@ -45,7 +45,8 @@ differentiable arm. Here the differentiable arm is learned from rollouts, then s
 
 With ``init_from`` the policy starts from an earlier pretraining's; with ``more_data``, episodes
 collected by a pretrained policy (``motorgym collect --policy``) join the data: model-based RL's
-data-aggregation loop, which corrects the learned arm where the policy goes (docs/pretraining.md).
+data-aggregation loop, which corrects the learned arm where the policy goes (docs/pretraining.md);
+with ``arm_init_from`` that round's arm fit goes on from the last round's learned arm.
 
 The run directory holds ``config.json``, ``arm_metrics.csv`` (the learned arm's fit),
 ``metrics.csv`` and ``tensorboard/`` (policy training), ``learned_arm.pt``, ``policy.pt`` (the
@@ -56,6 +57,7 @@ the exploration noise, which is the new run's ``init_log_std``, nor the untraine
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -159,30 +161,62 @@ def arm_fit_step(
     return loss.detach()
 
 
+def arm_structure(config: ModelBasedConfig, dynamics: ActuatorDynamics | None) -> str:
+    """The learned arm's structure for ``config``: ``mlp`` where the arm's activation law is unknown."""
+    return config.arm_model if dynamics is not None else "mlp"
+
+
+def check_arm_start(
+    start: LearnedArm, start_meta: dict[str, Any], data: TrajectoryDataset, config: ModelBasedConfig, structure: str
+) -> None:
+    """Raise naming ``arm_init_from`` unless its learned arm ``start`` (checkpoint metadata
+    ``start_meta``) is one this fit could have made: the same sensed state, commands, structure and size."""
+    pairs = {
+        "state_names": (list(start_meta["state_names"]), list(data.metadata["state_names"])),
+        "action_names": (list(start_meta["action_names"]), list(data.metadata["action_names"])),
+        "arm_model": (start.structure, structure),
+        "arm_hidden_size": (start_meta["config"]["arm_hidden_size"], config.arm_hidden_size),
+    }
+    differ = [f"{name} {theirs!r} there, {ours!r} here" for name, (theirs, ours) in pairs.items() if theirs != ours]
+    if differ:
+        raise ValueError(
+            f"arm_init_from {config.arm_init_from!r} holds a learned arm of another shape ({'; '.join(differ)})"
+        )
+
+
 def fit_learned_arm(
     data: TrajectoryDataset,
     config: ModelBasedConfig,
     run_dir: Path,
     dynamics: ActuatorDynamics | None = None,
     progress: bool = True,
+    start: LearnedArm | None = None,
 ) -> tuple[LearnedArm, dict[str, float]]:
     """Fit the learned arm (``config.arm_model``; ``mlp`` where ``dynamics``, the arm's activation
-    law, is not given) on the training episodes; return it and its validation errors."""
+    law, is not given) on the training episodes; return it and its validation errors.
+
+    ``start`` (checked by :func:`check_arm_start`) is an earlier fit to go on from: its weights and
+    standardisation are kept (the weights are only right in its units), its state bounds widened to
+    the new data's."""
     device = torch.device(config.device)
     train_ids, val_ids = split_episodes(len(data), config.val_fraction, config.seed)
     train_data, val_data = data.subset(train_ids), data.subset(val_ids)
     states, commands, next_states = _transitions(train_data)
-    structure = config.arm_model if dynamics is not None else "mlp"
+    structure = arm_structure(config, dynamics)
     dynamics = None if structure == "mlp" else dynamics
-    sizes = states.shape[1], commands.shape[1], config.arm_hidden_size
-    model = LearnedArm(*sizes, dynamics, structure).to(device)  # type: ignore[arg-type]
-    deltas = next_states - states
     low, high = data.states.min(axis=(0, 1)), data.states.max(axis=(0, 1))
-    for name, values in (("state", states), ("delta", deltas), ("action", commands)):
-        getattr(model, f"{name}_mean").copy_(torch.as_tensor(values.mean(0)))
-        getattr(model, f"{name}_std").copy_(torch.as_tensor(np.maximum(values.std(0), 1e-6)))
-    model.state_low.copy_(torch.as_tensor(low - 0.1 * (high - low)))
-    model.state_high.copy_(torch.as_tensor(high + 0.1 * (high - low)))
+    low, high = low - 0.1 * (high - low), high + 0.1 * (high - low)
+    if start is None:
+        sizes = states.shape[1], commands.shape[1], config.arm_hidden_size
+        model = LearnedArm(*sizes, dynamics, structure).to(device)  # type: ignore[arg-type]
+        for name, values in (("state", states), ("delta", next_states - states), ("action", commands)):
+            getattr(model, f"{name}_mean").copy_(torch.as_tensor(values.mean(0)))
+            getattr(model, f"{name}_std").copy_(torch.as_tensor(np.maximum(values.std(0), 1e-6)))
+    else:
+        model = copy.deepcopy(start).to(device).train().requires_grad_(True)
+        low, high = np.minimum(low, model.state_low.cpu().numpy()), np.maximum(high, model.state_high.cpu().numpy())
+    model.state_low.copy_(torch.as_tensor(low))
+    model.state_high.copy_(torch.as_tensor(high))
 
     val_windows = validation_windows(val_data, config.arm_unroll_steps, device, config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.arm_learning_rate)
@@ -518,16 +552,21 @@ def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: boo
     init = kinds.init_weights(config.init_from) if config.init_from else None
     env_kwargs = {**data.metadata["env_kwargs"], **config.costs}
     source = TrialSource(data.metadata["env_id"], env_kwargs, config.batch_trials, device)
+    dynamics = source.core.arm.actuator_dynamics()
+    arm_start = None
     try:
         if init is not None:  # a mismatch fails here, before the run directory exists
             with torch.random.fork_rng():
                 init.load_into(policy_for(data, source, config))
+        if config.arm_init_from:
+            arm_start, start_meta = load_learned_arm(config.arm_init_from, config.device)
+            check_arm_start(arm_start, start_meta, data, config, arm_structure(config, dynamics))
         with new_run_dir(run_dir):
             kinds.write_config(run_dir, config)
         config.apply_threads()
         torch.manual_seed(config.seed)
         started = time.perf_counter()
-        arm, arm_summary = fit_learned_arm(data, config, run_dir, source.core.arm.actuator_dynamics(), progress)
+        arm, arm_summary = fit_learned_arm(data, config, run_dir, dynamics, progress, arm_start)
         save_learned_arm(run_dir, arm, arm_summary, config, data)
         arm_seconds = time.perf_counter() - started
         policy = policy_for(data, source, config)
@@ -659,6 +698,8 @@ __all__ = [
     "ImaginedTrials",
     "TrialSource",
     "arm_fit_step",
+    "arm_structure",
+    "check_arm_start",
     "step_cost",
     "fit_learned_arm",
     "imagine",

@@ -3,6 +3,7 @@ through the learned arm, and --init-from with its policy."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -27,6 +28,7 @@ from motorgym.train.model_based import (
     TrialSource,
     arm_errors,
     false_start_cost,
+    fit_learned_arm,
     imagine,
     load_learned_arm,
     policy_for,
@@ -320,6 +322,51 @@ def test_collect_with_the_pretrained_policy_and_pretrain_again_on_the_pooled_dat
     for name, tensor in continued.state_dict().items():
         if name.startswith(ACTOR_PREFIXES):
             torch.testing.assert_close(tensor, policy.state_dict()[name], rtol=0, atol=1e-9, msg=name)
+
+
+def test_a_second_round_fits_its_learned_arm_on_from_the_first(data_file, pretrained, tmp_path, capsys) -> None:
+    """--arm-init-from: the arm fit goes on from an earlier run's learned arm, in its units (the
+    standardisation kept, the state bounds widened to the new data), so a few iterations keep an
+    arm that a fit from scratch takes hundreds to reach; an arm of another shape is refused."""
+    out, _ = pretrained
+    more = tmp_path / "more.npz"
+    save_dataset(collect(ENV_ID, 6, seed=9, env_kwargs=QUIET, scripted_fraction=1.0), more)
+    again = tmp_path / "again"
+    argv = ["pretrain-policy", "--data", str(data_file), "--more-data", str(more), "--hidden-size", "32"]
+    small = ["--arm-iterations", "4", "--policy-iterations", "1", "--eval-every", "1", "--eval-episodes", "2"]
+    with pytest.raises(SystemExit):
+        main([*argv, *small, "--arm-init-from", str(out), "--out", str(again)])  # the default arm_hidden_size
+    assert f"arm_init_from '{out}' holds a learned arm of another shape (arm_hidden_size 128 there, 256 here)" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit):
+        main([*argv, *small, "--arm-init-from", str(tmp_path / "none"), "--out", str(again)])
+    assert "no checkpoint file at" in capsys.readouterr().err
+    assert not again.exists()  # a failed start leaves no run directory
+
+    argv += ["--arm-hidden-size", "128", "--arm-init-from", str(out), "--no-progress"]
+    assert main([*argv, *small, "--out", str(again)]) == 0
+    assert read_config(again)["arm_init_from"] == str(out)
+    first, _ = load_learned_arm(out)
+    second, _ = load_learned_arm(again)
+    for name in ("state_mean", "state_std", "delta_mean", "delta_std", "action_mean", "action_std"):
+        torch.testing.assert_close(getattr(second, name), getattr(first, name), rtol=0, atol=0, msg=name)
+    # The bounds: the start's where wider, the new data's (with their 10% margin) where those are.
+    states = load_datasets([data_file, more]).states
+    low, high = states.min(axis=(0, 1)), states.max(axis=(0, 1))
+    low, high = low - 0.1 * (high - low), high + 0.1 * (high - low)
+    narrow = copy.deepcopy(first)
+    narrow.state_low[:3], narrow.state_high[:3] = -1e3, 1e3  # wider than the data: kept
+    narrow.state_low[3:], narrow.state_high[3:] = -1e-3, 1e-3  # narrower: the data's
+    config = ModelBasedConfig(data=str(data_file), more_data=[str(more)], **{**SMALL, "arm_iterations": 1})
+    (tmp_path / "fit").mkdir()
+    bounded, _ = fit_learned_arm(load_datasets([data_file, more]), config, tmp_path / "fit", None, False, narrow)
+    np.testing.assert_allclose(bounded.state_low.numpy(), [-1e3] * 3 + list(low[3:]), rtol=1e-6)
+    np.testing.assert_allclose(bounded.state_high.numpy(), [1e3] * 3 + list(high[3:]), rtol=1e-6)
+    # One iteration on: the first fit's accuracy, where a fit from scratch starts far off.
+    before, after = read_metrics(out, "arm_metrics.csv"), read_metrics(again, "arm_metrics.csv")
+    assert after[0]["update"] == 1
+    assert after[0]["val_arm_hand_rmse_mm"] < 0.5 * before[0]["val_arm_hand_rmse_mm"]
 
 
 def test_the_false_start_cost_is_the_envs_step_with_a_smooth_gradient() -> None:
