@@ -166,22 +166,25 @@ def arm_structure(config: ModelBasedConfig, dynamics: ActuatorDynamics | None) -
     return config.arm_model if dynamics is not None else "mlp"
 
 
-def check_arm_start(
-    start: LearnedArm, start_meta: dict[str, Any], data: TrajectoryDataset, config: ModelBasedConfig, structure: str
-) -> None:
-    """Raise naming ``arm_init_from`` unless its learned arm ``start`` (checkpoint metadata
-    ``start_meta``) is one this fit could have made: the same sensed state, commands, structure and size."""
+def load_arm_start(config: ModelBasedConfig, data: TrajectoryDataset, structure: str) -> LearnedArm:
+    """The learned arm of ``config.arm_init_from``; raise naming the argument unless it is there and
+    is one this fit could have made (the same sensed state, commands, structure and size)."""
+    try:
+        start, meta = load_learned_arm(config.arm_init_from, config.device)
+    except (FileNotFoundError, CheckpointError) as error:
+        raise type(error)(f"arm_init_from: {error}") from error
     pairs = {
-        "state_names": (list(start_meta["state_names"]), list(data.metadata["state_names"])),
-        "action_names": (list(start_meta["action_names"]), list(data.metadata["action_names"])),
+        "state_names": (list(meta["state_names"]), list(data.metadata["state_names"])),
+        "action_names": (list(meta["action_names"]), list(data.metadata["action_names"])),
         "arm_model": (start.structure, structure),
-        "arm_hidden_size": (start_meta["config"]["arm_hidden_size"], config.arm_hidden_size),
+        "arm_hidden_size": (meta["config"]["arm_hidden_size"], config.arm_hidden_size),
     }
     differ = [f"{name} {theirs!r} there, {ours!r} here" for name, (theirs, ours) in pairs.items() if theirs != ours]
     if differ:
         raise ValueError(
             f"arm_init_from {config.arm_init_from!r} holds a learned arm of another shape ({'; '.join(differ)})"
         )
+    return start
 
 
 def fit_learned_arm(
@@ -195,7 +198,7 @@ def fit_learned_arm(
     """Fit the learned arm (``config.arm_model``; ``mlp`` where ``dynamics``, the arm's activation
     law, is not given) on the training episodes; return it and its validation errors.
 
-    ``start`` (checked by :func:`check_arm_start`) is an earlier fit to go on from: its weights and
+    ``start`` (from :func:`load_arm_start`) is an earlier fit to go on from: its weights and
     standardisation are kept (the weights are only right in its units), its state bounds widened to
     the new data's."""
     device = torch.device(config.device)
@@ -559,8 +562,7 @@ def pretrain_policy(config: ModelBasedConfig, run_dir: str | Path, progress: boo
             with torch.random.fork_rng():
                 init.load_into(policy_for(data, source, config))
         if config.arm_init_from:
-            arm_start, start_meta = load_learned_arm(config.arm_init_from, config.device)
-            check_arm_start(arm_start, start_meta, data, config, arm_structure(config, dynamics))
+            arm_start = load_arm_start(config, data, arm_structure(config, dynamics))
         with new_run_dir(run_dir):
             kinds.write_config(run_dir, config)
         config.apply_threads()
@@ -699,7 +701,7 @@ __all__ = [
     "TrialSource",
     "arm_fit_step",
     "arm_structure",
-    "check_arm_start",
+    "load_arm_start",
     "step_cost",
     "fit_learned_arm",
     "imagine",

@@ -341,7 +341,12 @@ def test_a_second_round_fits_its_learned_arm_on_from_the_first(data_file, pretra
     )
     with pytest.raises(SystemExit):
         main([*argv, *small, "--arm-init-from", str(tmp_path / "none"), "--out", str(again)])
-    assert "no checkpoint file at" in capsys.readouterr().err
+    assert f"arm_init_from: no checkpoint file at {tmp_path / 'none'}" in capsys.readouterr().err
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / LEARNED_ARM).write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit):
+        main([*argv, *small, "--arm-init-from", str(tmp_path / "corrupt"), "--out", str(again)])
+    assert "arm_init_from: " in (err := capsys.readouterr().err) and "is not a readable checkpoint" in err
     assert not again.exists()  # a failed start leaves no run directory
 
     argv += ["--arm-hidden-size", "128", "--arm-init-from", str(out), "--no-progress"]
