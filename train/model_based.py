@@ -204,12 +204,12 @@ def fit_learned_arm(
     device = torch.device(config.device)
     train_ids, val_ids = split_episodes(len(data), config.val_fraction, config.seed)
     train_data, val_data = data.subset(train_ids), data.subset(val_ids)
-    states, commands, next_states = _transitions(train_data)
     structure = arm_structure(config, dynamics)
     dynamics = None if structure == "mlp" else dynamics
     low, high = data.states.min(axis=(0, 1)), data.states.max(axis=(0, 1))
     low, high = low - 0.1 * (high - low), high + 0.1 * (high - low)
-    if start is None:
+    if start is None:  # standardised by the training transitions; a start keeps its own units
+        states, commands, next_states = _transitions(train_data)
         sizes = states.shape[1], commands.shape[1], config.arm_hidden_size
         model = LearnedArm(*sizes, dynamics, structure).to(device)  # type: ignore[arg-type]
         for name, values in (("state", states), ("delta", next_states - states), ("action", commands)):
